@@ -1,0 +1,91 @@
+"""The policy file: models, routing, server limits, the embedded simulator. Validated whole at load.
+
+Every problem is reported with its YAML path and line; unknown keys are rejected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gateway.simulator.config import SimulatorConfig
+from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
+from registry import ModelSpec
+from router.policy import RouterPolicy
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerPolicy(_Frozen):
+    max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Larger request bodies get a 413.")
+
+
+class RedisPolicy(_Frozen):
+    url_env: str = Field("TURNOUT_REDIS_URL", description="Environment variable holding the Redis URL.")
+
+
+class Policy(_Frozen):
+    """The whole policy file (`policies/default.yaml` is the embedded default)."""
+
+    version: str | None = Field(None, description="Shown in responses; defaults to a hash of the file.")
+    models: tuple[ModelSpec, ...]
+    router: RouterPolicy
+    server: ServerPolicy = ServerPolicy()
+    redis: RedisPolicy | None = None
+    simulator: SimulatorConfig | None = Field(
+        None, description="Simulated upstreams that `turnout serve` starts itself (the embedded default).")
+
+    def model(self, model_id: str) -> ModelSpec | None:
+        return next((m for m in self.models if m.id == model_id), None)
+
+
+def _cross_checks(policy: Policy, loaded: LoadedYaml) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(policy.models):
+        if spec.id in seen:
+            path = ("models", i, "id")
+            issues.append(ConfigIssue(path, loaded.line_of(path),
+                                      f"duplicate model id {spec.id!r} (first at models[{seen[spec.id]}])"))
+        seen.setdefault(spec.id, i)
+    for ref_path, model_id in policy.router.model_references():
+        if model_id not in seen:
+            path = ("router", *ref_path)
+            issues.append(ConfigIssue(path, loaded.line_of(path), f"undefined model {model_id!r}"))
+    for name in policy.router.aliases:
+        if name in seen:
+            path = ("router", "aliases", name)
+            issues.append(ConfigIssue(path, loaded.line_of(path), f"alias {name!r} shadows a model id"))
+    return issues
+
+
+def parse_policy(text: str, source: str = "<policy>") -> Policy:
+    """Parse and validate a policy document; raise `ConfigError` listing every problem."""
+    loaded = load_yaml(text, source)
+    if not isinstance(loaded.data, Mapping):
+        raise ConfigError(source, [ConfigIssue((), 1, "the policy must be a YAML mapping")])
+    try:
+        policy = Policy.model_validate(loaded.data)
+    except ValidationError as exc:
+        raise ConfigError(source, issues_from_validation(exc, loaded)) from None
+    issues = _cross_checks(policy, loaded)
+    if issues:
+        raise ConfigError(source, issues)
+    if policy.version is None:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        policy = policy.model_copy(update={"version": digest})
+    return policy
+
+
+def load_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), [ConfigIssue((), None, f"cannot read: {exc.strerror}")]) from None
+    return parse_policy(text, str(path))

@@ -1,0 +1,41 @@
+"""Simulator configuration: several simulated models per process, each with its own timing and faults."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+FaultKind = Literal["http_500", "http_503", "rate_limit", "timeout", "reset", "cut_stream", "malformed_chunk"]
+
+
+class Fault(_Frozen):
+    """One injectable fault. It fires on a request with probability `rate` (seeded), or on every
+    request when `rate` is 1. `after_chunks` is where a stream fault strikes."""
+
+    kind: FaultKind
+    rate: float = Field(1.0, ge=0, le=1)
+    retry_after_s: float = Field(1.0, ge=0, description="Retry-After for rate_limit.")
+    hang_s: float = Field(30.0, ge=0, description="How long a timeout fault stalls.")
+    after_chunks: int = Field(2, ge=0, description="Stream chunks sent before cut_stream/malformed_chunk.")
+
+
+class SimModel(_Frozen):
+    name: str
+    latency_ms: float = Field(0.0, ge=0, description="Delay before a response or before the first chunk.")
+    tokens_per_second: float = Field(0.0, ge=0, description="Stream pacing; 0 sends chunks back to back.")
+    faults: tuple[Fault, ...] = ()
+    embedding_dims: int = Field(64, gt=0)
+    context_window: int = Field(32768, gt=0, description="Prompts over this get a context-length error.")
+
+
+class SimulatorConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(4010, ge=0, le=65535)
+    seed: int = 0
+    models: tuple[SimModel, ...] = ()

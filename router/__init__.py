@@ -1,0 +1,4 @@
+"""Routing: policy models, chain selection (pure), chain execution, breakers and the upstream adapter.
+
+Imports only `registry`. Never imports `classifier` or `gateway`.
+"""

@@ -1,0 +1,40 @@
+"""The one interface every upstream adapter implements.
+
+An adapter takes an OpenAI-shaped request body for one model and returns either the whole OpenAI
+response body or, for streams, an async iterator of OpenAI `chat.completion.chunk` dicts. It raises
+only errors from `router.errors`; third-party exceptions never leave an adapter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from registry import ModelSpec
+
+Chunk = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    spec: ModelSpec
+    body: dict[str, Any]
+    """OpenAI request body, already validated; `model` is rewritten by the adapter."""
+    kind: Literal["chat", "embeddings"] = "chat"
+    stream: bool = False
+    timeout: float | None = None
+    """Seconds for the whole call (plain requests) or until the first chunk (streams)."""
+    api_key: str | None = field(default=None, repr=False)
+
+
+@dataclass(slots=True)
+class UpstreamResponse:
+    body: dict[str, Any] | None = None
+    stream: AsyncIterator[Chunk] | None = None
+
+
+class Upstream(Protocol):
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        """Call the model. For `stream=True`, returns once the stream is open (first chunk not yet read)."""
+        ...
