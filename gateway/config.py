@@ -82,6 +82,16 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     return policy
 
 
+def policy_json_schema() -> str:
+    """The JSON Schema of the policy file (committed as `policies/policy.schema.json`)."""
+    import json
+
+    schema = Policy.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Turnout policy"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     try:

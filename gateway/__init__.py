@@ -1,0 +1,1 @@
+"""The gateway: FastAPI app, OpenAI schemas, CLI. The composition root that builds everything once."""

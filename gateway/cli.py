@@ -1,0 +1,168 @@
+"""`turnout`: serve, policy check, models, simulate (and the classifier's commands)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from gateway.settings import DEFAULT_POLICY
+
+
+def _policy_or_exit(path: Path) -> object:
+    from gateway.config import load_policy
+    from gateway.yamlpath import ConfigError
+
+    try:
+        return load_policy(path)
+    except ConfigError as exc:
+        print(exc.render(), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+@contextlib.contextmanager
+def _simulator(policy: object, enabled: bool) -> Iterator[None]:
+    from gateway.config import Policy
+
+    assert isinstance(policy, Policy)
+    if not enabled or policy.simulator is None:
+        yield
+        return
+    from gateway.simulator.process import start_simulator
+
+    sim = start_simulator(policy.simulator, port=policy.simulator.port)
+    print(f"turnout: simulated upstreams on {sim.base_url} "
+          f"({', '.join(m.name for m in policy.simulator.models)})", file=sys.stderr)
+    try:
+        yield
+    finally:
+        sim.stop()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway import logs
+    from gateway.app import create_app
+    from gateway.settings import Settings
+
+    policy = _policy_or_exit(args.policy)
+    os.environ.update({"TURNOUT_POLICY": str(args.policy), "TURNOUT_HOST": args.host,
+                       "TURNOUT_PORT": str(args.port), "TURNOUT_WORKERS": str(args.workers),
+                       "TURNOUT_LOG_LEVEL": args.log_level})
+    logs.configure(args.log_level)
+    settings = Settings.from_env()
+    print(f"turnout: OpenAI-compatible API on http://{args.host}:{args.port}/v1 (policy {args.policy})",
+          file=sys.stderr)
+    common = {"host": args.host, "port": args.port, "log_config": None, "access_log": False,
+              "timeout_graceful_shutdown": args.graceful_timeout}
+    with _simulator(policy, not args.no_simulator):
+        if args.workers > 1:
+            uvicorn.run("gateway.app:create_app_from_env", factory=True, workers=args.workers, **common)
+        else:
+            uvicorn.run(create_app(settings), **common)
+    return 0
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from gateway.config import Policy
+
+    policy = _policy_or_exit(args.file)
+    assert isinstance(policy, Policy)
+    print(f"{args.file}: OK (version {policy.version})")
+    print(f"  models: {len(policy.models)} ({', '.join(m.id for m in policy.models)})")
+    for name, alias in policy.router.aliases.items():
+        tiers = "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(alias.tiers.items()))
+        print(f"  alias {name}: {tiers}; default {policy.router.default_model}")
+    if policy.simulator is not None:
+        print(f"  simulator: port {policy.simulator.port}, {len(policy.simulator.models)} models")
+    return 0
+
+
+def cmd_policy_schema(args: argparse.Namespace) -> int:
+    from gateway.config import policy_json_schema
+
+    text = policy_json_schema()
+    if args.output is None:
+        print(text, end="")
+    else:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from gateway.config import Policy
+    from gateway.runtime import resolve_keys
+
+    policy = _policy_or_exit(args.policy)
+    assert isinstance(policy, Policy)
+    _, unavailable = resolve_keys(policy, os.environ)
+    rows = [("ID", "PROVIDER", "CONTEXT", "$IN/M", "$OUT/M", "CAPABILITIES", "TAGS", "AVAILABLE")]
+    for m in policy.models:
+        caps = ",".join(k for k, v in m.capabilities.model_dump().items() if v)
+        rows.append((m.id, m.provider, str(m.context_window), f"{m.price.input_per_mtok:g}",
+                     f"{m.price.output_per_mtok:g}", caps, ",".join(m.tags) or "-",
+                     "no: " + unavailable[m.id] if m.id in unavailable else "yes"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from gateway.simulator.cli import main as simulate
+
+    return simulate(args.rest)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="turnout", description="Turnout: an OpenAI-compatible LLM router.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the gateway (default: the embedded policy, simulated models)")
+    serve.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=4000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--graceful-timeout", type=int, default=30)
+    serve.add_argument("--no-simulator", action="store_true",
+                       help="do not start the policy's simulated upstreams")
+    serve.set_defaults(func=cmd_serve)
+
+    policy = sub.add_parser("policy", help="policy tools")
+    policy_sub = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_sub.add_parser("check", help="validate a policy file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=cmd_policy_check)
+    schema = policy_sub.add_parser("schema", help="print (or write) the policy's JSON Schema")
+    schema.add_argument("--output", type=Path, default=None)
+    schema.set_defaults(func=cmd_policy_schema)
+
+    models = sub.add_parser("models", help="the registry as a table, with availability")
+    models.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    models.set_defaults(func=cmd_models)
+
+    simulate = sub.add_parser("simulate", help="run the upstream simulator", add_help=False)
+    simulate.add_argument("rest", nargs=argparse.REMAINDER)
+    simulate.set_defaults(func=cmd_simulate)
+
+    with contextlib.suppress(ImportError):
+        from classifier.cli import register
+
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""Process settings: where the policy is, where to listen. From CLI flags or `TURNOUT_*` variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    policy_path: Path = DEFAULT_POLICY
+    host: str = "127.0.0.1"
+    port: int = 4000
+    workers: int = 1
+    log_level: str = "info"
+    environ: dict[str, str] = field(default_factory=dict, repr=False)
+    """The environment secrets are read from (API keys, Redis URL). Never logged."""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            policy_path=Path(env.get("TURNOUT_POLICY", str(DEFAULT_POLICY))),
+            host=env.get("TURNOUT_HOST", "127.0.0.1"),
+            port=int(env.get("TURNOUT_PORT", "4000")),
+            workers=int(env.get("TURNOUT_WORKERS", "1")),
+            log_level=env.get("TURNOUT_LOG_LEVEL", "info"),
+            environ=env,
+        )
