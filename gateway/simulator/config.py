@@ -32,6 +32,8 @@ class SimModel(_Frozen):
     faults: tuple[Fault, ...] = ()
     embedding_dims: int = Field(64, gt=0)
     context_window: int = Field(32768, gt=0, description="Prompts over this get a context-length error.")
+    min_output_tokens: int = Field(20, ge=1, description="Shortest answer, in words, before max_tokens.")
+    max_output_tokens: int = Field(40, ge=1, description="Longest answer, in words, before max_tokens.")
 
 
 class SimulatorConfig(_Frozen):

@@ -1,0 +1,77 @@
+"""`python -m gateway.simulator` / `turnout simulate`: run the simulator from a config or policy file.
+
+    python -m gateway.simulator [--config FILE.yaml] [--policy POLICY.yaml] [--host H] [--port P]
+                                [--model NAME ...] [--seed N] [--log-level LEVEL]
+
+`--config` is a YAML `SimulatorConfig`; `--policy` takes the `simulator:` section of a Turnout
+policy file; `--model` adds plain models. Once the server accepts connections it prints one line,
+`turnout simulator listening on http://H:P (models: ...)`, with the real port when `--port 0`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from gateway.simulator.config import SimModel, SimulatorConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="turnout simulate", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, help="YAML file holding a SimulatorConfig")
+    parser.add_argument("--policy", type=Path, help="Turnout policy file; its `simulator:` section is used")
+    parser.add_argument("--host", help="address to bind (default from config: 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to bind, 0 for a free one (default from config)")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME", help="add a plain model")
+    parser.add_argument("--seed", type=int, help="override the config seed")
+    parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: warning)")
+    return parser
+
+
+def _section(path: Path, key: str | None) -> dict[str, object]:
+    data = yaml.safe_load(path.read_text()) or {}
+    if key is not None:
+        data = data.get(key) or {} if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping{f' under {key!r}' if key else ''}")
+    return data
+
+
+def load_config(args: argparse.Namespace) -> SimulatorConfig:
+    raw: dict[str, object] = {}
+    if args.policy is not None:
+        raw.update(_section(args.policy, "simulator"))
+    if args.config is not None:
+        raw.update(_section(args.config, None))
+    config = SimulatorConfig.model_validate(raw)
+    known = {m.name for m in config.models}
+    extra = tuple(SimModel(name=n) for n in dict.fromkeys(args.model) if n not in known)
+    updates: dict[str, object] = {"models": config.models + extra}
+    if args.seed is not None:
+        updates["seed"] = args.seed
+    return SimulatorConfig.model_validate({**config.model_dump(), **updates})
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = load_config(args)
+    except (OSError, ValueError, ValidationError, yaml.YAMLError) as exc:
+        print(f"turnout simulate: {exc}", file=sys.stderr)
+        return 2
+    names = ", ".join(m.name for m in config.models) or "none; pattern names only"
+
+    def ready(host: str, port: int) -> None:
+        shown = f"[{host}]" if ":" in host else host
+        print(f"turnout simulator listening on http://{shown}:{port} (models: {names})", flush=True)
+
+    from gateway.simulator.server import run
+
+    with contextlib.suppress(KeyboardInterrupt):
+        run(config, host=args.host, port=args.port, log_level=args.log_level, on_ready=ready)
+    return 0

@@ -1,0 +1,99 @@
+"""What each fault kind does to a request.
+
+Faults that strike before the answer (`http_500`, `http_503`, `rate_limit`, `timeout`, `reset`) are
+actions in `BEFORE_ANSWER`; the stream faults (`cut_stream`, `malformed_chunk`) live in
+`StreamWriter`, which counts the events it sends and strikes after `after_chunks` of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from gateway.simulator.asgi import Responder
+from gateway.simulator.config import Fault
+from gateway.simulator.errors import SimError
+
+MALFORMED = b"data: {not json\n\n"
+
+# An action raises SimError for an HTTP error, or returns True when the request is over (connection
+# dropped, client gone) and False when the answer should follow.
+FaultAction = Callable[[Fault, Responder], Awaitable[bool]]
+
+
+class StreamCutError(Exception):
+    """The stream was cut on purpose; the handler stops writing."""
+
+
+async def _http_500(fault: Fault, responder: Responder) -> bool:
+    raise SimError(500, "The simulator failed this request on purpose (http_500).", code="server_error")
+
+
+async def _http_503(fault: Fault, responder: Responder) -> bool:
+    raise SimError(503, "The simulated server is overloaded (http_503).", code="service_unavailable")
+
+
+async def _rate_limit(fault: Fault, responder: Responder) -> bool:
+    retry_after = f"{fault.retry_after_s:g}".encode()
+    raise SimError(429, f"Rate limit reached; retry after {fault.retry_after_s:g}s (simulated).",
+                   code="rate_limit_exceeded", headers=[(b"retry-after", retry_after)])
+
+
+async def _timeout(fault: Fault, responder: Responder) -> bool:
+    return await responder.hang(fault.hang_s)
+
+
+async def _reset(fault: Fault, responder: Responder) -> bool:
+    await responder.drop(reset=True)
+    return True
+
+
+async def _stream_only(fault: Fault, responder: Responder) -> bool:
+    return False
+
+
+BEFORE_ANSWER: dict[str, FaultAction] = {
+    "http_500": _http_500,
+    "http_503": _http_503,
+    "rate_limit": _rate_limit,
+    "timeout": _timeout,
+    "reset": _reset,
+    "cut_stream": _stream_only,
+    "malformed_chunk": _stream_only,
+}
+
+
+async def before_answer(fault: Fault | None, responder: Responder) -> bool:
+    """Apply a fault that strikes before the answer; True when nothing more should be sent."""
+    return fault is not None and await BEFORE_ANSWER[fault.kind](fault, responder)
+
+
+class StreamWriter:
+    """Sends server-sent events, striking a stream fault after `fault.after_chunks` events.
+    A stream shorter than that is struck just before its end."""
+
+    def __init__(self, responder: Responder, fault: Fault | None) -> None:
+        self._responder = responder
+        self._fault = fault if fault is not None and fault.kind in ("cut_stream", "malformed_chunk") else None
+        self._sent = 0
+        self._struck = False
+
+    async def start(self) -> None:
+        await self._responder.start_stream()
+
+    async def send(self, event: bytes) -> None:
+        if self._fault is not None and not self._struck and self._sent >= self._fault.after_chunks:
+            await self._strike()
+        await self._responder.write(event)
+        self._sent += 1
+
+    async def close(self) -> None:
+        if self._fault is not None and not self._struck:
+            await self._strike()
+        await self._responder.finish()
+
+    async def _strike(self) -> None:
+        self._struck = True
+        if self._fault is not None and self._fault.kind == "cut_stream":
+            await self._responder.drop(reset=False)
+            raise StreamCutError
+        await self._responder.write(MALFORMED)
