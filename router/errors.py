@@ -12,7 +12,10 @@
     ├── RateLimited (429)                                  carries retry_after
     └── UpstreamError (502, upstream_error)                the model failed us
         ├── UpstreamUnavailable (503)
+        │   ├── CircuitOpen (503)                          the model's breaker is open: not called
+        │   └── AtCapacity (503)                           the model is at max_concurrency: not called
         ├── UpstreamTimeout (504)
+        │   └── DeadlineExceeded (504)                     the request's overall deadline ran out
         └── AllAttemptsFailed (429/502/503/504)           every model in the chain failed
 
 Upstream (litellm) exceptions become these in exactly one place: `router.upstream.litellm_adapter`.
@@ -117,6 +120,21 @@ class UpstreamUnavailable(UpstreamError):
 class UpstreamTimeout(UpstreamError):
     status = 504
     code = "upstream_timeout"
+
+
+class CircuitOpen(UpstreamUnavailable):
+    code = "circuit_open"
+    retryable = False
+
+
+class AtCapacity(UpstreamUnavailable):
+    code = "model_at_capacity"
+    retryable = False
+
+
+class DeadlineExceeded(UpstreamTimeout):
+    code = "deadline_exceeded"
+    retryable = False
 
 
 class AllAttemptsFailed(UpstreamError):

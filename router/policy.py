@@ -1,14 +1,41 @@
-"""The routing part of the policy YAML: aliases that map tiers to ordered model chains."""
+"""The routing part of the policy YAML: aliases that map tiers to ordered model chains, plus the
+constraints, escalation, retries, breakers and deadline that decide how a chain is chosen and called.
+
+Every field has a default, so a policy that names only `default_model` and `aliases` is complete.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from registry import Tier
+
+LatencyClass = Literal["interactive", "standard", "batch"]
+HintName = Literal["max_tier", "max_cost_usd", "latency_class", "escalate"]
+ALL_HINTS: frozenset[HintName] = frozenset({"max_tier", "max_cost_usd", "latency_class", "escalate"})
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LatencyTarget(_Frozen):
+    """Judge a candidate by its live latency. Models with too few samples are not judged."""
+
+    p99_ms: float | None = Field(None, gt=0, description="Live p99 of whole-request latency.")
+    ttft_p99_ms: float | None = Field(None, gt=0, description="Live p99 of time to first token.")
+    action: Literal["skip", "demote"] = Field(
+        "demote", description="`skip` drops a slow model; `demote` moves it after the models on target.")
+    min_samples: int = Field(20, ge=1, description="Fewer live samples than this: no verdict.")
+
+
+class Escalation(_Frozen):
+    on_uncertain: bool = Field(True, description="Go one tier up when the classifier is uncertain.")
+    uncertainty_margin: float = Field(
+        0.5, ge=0, le=1,
+        description="A top tier probability below this is uncertain (the gateway passes it to the classifier).")
 
 
 class AliasPolicy(_Frozen):
@@ -17,6 +44,12 @@ class AliasPolicy(_Frozen):
     description: str = ""
     tiers: dict[Tier, tuple[str, ...]] = Field(
         description="Tier (1, 2, 3) to an ordered list of model ids; the router's default ends each chain.")
+    max_cost_usd: float | None = Field(
+        None, gt=0, description="Skip models whose estimated cost for the request is over this.")
+    latency: LatencyTarget | None = Field(None, description="Latency target against live p99 / TTFT.")
+    local_first: bool = Field(
+        False, description="Try the tier's `local` models first, then escalate to its hosted ones.")
+    escalation: Escalation = Escalation()
 
     @field_validator("tiers")
     @classmethod
@@ -33,14 +66,71 @@ class AliasPolicy(_Frozen):
     def first_model(self) -> str:
         return self.tiers[min(self.tiers)][0]
 
+    def resolve_tier(self, tier: Tier) -> Tier:
+        """The tier whose chain serves `tier`: itself, else the nearest above, else the nearest below."""
+        if tier in self.tiers:
+            return tier
+        above = [t for t in self.tiers if t > tier]
+        return min(above) if above else max(self.tiers)
+
+
+class RetryPolicy(_Frozen):
+    """Retries of one model on retryable errors (5xx, timeouts, 429) before moving to the next."""
+
+    max_attempts_per_model: int = Field(2, ge=1, le=10, description="Calls of one model, the first included.")
+    backoff_base_s: float = Field(0.2, ge=0, description="Delay before the first retry; doubles each retry.")
+    backoff_max_s: float = Field(5.0, ge=0, description="Upper bound of one backoff delay.")
+    jitter: float = Field(0.5, ge=0, le=1, description="Fraction of each delay drawn at random (1 = full jitter).")
+    max_retry_after_s: float = Field(
+        10.0, ge=0, description="A longer `Retry-After` moves on to the next model instead of waiting.")
+
+
+class BreakerPolicy(_Frozen):
+    """One circuit breaker per model (per replica, in memory)."""
+
+    fail_max: int = Field(5, ge=1, description="Consecutive failures that open the breaker.")
+    reset_timeout_s: float = Field(30.0, gt=0, description="Seconds open before one probe is let through.")
+
+
+class HintsPolicy(_Frozen):
+    allowed: frozenset[HintName] = Field(
+        ALL_HINTS, description="Client hints honoured; others are parsed but ignored (and reported).")
+
+
+def _default_latency_classes() -> dict[LatencyClass, LatencyTarget]:
+    return {"interactive": LatencyTarget(p99_ms=15000, ttft_p99_ms=2000, action="skip"),
+            "batch": LatencyTarget()}
+
 
 class RouterPolicy(_Frozen):
     default_model: str = Field(description="The reliable default that ends every chain.")
     aliases: dict[str, AliasPolicy] = Field(default_factory=dict)
+    retry: RetryPolicy = RetryPolicy()
+    breaker: BreakerPolicy = BreakerPolicy()
+    deadline_s: float = Field(120.0, gt=0, description="Overall time for a request, retries and fallbacks "
+                                                       "included (streams: until the first content chunk).")
+    context_window_fallback: bool = Field(
+        True, description="On `context_length_exceeded`, try the next model with a larger window.")
+    content_policy_fallback: str | None = Field(
+        None, description="Model tried once when an upstream refuses the content; none: the refusal stands.")
+    assumed_output_tokens: int = Field(
+        256, gt=0, description="Output tokens assumed for cost estimates when a request sets no max_tokens.")
+    latency_classes: dict[LatencyClass, LatencyTarget] = Field(
+        default_factory=_default_latency_classes,
+        description="Latency target a client's `latency_class` hint selects, replacing the alias's.")
+    hints: HintsPolicy = HintsPolicy()
+
+    @model_validator(mode="after")
+    def _backoff_bounds(self) -> RouterPolicy:
+        if self.retry.backoff_max_s < self.retry.backoff_base_s:
+            raise ValueError("retry.backoff_max_s must be at least retry.backoff_base_s")
+        return self
 
     def model_references(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Every model id the router names, with its path inside `router`."""
         refs: list[tuple[tuple[str | int, ...], str]] = [(("default_model",), self.default_model)]
+        if self.content_policy_fallback is not None:
+            refs.append((("content_policy_fallback",), self.content_policy_fallback))
         for name, alias in self.aliases.items():
             for tier, chain in alias.tiers.items():
                 refs.extend((("aliases", name, "tiers", int(tier), i), m) for i, m in enumerate(chain))
