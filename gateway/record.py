@@ -1,0 +1,63 @@
+"""One record per request: what metrics, the decision log and response headers all read from.
+
+The request path fills a `RequestRecord` and hands it to every `Observer` when the request ends
+(after the last byte of a stream). Observers must not block: they run on the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    model: str
+    outcome: str
+    """`ok`, or the error class name from `router.errors` (`RateLimited`, `UpstreamTimeout`, ...)."""
+    latency_ms: float
+    error_code: str | None = None
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    request_id: str
+    endpoint: str
+    """`chat` or `embeddings`."""
+    route: str
+    """The requested alias or model id (closed set: names from the policy, or `unknown`)."""
+    status: int = 200
+    error_class: str | None = None
+    model: str | None = None
+    """The model that answered (None when none did)."""
+    tier: int | None = None
+    score: float | None = None
+    task: str | None = None
+    uncertain: bool = False
+    stream: bool = False
+    tenant: str = "default"
+    cache: str = "bypass"
+    """`hit-exact`, `hit-semantic`, `miss` or `bypass`."""
+    cache_similarity: float | None = None
+    attempts: Sequence[AttemptRecord] = ()
+    fallbacks: Sequence[tuple[str, str, str]] = ()
+    """(from model, to model, reason) for each move down the chain."""
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    upstream_ms: float = 0.0
+    """Time spent waiting on upstreams; overhead is latency minus this."""
+    classifier_ms: float | None = None
+    policy_version: str = ""
+    chain: Sequence[str] = field(default_factory=tuple)
+
+    @property
+    def overhead_ms(self) -> float:
+        return max(0.0, self.latency_ms - self.upstream_ms)
+
+
+class Observer(Protocol):
+    def observe(self, record: RequestRecord) -> None: ...

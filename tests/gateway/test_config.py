@@ -1,0 +1,101 @@
+"""Policy loading: every problem rejected at load, with its YAML path and line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_policy, parse_policy, policy_json_schema
+from gateway.yamlpath import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """\
+models:
+  - id: a
+    litellm_model: openai/a
+    api_base: http://127.0.0.1:1/v1
+  - id: b
+    litellm_model: anthropic/b
+    api_key_env: ANTHROPIC_API_KEY
+router:
+  default_model: b
+  aliases:
+    auto:
+      tiers:
+        1: [a]
+        3: [b, a]
+"""
+
+
+def _errors(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_policy(text, "p.yaml")
+    return [i.render() for i in info.value.issues]
+
+
+def test_good_policy_loads_with_a_content_hash_version() -> None:
+    policy = parse_policy(GOOD)
+    assert [m.id for m in policy.models] == ["a", "b"]
+    assert policy.router.aliases["auto"].first_model() == "a"
+    assert policy.version and len(policy.version) == 12
+    assert parse_policy(GOOD).version == policy.version
+    assert parse_policy(GOOD + "\n# edit\n").version != policy.version
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda t: t.replace("    api_base: http://127.0.0.1:1/v1\n", "    api_base: http://127.0.0.1:1/v1\n    colour: red\n"),
+     "models[0].colour (line 5): unknown key"),
+    (lambda t: t.replace("id: b", "id: a"), "models[1].id (line 5): duplicate model id 'a'"),
+    (lambda t: t.replace("3: [b, a]", "3: [b, zz]"), "router.aliases.auto.tiers[3][1] (line 14): undefined model 'zz'"),
+    (lambda t: t.replace("default_model: b", "default_model: nope"), "router.default_model (line 9): undefined model"),
+    (lambda t: t.replace("litellm_model: openai/a", "litellm_model: a"), "models[0].litellm_model (line 3):"),
+    (lambda t: t.replace("api_key_env: ANTHROPIC_API_KEY", "api_key_env: sk-abc123"), "models[1].api_key_env (line 7):"),
+    (lambda t: t.replace("1: [a]", "1: []"), "router.aliases.auto.tiers (line 12): tier 1 has an empty model list"),
+    (lambda t: t + "router: {}\n", "duplicate key 'router'"),
+    (lambda t: t.replace("  aliases:", "  aliases:\n    a: {tiers: {1: [a]}}"), "alias 'a' shadows a model id"),
+    (lambda t: t.replace("    api_base: http://127.0.0.1:1/v1\n", "    api_base: [oops\n"), "(line 5): expected"),
+])
+def test_bad_policies_name_path_and_line(edit: object, expected: str) -> None:
+    errors = _errors(edit(GOOD))  # type: ignore[operator]
+    assert any(expected in e for e in errors), errors
+
+
+def test_all_problems_are_reported_together() -> None:
+    text = GOOD.replace("3: [b, a]", "3: [x, y]").replace("default_model: b", "default_model: z")
+    assert len(_errors(text)) == 3
+
+
+def test_shipped_policies_load_and_schema_is_current() -> None:
+    for path in sorted((ROOT / "policies").glob("*.yaml")):
+        assert load_policy(path).models, path
+    committed = (ROOT / "policies" / "policy.schema.json").read_text()
+    assert committed == policy_json_schema(), "run: turnout policy schema --output policies/policy.schema.json"
+
+
+def test_policy_check_cli(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, "-m", "gateway.cli", "policy", "check", str(ROOT / "policies/default.yaml")],
+                        capture_output=True, text=True, check=False)
+    assert ok.returncode == 0 and "OK" in ok.stdout and "alias auto" in ok.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(GOOD.replace("3: [b, a]", "3: [b, q]").replace("api_base: http", "apibase: http"))
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "policy", "check", str(bad)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    assert f"{bad}: models[0].apibase (line 4): unknown key" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_models_cli_reports_missing_keys(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(GOOD)
+    env = {"PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "models", "--policy", str(path)],
+                            capture_output=True, text=True, check=False, env=env)
+    assert result.returncode == 0, result.stderr
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert lines["a"].endswith("yes")
+    assert "no: environment variable ANTHROPIC_API_KEY is not set" in lines["b"]
