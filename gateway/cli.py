@@ -116,7 +116,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulator.cli import main as simulate
 
-    return simulate(args.rest)
+    code: int = simulate(args.rest)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:

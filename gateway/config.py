@@ -49,7 +49,7 @@ def _cross_checks(policy: Policy, loaded: LoadedYaml) -> list[ConfigIssue]:
     seen: dict[str, int] = {}
     for i, spec in enumerate(policy.models):
         if spec.id in seen:
-            path = ("models", i, "id")
+            path: tuple[str | int, ...] = ("models", i, "id")
             issues.append(ConfigIssue(path, loaded.line_of(path),
                                       f"duplicate model id {spec.id!r} (first at models[{seen[spec.id]}])"))
         seen.setdefault(spec.id, i)

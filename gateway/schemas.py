@@ -98,7 +98,8 @@ def _tool_choice(param: str, value: Any) -> None:
         return
     fn = value.get("function") if isinstance(value, dict) else None
     if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
-        raise _bad(param, "must be 'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}")
+        raise _bad(param, "must be 'none', 'auto', 'required' or "
+                   "{\"type\": \"function\", \"function\": {\"name\": ...}}")
 
 
 def _response_format(param: str, value: Any) -> None:

@@ -122,7 +122,7 @@ class LiteLLMUpstream:
                 result = await self._litellm.aembedding(**args)
                 return UpstreamResponse(body=_to_dict(result))
             result = await self._litellm.acompletion(**args)
-        except Exception as exc:  # noqa: BLE001 - the one translation boundary
+        except Exception as exc:  # the one translation boundary
             raise self._translate(exc, request) from exc
         if request.stream:
             return UpstreamResponse(stream=self._chunks(result, request))
@@ -132,7 +132,7 @@ class LiteLLMUpstream:
         try:
             async for chunk in stream:
                 yield _to_dict(chunk)
-        except Exception as exc:  # noqa: BLE001 - the one translation boundary
+        except Exception as exc:  # the one translation boundary
             raise self._translate(exc, request) from exc
 
     @staticmethod
