@@ -1,0 +1,166 @@
+"""One pybreaker circuit breaker per model, used correctly from asyncio.
+
+    with breakers.get(model).calling():   # raises CircuitOpen when open (or a probe is out)
+        await upstream.send(...)          # an exception here counts as a failure
+
+- pybreaker counts failures only through `calling()` around the `await` (decorating an `async def`
+  or `breaker.call(async_fn)` counts nothing).
+- Caller errors (`RequestError`: bad request, context too long, content refused) and cancellations
+  are excluded: they never open a breaker. pybreaker treats an excluded error like a success (the
+  consecutive-failure counter restarts), except one case we change: a cancelled half-open probe
+  counts as a failed probe, so the breaker re-opens instead of closing on a call that never finished.
+- Half-open lets exactly one probe through at a time; other calls get `CircuitOpen` meanwhile.
+- Every state change is logged and passed to `on_change(model, old, new)` (metrics).
+- State is in memory, per replica. The admin view is `Breakers.views()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pybreaker
+
+from router.errors import CircuitOpen, RequestError
+from router.policy import BreakerPolicy
+
+log = logging.getLogger("turnout.router.breakers")
+
+OnChange = Callable[[str, str, str], None]
+"""on_change(model, old_state, new_state); states are "closed", "open", "half-open"."""
+
+
+class _Listener(pybreaker.CircuitBreakerListener):
+    def __init__(self, model: str, on_change: OnChange | None) -> None:
+        self._model = model
+        self._on_change = on_change
+
+    def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:
+        old = old_state.name if old_state is not None else "closed"
+        new = str(new_state.name)
+        level = logging.INFO if new == pybreaker.STATE_CLOSED else logging.WARNING
+        log.log(level, "breaker %s: %s -> %s (failures %d/%d)", self._model, old, new,
+                cb.fail_counter, cb.fail_max, extra={"model": self._model, "old": old, "new": new})
+        if self._on_change is not None:
+            self._on_change(self._model, old, new)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerView:
+    """One breaker as `GET /admin/breakers` shows it."""
+
+    model: str
+    state: str
+    failures: int
+    fail_max: int
+    reset_timeout_s: float
+    opened_at: str | None
+    retry_in_s: float | None
+    probing: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "state": self.state, "failures": self.failures, "fail_max": self.fail_max,
+                "reset_timeout_s": self.reset_timeout_s, "opened_at": self.opened_at,
+                "retry_in_s": self.retry_in_s, "probing": self.probing}
+
+
+class ModelBreaker:
+    """The breaker of one model."""
+
+    def __init__(self, model: str, policy: BreakerPolicy, on_change: OnChange | None = None) -> None:
+        self.model = model
+        self._probing = False
+        self._breaker = pybreaker.CircuitBreaker(
+            fail_max=policy.fail_max, reset_timeout=policy.reset_timeout_s, exclude=[self._excluded],
+            listeners=[_Listener(model, on_change)], name=model, throw_new_error_on_trip=False)
+
+    def _excluded(self, exc: BaseException) -> bool:
+        if isinstance(exc, asyncio.CancelledError):
+            return not self._probing
+        return isinstance(exc, RequestError)
+
+    def configure(self, policy: BreakerPolicy) -> None:
+        self._breaker.fail_max = policy.fail_max
+        self._breaker.reset_timeout = policy.reset_timeout_s
+
+    def _retry_in(self) -> float | None:
+        opened_at = self._breaker._state_storage.opened_at
+        if self._breaker.current_state != pybreaker.STATE_OPEN or opened_at is None:
+            return None
+        elapsed = (datetime.now(UTC) - opened_at).total_seconds()
+        return max(0.0, self._breaker.reset_timeout - elapsed)
+
+    @property
+    def state(self) -> str:
+        """Effective state: an open breaker whose reset timeout has passed reads "half-open"."""
+        raw = str(self._breaker.current_state)
+        if raw == pybreaker.STATE_OPEN and self._retry_in() == 0.0:
+            return pybreaker.STATE_HALF_OPEN
+        return raw
+
+    @contextlib.contextmanager
+    def calling(self) -> Iterator[None]:
+        """Guard one upstream call; raise `CircuitOpen` without calling when the breaker refuses it."""
+        if self._probing:
+            raise CircuitOpen(f"model {self.model!r}: circuit half-open, probe in flight")
+        probe = False
+        try:
+            with contextlib.ExitStack() as stack:
+                try:
+                    stack.enter_context(self._breaker.calling())
+                except pybreaker.CircuitBreakerError:
+                    raise CircuitOpen(f"model {self.model!r}: circuit open") from None
+                probe = self._probing = self._breaker.current_state == pybreaker.STATE_HALF_OPEN
+                yield
+        finally:
+            if probe:
+                self._probing = False
+
+    def record_failure(self, exc: BaseException) -> None:
+        """Count a failure seen outside `calling()` (a stream that broke after its first chunk)."""
+        if self._breaker.current_state != pybreaker.STATE_CLOSED or self._excluded(exc):
+            return
+        with contextlib.suppress(type(exc)), self.calling():
+            raise exc
+
+    def view(self) -> BreakerView:
+        opened_at = self._breaker._state_storage.opened_at
+        retry_in = self._retry_in()
+        return BreakerView(
+            model=self.model, state=self.state, failures=self._breaker.fail_counter,
+            fail_max=self._breaker.fail_max, reset_timeout_s=self._breaker.reset_timeout,
+            opened_at=opened_at.isoformat() if opened_at is not None and retry_in is not None else None,
+            retry_in_s=round(retry_in, 3) if retry_in is not None else None, probing=self._probing)
+
+
+class Breakers:
+    """The breakers of every model, created on first use. Built once per process; survives reloads."""
+
+    def __init__(self, policy: BreakerPolicy | None = None, *, on_change: OnChange | None = None) -> None:
+        self._policy = policy or BreakerPolicy()
+        self._on_change = on_change
+        self._by_model: dict[str, ModelBreaker] = {}
+
+    def get(self, model: str) -> ModelBreaker:
+        breaker = self._by_model.get(model)
+        if breaker is None:
+            breaker = self._by_model[model] = ModelBreaker(model, self._policy, self._on_change)
+        return breaker
+
+    def configure(self, policy: BreakerPolicy) -> None:
+        """Apply new settings (hot reload); current states and counts are kept."""
+        self._policy = policy
+        for breaker in self._by_model.values():
+            breaker.configure(policy)
+
+    def states(self) -> dict[str, str]:
+        """Model id to effective state, for `select(..., breakers=...)`."""
+        return {model: b.state for model, b in self._by_model.items()}
+
+    def views(self) -> list[BreakerView]:
+        return [b.view() for _, b in sorted(self._by_model.items())]

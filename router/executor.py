@@ -1,0 +1,214 @@
+"""Chain execution: walk a `Decision`'s chain through an `Upstream` until one model answers.
+
+    for each model in the chain (within the decision's overall deadline):
+        skip it (recorded) when its breaker refuses or it is at max_concurrency (no waiting)
+        call it under its breaker and a per-attempt timeout (`total`; streams: `first_token`)
+        retryable error (5xx, timeout, 429): retry the same model, exponential backoff + jitter,
+            never sooner than `Retry-After`; a `Retry-After` over `max_retry_after_s`, or a wait
+            past the deadline, moves on to the next model instead
+        caller error (RequestError): raised as is, no retry, no fallback, except
+            ContextWindowExceeded -> the next models with a larger window only
+            ContentPolicyViolation -> the policy's content-policy fallback model, once
+        other upstream error: next model
+    all failed -> AllAttemptsFailed (429 if every attempt was rate limited, else 502/503/504)
+
+Every attempt goes into the caller's `RouteRecord`; the live registry state (in-flight, latency,
+errors, TTFT, tokens) is updated as calls start and finish. Cancellation (client gone, deadline)
+neither counts against a model's breaker nor its error rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from typing import Any, Literal, TypeVar
+
+from registry import ModelSpec, Registry
+from router.backoff import backoff_delay
+from router.breakers import Breakers
+from router.errors import (
+    AllAttemptsFailed,
+    AtCapacity,
+    CircuitOpen,
+    ContentPolicyViolation,
+    ContextWindowExceeded,
+    DeadlineExceeded,
+    RateLimited,
+    RequestError,
+    TurnoutError,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from router.record import RouteRecord
+from router.select import Decision
+from router.streaming import Opened, StreamContext, open_first, relay
+from router.upstream.base import Chunk, Upstream, UpstreamRequest
+
+T = TypeVar("T")
+Attempt = Callable[[ModelSpec, float], Awaitable[T]]
+
+
+class Executor:
+    """Calls down a chain. Build one per policy load (it reads that load's registry); share the
+    `Upstream` and `Breakers` across loads so breaker state survives a reload."""
+
+    def __init__(self, *, upstream: Upstream, registry: Registry, breakers: Breakers,
+                 api_keys: Mapping[str, str] | None = None, rng: random.Random | None = None) -> None:
+        self._upstream = upstream
+        self._registry = registry
+        self._breakers = breakers
+        self._api_keys = dict(api_keys or {})
+        self._rng = rng or random.Random()
+
+    def _request(self, spec: ModelSpec, body: dict[str, Any], kind: Literal["chat", "embeddings"],
+                 stream: bool, timeout: float) -> UpstreamRequest:
+        return UpstreamRequest(spec=spec, body=body, kind=kind, stream=stream, timeout=timeout,
+                               api_key=self._api_keys.get(spec.id))
+
+    async def complete(self, decision: Decision, body: dict[str, Any], record: RouteRecord, *,
+                       kind: Literal["chat", "embeddings"] = "chat") -> dict[str, Any]:
+        """A plain (non-streaming) request: the OpenAI response body of the first model that answers."""
+
+        async def attempt(spec: ModelSpec, budget_s: float) -> dict[str, Any]:
+            response = await self._upstream.send(self._request(spec, body, kind, False, budget_s))
+            if response.body is None:
+                raise UpstreamError(f"model {spec.id!r} returned no body")
+            return response.body
+
+        result, spec, latency_ms = await self._walk(decision, record, attempt, stream=False)
+        usage = result.get("usage")
+        record.usage = {k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {}
+        completion = record.usage.get("completion_tokens", 0)
+        state = self._registry.get(spec.id)
+        if state is not None:
+            state.record(latency_ms=latency_ms, ok=True, completion_tokens=completion)
+        if record.usage:
+            record.cost_usd = spec.price.cost(record.usage.get("prompt_tokens", 0), completion)
+        return result
+
+    async def stream(self, decision: Decision, body: dict[str, Any], record: RouteRecord, *,
+                     prompt_tokens: int = 0) -> AsyncGenerator[Chunk, None]:
+        """A streaming request: returns once a model has produced its first content chunk.
+
+        Iterate the result to relay chunks (the first ones are already buffered); a failure after
+        that is raised from the iterator (see `router.sse`). Always `aclose()` it if you stop early.
+        """
+
+        async def attempt(spec: ModelSpec, budget_s: float) -> Opened:
+            started = time.monotonic()
+            response = await self._upstream.send(self._request(spec, {**body, "stream": True}, "chat", True,
+                                                               budget_s))
+            if response.stream is None:
+                raise UpstreamError(f"model {spec.id!r} returned no stream")
+            return await open_first(response.stream, started)
+
+        opened, spec, _ = await self._walk(decision, record, attempt, stream=True)
+        record.ttft_ms = opened.ttft_ms
+        ctx = StreamContext(model=spec.id, state=self._registry.get(spec.id), breaker=self._breakers.get(spec.id),
+                            record=record, idle_timeout=spec.timeouts.idle,
+                            started=time.monotonic() - opened.ttft_ms / 1000, price_cost=spec.price.cost,
+                            prompt_tokens=prompt_tokens)
+        return relay(opened, ctx)
+
+    async def _walk(self, decision: Decision, record: RouteRecord, attempt: Attempt[T], *,
+                    stream: bool) -> tuple[T, ModelSpec, float]:
+        deadline = time.monotonic() + decision.deadline_s
+        errors: list[TurnoutError] = []
+        queue = list(decision.chain)
+        content_fallback_used = False
+        i = 0
+        while i < len(queue):
+            model = queue[i]
+            i += 1
+            try:
+                return await self._try_model(model, decision, record, deadline, errors, attempt, stream)
+            except ContextWindowExceeded:
+                window = self._registry.spec(model).context_window
+                larger = [m for m in queue[i:] if self._registry.spec(m).context_window > window]
+                if not decision.context_window_fallback or not larger:
+                    raise
+                queue[i:] = larger
+            except ContentPolicyViolation:
+                fallback = decision.content_policy_fallback
+                if content_fallback_used or fallback is None or fallback in queue[:i] or fallback not in self._registry:
+                    raise
+                content_fallback_used = True
+                queue[i:] = [fallback]
+            except DeadlineExceeded:
+                break
+            except RequestError:
+                raise
+            except TurnoutError:
+                continue
+        calls = sum(1 for a in record.attempts if a.outcome != "skipped")
+        raise AllAttemptsFailed(f"all models failed ({calls} calls): {record.summary()}", errors=errors)
+
+    async def _try_model(self, model: str, decision: Decision, record: RouteRecord, deadline: float,
+                         errors: list[TurnoutError], attempt: Attempt[T], stream: bool) -> tuple[T, ModelSpec, float]:
+        """Call one model, retrying it per the decision's retry policy; raise its last error."""
+        spec = self._registry.spec(model)
+        retry = decision.retry
+        for n in range(retry.max_attempts_per_model):
+            started = time.monotonic()
+            if started >= deadline:
+                exc = DeadlineExceeded(f"the request deadline of {decision.deadline_s:g}s ran out")
+                errors.append(exc)
+                raise exc
+            try:
+                result = await self._call_once(spec, deadline - started, decision, attempt, stream)
+                record.add(model, "ok", (time.monotonic() - started) * 1000, retry=n,
+                           ttft_ms=getattr(result, "ttft_ms", None))
+                record.model = model
+                return result, spec, (time.monotonic() - started) * 1000
+            except TurnoutError as exc:
+                errors.append(exc)
+                skipped = isinstance(exc, CircuitOpen | AtCapacity)
+                record.add(model, "skipped" if skipped else "error", (time.monotonic() - started) * 1000,
+                           error=exc, retry=n)
+                if not exc.retryable or n + 1 >= retry.max_attempts_per_model:
+                    raise
+                after = exc.retry_after if isinstance(exc, RateLimited) else None
+                if after is not None and after > retry.max_retry_after_s:
+                    raise
+                delay = backoff_delay(retry, n + 1, self._rng, after)
+                if time.monotonic() + delay >= deadline:
+                    raise
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: the retry loop always returns or raises")
+
+    async def _call_once(self, spec: ModelSpec, remaining: float, decision: Decision, attempt: Attempt[T],
+                         stream: bool) -> T:
+        state = self._registry.get(spec.id)
+        if state is not None and state.in_flight >= spec.max_concurrency:
+            raise AtCapacity(f"model {spec.id!r} is at its max concurrency ({spec.max_concurrency})")
+        per_attempt = spec.timeouts.first_token if stream else spec.timeouts.total
+        if state is not None:
+            state.in_flight += 1
+        started = time.monotonic()
+        ok = False
+        try:
+            # The deadline is outside the breaker: a deadline cut cancels the call, which the
+            # breaker ignores. The per-attempt timeout is inside: a slow model counts as failing.
+            async with asyncio.timeout(remaining):
+                with self._breakers.get(spec.id).calling():
+                    try:
+                        async with asyncio.timeout(per_attempt):
+                            result = await attempt(spec, min(per_attempt, remaining))
+                    except TimeoutError:
+                        raise UpstreamTimeout(f"model {spec.id!r} did not answer within {per_attempt:g}s") from None
+            ok = True
+            return result
+        except TimeoutError:
+            raise DeadlineExceeded(f"the request deadline of {decision.deadline_s:g}s ran out") from None
+        except (RequestError, CircuitOpen):
+            raise
+        except TurnoutError:
+            if state is not None:
+                state.record(latency_ms=(time.monotonic() - started) * 1000, ok=False)
+            raise
+        finally:
+            # a successful stream keeps its slot until `relay` ends
+            if state is not None and not (ok and stream):
+                state.in_flight -= 1

@@ -1,0 +1,82 @@
+"""The one record of how a request was routed and called: metrics, logs and headers all read it.
+
+Every attempt is kept (TensorZero style): the model, the outcome, the latency and the error class.
+Models passed over without a call (circuit open, at capacity) are kept too, as `skipped`.
+Nothing here holds a message from upstream, a URL or a key: error classes and statuses only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from router.errors import TurnoutError
+from router.select import Decision
+
+Outcome = Literal["ok", "error", "skipped"]
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    model: str
+    outcome: Outcome
+    latency_ms: float
+    error: str | None = None
+    """Class name of the error, e.g. `RateLimited`."""
+    status: int | None = None
+    retry: int = 0
+    """0 for the first call of this model, 1 for its first retry, ..."""
+    ttft_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "outcome": self.outcome, "latency_ms": round(self.latency_ms, 1),
+                "error": self.error, "status": self.status, "retry": self.retry,
+                "ttft_ms": round(self.ttft_ms, 1) if self.ttft_ms is not None else None}
+
+    def summary(self) -> str:
+        return f"{self.model}: {self.outcome}" + (f" {self.error} ({self.status})" if self.error else "")
+
+
+@dataclass(slots=True)
+class RouteRecord:
+    """Filled by the executor as it walks the chain; read after success or failure."""
+
+    decision: Decision
+    attempts: list[Attempt] = field(default_factory=list)
+    model: str | None = None
+    """The model that answered, once one has."""
+    usage: dict[str, int] = field(default_factory=dict)
+    cost_usd: float | None = None
+    ttft_ms: float | None = None
+
+    def add(self, model: str, outcome: Outcome, latency_ms: float, *, error: TurnoutError | None = None,
+            retry: int = 0, ttft_ms: float | None = None) -> Attempt:
+        attempt = Attempt(model=model, outcome=outcome, latency_ms=latency_ms,
+                          error=type(error).__name__ if error is not None else None,
+                          status=error.status if error is not None else None, retry=retry, ttft_ms=ttft_ms)
+        self.attempts.append(attempt)
+        return attempt
+
+    @property
+    def calls(self) -> int:
+        """Attempts that reached an upstream (skips excluded)."""
+        return sum(1 for a in self.attempts if a.outcome != "skipped")
+
+    def summary(self) -> str:
+        return "; ".join(a.summary() for a in self.attempts)
+
+    def headers(self) -> dict[str, str]:
+        """Response headers; the gateway adds `x-request-id`."""
+        out = {"x-turnout-tier": str(int(self.decision.tier)), "x-turnout-attempts": str(self.calls),
+               "x-turnout-policy-version": self.decision.policy_version}
+        if self.model is not None:
+            out["x-turnout-model"] = self.model
+        return out
+
+    def to_log(self) -> dict[str, Any]:
+        """Fields of the per-request JSON log line (the gateway adds request id, tenant, latency)."""
+        d = self.decision
+        return {"alias": d.alias, "tier": int(d.tier), "classified_tier": int(d.classified_tier),
+                "score": d.score, "task": d.task, "escalated": d.escalated, "chain": list(d.chain),
+                "attempts": [a.to_dict() for a in self.attempts], "model": self.model, "usage": self.usage,
+                "cost_usd": self.cost_usd, "ttft_ms": self.ttft_ms, "policy_version": d.policy_version}
