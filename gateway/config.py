@@ -15,6 +15,7 @@ from gateway.simulator.config import SimulatorConfig
 from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
 from registry import ModelSpec
 from router.policy import RouterPolicy
+from router.reachability import check_reachability
 
 
 class _Frozen(BaseModel):
@@ -61,6 +62,10 @@ def _cross_checks(policy: Policy, loaded: LoadedYaml) -> list[ConfigIssue]:
         if name in seen:
             path = ("router", "aliases", name)
             issues.append(ConfigIssue(path, loaded.line_of(path), f"alias {name!r} shadows a model id"))
+    for problem in check_reachability(policy.router, {m.id: m for m in policy.models}):
+        if problem.severity == "error":
+            path = ("router", *problem.path)
+            issues.append(ConfigIssue(path, loaded.line_of(path), problem.message))
     return issues
 
 

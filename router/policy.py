@@ -14,7 +14,7 @@ from registry import Tier
 
 LatencyClass = Literal["interactive", "standard", "batch"]
 HintName = Literal["max_tier", "max_cost_usd", "latency_class", "escalate"]
-ALL_HINTS: frozenset[HintName] = frozenset({"max_tier", "max_cost_usd", "latency_class", "escalate"})
+ALL_HINTS: tuple[HintName, ...] = ("max_tier", "max_cost_usd", "latency_class", "escalate")
 
 
 class _Frozen(BaseModel):
@@ -93,7 +93,7 @@ class BreakerPolicy(_Frozen):
 
 
 class HintsPolicy(_Frozen):
-    allowed: frozenset[HintName] = Field(
+    allowed: tuple[HintName, ...] = Field(
         ALL_HINTS, description="Client hints honoured; others are parsed but ignored (and reported).")
 
 
