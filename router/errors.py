@@ -159,3 +159,23 @@ class AllAttemptsFailed(UpstreamError):
     def headers(self) -> dict[str, str]:
         waits = [e.retry_after for e in self.errors if isinstance(e, RateLimited) and e.retry_after]
         return {"retry-after": str(max(1, round(min(waits))))} if self.status == 429 and waits else {}
+
+
+class GuardrailViolation(RequestError):
+    """A guardrail with action `block` matched the request or the answer (400, guardrail_violation)."""
+
+    code = "guardrail_violation"
+
+    def __init__(self, message: str, *, guardrail: str, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.guardrail = guardrail
+
+
+class StoreUnavailable(TurnoutError):
+    """A shared store the request needs (Redis: keys, rate limits, budgets) is unreachable and the
+    policy says fail closed (503)."""
+
+    status = 503
+    type = "server_error"
+    code = "store_unavailable"
+    retryable = True
