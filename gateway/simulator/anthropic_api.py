@@ -106,7 +106,7 @@ async def messages(exchange: Exchange) -> None:
         await pause(completion.completion_tokens * token_delay(admitted))
         await exchange.responder.json(200, message_body(completion, admitted.name))
         return
-    writer = StreamWriter(exchange.responder, admitted.fault)
+    writer = StreamWriter(exchange.responder, admitted.fault, coalesce=token_delay(admitted) == 0)
     await writer.start()
     try:
         await _stream(writer, completion, admitted)

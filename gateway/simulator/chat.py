@@ -10,12 +10,13 @@ A request with tools answers with a tool call (to the named tool, or the first) 
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from gateway.simulator.config import SimModel
 from gateway.simulator.schema import value_for
-from gateway.simulator.text import count_tokens, cut_at_stop, pieces, reply_text, rng_for
+from gateway.simulator.text import count_tokens, cut_at_stop, digest_of, pieces, reply_text
 
 Finish = Literal["stop", "length", "tool_calls"]
 
@@ -86,31 +87,39 @@ def compose(request: ChatRequest, model: SimModel, seed: int) -> Completion:
     """The deterministic answer to `request` from `model` under the simulator `seed`."""
     base = (seed, model.name, request.seed, "\x1e".join(request.texts), request.tool_choice)
     choices = tuple(_choice(request, model, i, base) for i in range(max(1, request.n)))
-    return Completion(id_hex=rng_for(*base, "id").getrandbits(96).to_bytes(12, "big").hex(),
-                      prompt_tokens=prompt_tokens(request), choices=choices)
+    return Completion(id_hex=digest_of(*base, "id")[:12].hex(), prompt_tokens=prompt_tokens(request),
+                      choices=choices)
 
 
 def _choice(request: ChatRequest, model: SimModel, index: int, base: tuple[object, ...]) -> Choice:
-    rng = rng_for(*base, index)
+    digest = digest_of(*base, index)
     tool = _tool_to_call(request)
     if tool is not None:
-        args = json.dumps(value_for(tool.schema, rng), separators=(", ", ": "))
-        call_id = "call_" + rng.getrandbits(64).to_bytes(8, "big").hex()
-        call = ToolCall(id=call_id, name=tool.name, arguments=args)
+        args = _json(value_for(tool.schema, _rng(digest)))
+        call = ToolCall(id="call_" + digest[-8:].hex(), name=tool.name, arguments=args)
         return Choice(index, None, call, "tool_calls", tokens=max(1, count_tokens(args)))
     span = max(0, model.max_output_tokens - model.min_output_tokens)
-    length = model.min_output_tokens + rng_for(*base, "len").randint(0, span)
-    text = reply_text(model.name, request.last_user, rng, length)
+    length = model.min_output_tokens + int.from_bytes(digest[:4], "big") % (span + 1)
+    text = reply_text(model.name, request.last_user, digest[4:], length)
     if request.json_schema is not None:
-        text = json.dumps(value_for(request.json_schema, rng), separators=(", ", ": "))
+        text = _json(value_for(request.json_schema, _rng(digest)))
     elif request.json_object:
-        text = json.dumps({"model": model.name, "answer": text}, separators=(", ", ": "))
+        text = _json({"model": model.name, "answer": text})
     text, stop_sequence = cut_at_stop(text, request.stop)
     words = pieces(text)
     text = "".join(words)  # what a stream of the same answer sends
     if request.max_tokens is not None and len(words) > request.max_tokens:
         return Choice(index, "".join(words[: request.max_tokens]), None, "length", tokens=request.max_tokens)
     return Choice(index, text, None, "stop", stop_sequence, tokens=len(words))
+
+
+def _rng(digest: bytes) -> random.Random:
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _json(value: object) -> str:
+    """JSON with spaces after separators, so it streams as several word-ish pieces."""
+    return json.dumps(value, separators=(", ", ": "))
 
 
 def _tool_to_call(request: ChatRequest) -> Tool | None:

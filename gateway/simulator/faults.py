@@ -69,11 +69,16 @@ async def before_answer(fault: Fault | None, responder: Responder) -> bool:
 
 class StreamWriter:
     """Sends server-sent events, striking a stream fault after `fault.after_chunks` events.
-    A stream shorter than that is struck just before its end."""
+    A stream shorter than that is struck just before its end.
 
-    def __init__(self, responder: Responder, fault: Fault | None) -> None:
+    With `coalesce` (an unpaced stream) events are gathered and written at once when the stream
+    ends or a fault strikes: the bytes on the wire are the same, with far fewer writes."""
+
+    def __init__(self, responder: Responder, fault: Fault | None, *, coalesce: bool = False) -> None:
         self._responder = responder
         self._fault = fault if fault is not None and fault.kind in ("cut_stream", "malformed_chunk") else None
+        self._coalesce = coalesce
+        self._pending: list[bytes] = []
         self._sent = 0
         self._struck = False
 
@@ -83,17 +88,30 @@ class StreamWriter:
     async def send(self, event: bytes) -> None:
         if self._fault is not None and not self._struck and self._sent >= self._fault.after_chunks:
             await self._strike()
-        await self._responder.write(event)
         self._sent += 1
+        if self._coalesce:
+            self._pending.append(event)
+        else:
+            await self._responder.write(event)
 
     async def close(self) -> None:
         if self._fault is not None and not self._struck:
             await self._strike()
+        await self._flush()
         await self._responder.finish()
+
+    async def _flush(self) -> None:
+        if self._pending:
+            await self._responder.write(b"".join(self._pending))
+            self._pending.clear()
 
     async def _strike(self) -> None:
         self._struck = True
         if self._fault is not None and self._fault.kind == "cut_stream":
+            await self._flush()
             await self._responder.drop(reset=False)
             raise StreamCutError
-        await self._responder.write(MALFORMED)
+        if self._coalesce:
+            self._pending.append(MALFORMED)
+        else:
+            await self._responder.write(MALFORMED)

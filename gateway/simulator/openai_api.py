@@ -33,7 +33,7 @@ async def chat_completions(exchange: Exchange) -> None:
         return
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
-    writer = StreamWriter(exchange.responder, admitted.fault)
+    writer = StreamWriter(exchange.responder, admitted.fault, coalesce=token_delay(admitted) == 0)
     await writer.start()
     try:
         await _stream(writer, completion, admitted, include_usage=include_usage)

@@ -26,10 +26,14 @@ FILLER = (
 ECHO_WORDS = 8
 
 
+def digest_of(*parts: object) -> bytes:
+    """A stable 64-byte digest of `parts` (their `str` forms)."""
+    return hashlib.sha512("\x1f".join(map(str, parts)).encode()).digest()
+
+
 def rng_for(*parts: object) -> random.Random:
     """A generator seeded by a stable digest of `parts`."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
+    return random.Random(int.from_bytes(digest_of(*parts)[:8], "big"))
 
 
 def count_tokens(text: str) -> int:
@@ -43,11 +47,16 @@ def pieces(text: str) -> list[str]:
     return _PIECE.findall(text)
 
 
-def reply_text(model: str, last_user: str, rng: random.Random, length: int) -> str:
-    """`[model] echo: <first words of the last user message> <filler...>` with `length` words in all."""
+def reply_text(model: str, last_user: str, digest: bytes, length: int) -> str:
+    """`[model] echo: <first words of the last user message> <filler...>` with `length` words in all,
+    the filler picked by the bytes of `digest` (and of digests chained from it when it runs out)."""
     echo = _WORD.findall(last_user)[:ECHO_WORDS]
     words = [f"[{model}]", "echo:", *echo]
-    words.extend(rng.choice(FILLER) for _ in range(max(0, length - len(words))))
+    block, counter = digest, 0
+    while len(words) < length:
+        words.extend(FILLER[b % len(FILLER)] for b in block[: length - len(words)])
+        counter += 1
+        block = hashlib.sha512(digest + counter.to_bytes(4, "big")).digest()
     return " ".join(words)
 
 
