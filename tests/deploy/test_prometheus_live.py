@@ -1,0 +1,58 @@
+"""A real Prometheus scrapes the metrics; every dashboard query and alert rule is run through its API."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import pytest
+
+from tests.deploy.prom import Prometheus, alert_rules, dashboard_queries
+
+QUERIES = dashboard_queries()
+RULES = alert_rules()
+
+
+def has_number(result: list[dict[str, Any]]) -> bool:
+    return any(not math.isnan(float(series["value"][1])) for series in result)
+
+
+def test_prometheus_scrapes_the_target(prometheus: Prometheus) -> None:
+    up = prometheus.wait_for('up{job="turnout"} == 1', timeout=15)
+    assert up, f"target never up:\n{prometheus.logs()}"
+    # rate() over the dashboards' windows needs two scrapes with traffic between them
+    assert prometheus.wait_for("sum(rate(turnout_requests_total[1m])) > 0", timeout=15)
+
+
+@pytest.mark.parametrize(("panel", "expr"), QUERIES, ids=[title for title, _ in QUERIES])
+def test_every_dashboard_panel_has_data(prometheus: Prometheus, panel: str, expr: str) -> None:
+    result = prometheus.wait_for(expr, timeout=10)
+    assert result, f"{panel}: no data for {expr}"
+    assert has_number(result), f"{panel}: only NaN for {expr}: {result}"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[rule["alert"] for rule in RULES])
+def test_every_alert_expression_evaluates(prometheus: Prometheus, rule: dict[str, Any]) -> None:
+    prometheus.query(rule["expr"])  # raises on a parse or evaluation error
+
+
+def test_rule_groups_evaluate_without_errors(prometheus: Prometheus) -> None:
+    groups = prometheus.api("rules")["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert {rule["name"] for rule in rules} == {rule["alert"] for rule in RULES}
+    time.sleep(1.5)  # at least one evaluation after the data arrived
+    for rule in prometheus.api("rules")["groups"][0]["rules"]:
+        assert rule["health"] == "ok", f"{rule['name']}: {rule.get('lastError')}"
+
+
+def test_alerts_the_traffic_provokes_fire(prometheus: Prometheus, provoked_alerts: frozenset[str]) -> None:
+    deadline = time.monotonic() + 20
+    firing: set[str] = set()
+    while time.monotonic() < deadline and not provoked_alerts <= firing:
+        alerts = prometheus.api("alerts")["alerts"]
+        firing = {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+        time.sleep(0.5)
+    assert provoked_alerts <= firing, f"not firing: {sorted(provoked_alerts - firing)}"
+    assert "TurnoutDown" not in firing
+    assert "TurnoutCacheHitRatioCollapsed" not in firing  # needs hours of history: see alerts.test.yml
