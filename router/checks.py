@@ -40,7 +40,7 @@ def output_tokens_for_cost(ctx: CheckContext, spec: ModelSpec) -> int:
 
 def estimate_cost(ctx: CheckContext, spec: ModelSpec) -> float:
     """Upper estimate in USD: prompt tokens plus the requested (or assumed) output, at registry prices."""
-    return spec.price.cost(ctx.features.prompt_tokens, output_tokens_for_cost(ctx, spec))
+    return spec.price.cost(ctx.features.prompt_tokens_for(spec.id), output_tokens_for_cost(ctx, spec))
 
 
 def _capabilities(ctx: CheckContext, spec: ModelSpec, stats: ModelStats | None) -> Verdict | None:
@@ -57,7 +57,7 @@ def _context(ctx: CheckContext, spec: ModelSpec, stats: ModelStats | None) -> Ve
     if f.max_output_tokens is not None and f.max_output_tokens > spec.max_output_tokens:
         return Verdict("context", "hard",
                        f"max output {f.max_output_tokens} over the model's {spec.max_output_tokens}")
-    needed = f.prompt_tokens + (f.max_output_tokens or 1)
+    needed = f.prompt_tokens_for(spec.id) + (f.max_output_tokens or 1)
     if needed > spec.context_window:
         return Verdict("context", "hard", f"needs {needed} tokens, window {spec.context_window}")
     return None

@@ -40,6 +40,7 @@ from router.errors import (
     TurnoutError,
     UpstreamError,
     UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from router.record import RouteRecord
 from router.select import Decision
@@ -47,7 +48,7 @@ from router.streaming import Opened, StreamContext, open_first, relay
 from router.upstream.base import Chunk, Upstream, UpstreamRequest
 
 T = TypeVar("T")
-Attempt = Callable[[ModelSpec, float], Awaitable[T]]
+CallFn = Callable[[ModelSpec, float], Awaitable[T]]
 
 
 class Executor:
@@ -66,6 +67,10 @@ class Executor:
                  stream: bool, timeout: float) -> UpstreamRequest:
         return UpstreamRequest(spec=spec, body=body, kind=kind, stream=stream, timeout=timeout,
                                api_key=self._api_keys.get(spec.id))
+
+    def _window(self, model: str) -> int:
+        state = self._registry.get(model)
+        return state.spec.context_window if state is not None else 0
 
     async def complete(self, decision: Decision, body: dict[str, Any], record: RouteRecord, *,
                        kind: Literal["chat", "embeddings"] = "chat") -> dict[str, Any]:
@@ -112,7 +117,7 @@ class Executor:
                             prompt_tokens=prompt_tokens)
         return relay(opened, ctx)
 
-    async def _walk(self, decision: Decision, record: RouteRecord, attempt: Attempt[T], *,
+    async def _walk(self, decision: Decision, record: RouteRecord, attempt: CallFn[T], *,
                     stream: bool) -> tuple[T, ModelSpec, float]:
         deadline = time.monotonic() + decision.deadline_s
         errors: list[TurnoutError] = []
@@ -126,7 +131,7 @@ class Executor:
                 return await self._try_model(model, decision, record, deadline, errors, attempt, stream)
             except ContextWindowExceeded:
                 window = self._registry.spec(model).context_window
-                larger = [m for m in queue[i:] if self._registry.spec(m).context_window > window]
+                larger = [m for m in queue[i:] if self._window(m) > window]
                 if not decision.context_window_fallback or not larger:
                     raise
                 queue[i:] = larger
@@ -146,9 +151,15 @@ class Executor:
         raise AllAttemptsFailed(f"all models failed ({calls} calls): {record.summary()}", errors=errors)
 
     async def _try_model(self, model: str, decision: Decision, record: RouteRecord, deadline: float,
-                         errors: list[TurnoutError], attempt: Attempt[T], stream: bool) -> tuple[T, ModelSpec, float]:
+                         errors: list[TurnoutError], attempt: CallFn[T], stream: bool) -> tuple[T, ModelSpec, float]:
         """Call one model, retrying it per the decision's retry policy; raise its last error."""
-        spec = self._registry.spec(model)
+        state = self._registry.get(model)
+        if state is None:  # a decision made under another policy load than this executor's
+            gone = UpstreamUnavailable(f"model {model!r} is not in the current registry")
+            errors.append(gone)
+            record.add(model, "skipped", 0.0, error=gone)
+            raise gone
+        spec = state.spec
         retry = decision.retry
         for n in range(retry.max_attempts_per_model):
             started = time.monotonic()
@@ -178,7 +189,7 @@ class Executor:
                 await asyncio.sleep(delay)
         raise AssertionError("unreachable: the retry loop always returns or raises")
 
-    async def _call_once(self, spec: ModelSpec, remaining: float, decision: Decision, attempt: Attempt[T],
+    async def _call_once(self, spec: ModelSpec, remaining: float, decision: Decision, attempt: CallFn[T],
                          stream: bool) -> T:
         state = self._registry.get(spec.id)
         if state is not None and state.in_flight >= spec.max_concurrency:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from registry import Tier
@@ -41,6 +41,11 @@ class RequestFeatures:
     wants_json: bool = False
     stream: bool = False
     kind: Literal["chat", "embeddings"] = "chat"
+    prompt_tokens_by_model: Mapping[str, int] = field(default_factory=dict)
+    """Optional counts with each model's own tokenizer; `prompt_tokens` stands in for the others."""
+
+    def prompt_tokens_for(self, model: str) -> int:
+        return self.prompt_tokens_by_model.get(model, self.prompt_tokens)
 
 
 def _has_images(messages: Any) -> bool:

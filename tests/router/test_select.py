@@ -245,3 +245,24 @@ def test_features_from_an_openai_body() -> None:
         prompt_tokens=12, max_output_tokens=77, has_tools=True, has_images=True, wants_json=True, stream=True)
     assert features_from_body({"messages": [], "response_format": {"type": "text"}}, prompt_tokens=1) == (
         RequestFeatures(prompt_tokens=1))
+
+
+def test_per_model_token_counts_decide_the_context_fit() -> None:
+    features = RequestFeatures(prompt_tokens=100, prompt_tokens_by_model={"small": 5000})
+    decision = choose(1, features=features)
+    assert decision.chain == ("medium",)
+    assert reason(decision, "small") == "skipped: needs 5001 tokens, window 4096"
+
+
+def test_explain_lists_every_candidate_with_its_reason() -> None:
+    from router.explain import explain
+
+    decision = choose(1, uncertain=True, features=RequestFeatures(prompt_tokens=100, has_images=True),
+                      aliases={"auto": {"tiers": {2: ["small", "large"]}}}, default_model="large")
+    text = explain(decision)
+    assert text.splitlines() == [
+        "alias 'auto': tier 2 (classified 1, classifier uncertain), score 0.40, task chat, policy v-test",
+        "   -  small  skipped: no vision  ~$0.000031",
+        "   1. large  fits  ~$0.004140",
+        "chain: large",
+    ]
