@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import asyncio
+
+import redis.asyncio as aioredis
+
+from gateway.limits import Quota, RateLimiter
+from tests.gateway.limits.conftest import REDIS_URL
+
+
+def rpm(prefix: str, limit: int, cost: int = 1) -> list[Quota]:
+    return [Quota(f"{prefix}:rl:req", "requests", limit, cost)]
+
+
+async def test_admits_up_to_the_limit_then_refuses_with_retry_after(redis: aioredis.Redis, prefix: str) -> None:
+    limiter = RateLimiter(redis=redis)
+    decisions = [await limiter.check(rpm(prefix, 5)) for _ in range(6)]
+    assert [d.allowed for d in decisions] == [True] * 5 + [False]
+    refused = decisions[-1]
+    assert refused.retry_after is not None and 0 < refused.retry_after <= 60
+    headers = refused.headers()
+    assert headers["x-ratelimit-limit-requests"] == "5"
+    assert headers["x-ratelimit-remaining-requests"] == "0"
+    assert 0 < float(headers["retry-after"]) <= 60
+    assert decisions[2].headers()["x-ratelimit-remaining-requests"] == "2"
+
+
+async def test_all_or_nothing_across_quotas(redis: aioredis.Redis, prefix: str) -> None:
+    limiter = RateLimiter(redis=redis)
+    quotas = [Quota(f"{prefix}:a", "requests", 10, 1), Quota(f"{prefix}:b", "tokens", 100, 60)]
+    assert (await limiter.check(quotas)).allowed
+    second = await limiter.check(quotas)
+    assert not second.allowed
+    # the refused call counted nothing: the request quota still shows one use
+    third = await limiter.check([Quota(f"{prefix}:a", "requests", 10, 1)])
+    assert third.quotas[0].used == 2
+    assert second.headers()["x-ratelimit-remaining-tokens"] == "40"
+
+
+async def test_tokens_spent_at_the_limit_refuse_even_zero_cost(redis: aioredis.Redis, prefix: str) -> None:
+    limiter = RateLimiter(redis=redis)
+    tok = [Quota(f"{prefix}:tok", "tokens", 100, 0)]
+    assert (await limiter.check(tok)).allowed
+    await limiter.add([Quota(f"{prefix}:tok", "tokens", 100, 100)])
+    assert not (await limiter.check(tok)).allowed
+    await limiter.add([Quota(f"{prefix}:tok", "tokens", 100, -1)])
+    assert (await limiter.check(tok)).allowed
+
+
+async def test_window_slides(redis: aioredis.Redis, prefix: str) -> None:
+    limiter = RateLimiter(redis=redis, window_seconds=1)
+    assert (await limiter.check(rpm(prefix, 2))).allowed
+    assert (await limiter.check(rpm(prefix, 2))).allowed
+    refused = await limiter.check(rpm(prefix, 2))
+    assert not refused.allowed and refused.retry_after is not None and refused.retry_after <= 1
+    await asyncio.sleep(refused.retry_after + 0.05)
+    assert (await limiter.check(rpm(prefix, 2))).allowed
+
+
+async def test_unlimited_quotas_do_not_touch_redis(prefix: str) -> None:
+    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    decision = await RateLimiter(redis=dead).check([Quota(f"{prefix}:x", "requests", None, 1)])
+    assert decision.allowed and decision.headers() == {}
+    await dead.aclose()
+
+
+async def test_two_clients_under_concurrent_load_never_exceed_the_limit(prefix: str) -> None:
+    clients = [aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(REDIS_URL, max_connections=32))
+               for _ in range(2)]
+    limiters = [RateLimiter(redis=c) for c in clients]
+    try:
+        results = await asyncio.gather(*(limiters[i % 2].check(rpm(prefix, 50)) for i in range(400)))
+        assert sum(d.allowed for d in results) == 50
+        by_limiter = [sum(d.allowed for j, d in enumerate(results) if j % 2 == i) for i in range(2)]
+        assert all(n > 0 for n in by_limiter)  # both replicas admitted some
+    finally:
+        await clients[0].delete(f"{prefix}:rl:req")
+        for c in clients:
+            await c.aclose()

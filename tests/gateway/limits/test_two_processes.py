@@ -1,0 +1,44 @@
+"""Two real processes, each with its own Redis client and limiter, hammer one limit at the same time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import redis
+
+from tests.gateway.limits.conftest import REDIS_URL
+
+WORKER = """
+import asyncio, sys, time
+import redis.asyncio as aioredis
+from gateway.limits import Quota, RateLimiter
+
+async def main(key, start):
+    client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(sys.argv[3], max_connections=16))
+    limiter = RateLimiter(redis=client)
+    await client.ping()
+    time.sleep(max(0.0, start - time.time()))
+    quota = [Quota(key, "requests", 100, 1)]
+    results = await asyncio.gather(*(limiter.check(quota) for _ in range(300)))
+    print(sum(r.allowed for r in results))
+    await client.aclose()
+
+asyncio.run(main(sys.argv[1], float(sys.argv[2])))
+"""
+
+
+def test_two_processes_never_admit_more_than_the_limit(prefix: str) -> None:
+    key = f"{prefix}:rl:procs"
+    start = time.time() + 1.5
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, key, str(start), REDIS_URL], stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    counts = []
+    for p in procs:
+        out, _ = p.communicate(timeout=30)
+        assert p.returncode == 0
+        counts.append(int(out.strip()))
+    redis.Redis.from_url(REDIS_URL).delete(key)
+    assert sum(counts) == 100
+    assert all(c > 0 for c in counts), counts
