@@ -42,6 +42,7 @@ from router.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from router.hints import BODY_KEY as HINTS_KEY
 from router.record import RouteRecord
 from router.select import Decision
 from router.streaming import Opened, StreamContext, open_first, relay
@@ -65,6 +66,8 @@ class Executor:
 
     def _request(self, spec: ModelSpec, body: dict[str, Any], kind: Literal["chat", "embeddings"],
                  stream: bool, timeout: float) -> UpstreamRequest:
+        if HINTS_KEY in body:  # routing hints are ours; they never go upstream
+            body = {k: v for k, v in body.items() if k != HINTS_KEY}
         return UpstreamRequest(spec=spec, body=body, kind=kind, stream=stream, timeout=timeout,
                                api_key=self._api_keys.get(spec.id))
 

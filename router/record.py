@@ -48,6 +48,8 @@ class RouteRecord:
     usage: dict[str, int] = field(default_factory=dict)
     cost_usd: float | None = None
     ttft_ms: float | None = None
+    stream_error: str | None = None
+    """Class of the error that cut a stream after its first chunk (the client got an SSE error event)."""
 
     def add(self, model: str, outcome: Outcome, latency_ms: float, *, error: TurnoutError | None = None,
             retry: int = 0, ttft_ms: float | None = None) -> Attempt:
@@ -79,4 +81,5 @@ class RouteRecord:
         return {"alias": d.alias, "tier": int(d.tier), "classified_tier": int(d.classified_tier),
                 "score": d.score, "task": d.task, "escalated": d.escalated, "chain": list(d.chain),
                 "attempts": [a.to_dict() for a in self.attempts], "model": self.model, "usage": self.usage,
-                "cost_usd": self.cost_usd, "ttft_ms": self.ttft_ms, "policy_version": d.policy_version}
+                "cost_usd": self.cost_usd, "ttft_ms": self.ttft_ms, "stream_error": self.stream_error,
+                "policy_version": d.policy_version}

@@ -98,6 +98,7 @@ async def relay(opened: Opened, ctx: StreamContext) -> AsyncGenerator[Chunk, Non
         ok = True
     except TurnoutError as exc:
         ok = False
+        ctx.record.stream_error = type(exc).__name__
         ctx.breaker.record_failure(exc)
         raise
     finally:

@@ -50,8 +50,9 @@ def content(body: dict[str, Any]) -> str:
 @pytest.mark.parametrize(("tier", "model"), [(1, "small"), (2, "medium"), (3, "large")])
 async def test_each_tier_is_answered_by_its_first_model(tier: int, model: str) -> None:
     executor, decision, record, upstream, reg, _ = setup({}, tier=tier)
-    body = await executor.complete(decision, {"messages": []}, record)
+    body = await executor.complete(decision, {"messages": [], "turnout": {"max_tier": 3}}, record)
     assert content(body) == f"answer from {model}"
+    assert upstream.requests[0].body == {"messages": []}
     assert record.model == model and upstream.called() == [model]
     assert record.headers() == {"x-turnout-model": model, "x-turnout-tier": str(tier), "x-turnout-attempts": "1",
                                 "x-turnout-policy-version": "v1"}

@@ -79,6 +79,7 @@ async def test_a_stream_failing_after_its_first_content_raises_from_the_iterator
         async for c in stream:
             got.append(c)
     assert text(got) == "partial"
+    assert record.stream_error == "UpstreamUnavailable" and record.to_log()["stream_error"] == "UpstreamUnavailable"
     assert upstream.called() == ["small"]
     assert breakers.states()["small"] == "open"
     stats = reg.snapshot()["small"]
