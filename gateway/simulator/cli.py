@@ -72,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from gateway.simulator.server import run
 
-    with contextlib.suppress(KeyboardInterrupt):
-        run(config, host=args.host, port=args.port, log_level=args.log_level, on_ready=ready)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            run(config, host=args.host, port=args.port, log_level=args.log_level, on_ready=ready)
+    except OSError as exc:  # cannot bind
+        print(f"turnout simulate: {exc}", file=sys.stderr)
+        return 1
     return 0

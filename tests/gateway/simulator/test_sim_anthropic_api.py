@@ -130,3 +130,19 @@ async def test_litellm_openai_provider_whole_and_streamed(litellm_base: str) -> 
     vectors = await litellm.aembedding(model="openai/emb", api_base=litellm_base + "/v1", api_key="sk-sim",
                                        input=["a b c"])
     assert len(vectors.data[0]["embedding"]) == 32
+
+
+def test_tool_result_turn_answers_in_text(client: httpx.Client) -> None:
+    body = client.post("/v1/messages", json=messages(tools=[TOOL], messages=[
+        {"role": "user", "content": "define river"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "lookup",
+                                           "input": {"word": "river", "limit": 1}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "a stream"}]},
+    ])).json()
+    assert body["stop_reason"] == "end_turn"
+    assert body["content"][0]["text"].startswith("[claude-sim] echo: a stream")
+    forced = client.post("/v1/messages", json=messages(
+        tools=[TOOL], tool_choice={"type": "tool", "name": "lookup"})).json()
+    assert forced["content"][0]["type"] == "tool_use" and forced["stop_reason"] == "tool_use"
+    off = client.post("/v1/messages", json=messages(tools=[TOOL], tool_choice={"type": "none"})).json()
+    assert off["content"][0]["type"] == "text"

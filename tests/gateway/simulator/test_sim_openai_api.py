@@ -210,3 +210,14 @@ def test_latency_and_pacing_are_honoured(oai: openai.OpenAI) -> None:
     elapsed = time.perf_counter() - started
     assert done.usage is not None
     assert elapsed >= 0.1 + done.usage.completion_tokens / 200 * 0.9
+
+
+def test_streamed_n_choices_carry_their_index(oai: openai.OpenAI) -> None:
+    whole = ask(oai, "beta", "two ways", n=2)
+    chunks: list[ChatCompletionChunk] = list(oai.chat.completions.create(
+        model="beta", messages=[{"role": "user", "content": "two ways"}], n=2, stream=True))
+    texts = ["", ""]
+    for chunk in chunks:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+    assert texts == [c.message.content for c in whole.choices]
