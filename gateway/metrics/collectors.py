@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from gateway.metrics.labels import ClosedSet
 
@@ -16,7 +15,7 @@ _NAME = "turnout_inflight_requests"
 _HELP = "Requests in flight per upstream model, read at scrape time."
 
 
-class InflightCollector(Collector):
+class InflightCollector:
     def __init__(self, models: Callable[[], ClosedSet]) -> None:
         self._models = models
         self._source: InflightSource | None = None
