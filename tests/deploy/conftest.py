@@ -9,7 +9,6 @@ Tools come from deploy/tools/install-test-tools.sh; without them the tests skip,
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,15 +42,6 @@ def prometheus_bins() -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def promtool(prometheus_bins: tuple[str, str]) -> str:
     return prometheus_bins[1]
-
-
-@pytest.fixture(scope="session")
-def docker() -> str:
-    path = shutil.which("docker")
-    if path is None:
-        missing("docker (the CLI)")
-    assert path is not None
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,18 @@ COMPOSE = DEPLOY / "docker-compose.yml"
 
 
 @pytest.fixture(scope="module")
-def compose(docker: str) -> list[str]:
-    done = subprocess.run([docker, "compose", "version"], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        missing("the docker compose plugin")
-    return [docker, "compose"]
+def compose() -> list[str]:
+    """`docker compose` (v2 plugin), else the same binary standalone as `docker-compose`."""
+    candidates = [[shutil.which("docker") or "docker", "compose"], [shutil.which("docker-compose") or "docker-compose"]]
+    for command in candidates:
+        try:
+            done = subprocess.run([*command, "version"], capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            continue
+        if done.returncode == 0 and "version v2." in done.stdout:
+            return command
+    missing("docker compose v2")
+    return []
 
 
 def config(compose: list[str], path: Path) -> subprocess.CompletedProcess[str]:
