@@ -7,7 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import load_policy
 from gateway.metrics import PrometheusMetrics
-from gateway.record import AttemptRecord, RequestRecord
+from gateway.record import AttemptRecord, Observer, RequestRecord
 from gateway.settings import DEFAULT_POLICY
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -195,3 +195,10 @@ def test_instances_do_not_share_series_and_every_name_is_prefixed() -> None:
     assert value(scrape(second), "turnout_requests_total", endpoint="chat", route="auto", model="small",
                  tier="1", status="200") == 0
     assert all(name.startswith("turnout_") for name in names(scrape(first)))
+
+
+def test_it_is_an_observer(metrics: PrometheusMetrics) -> None:
+    observer: Observer = metrics  # checked by mypy: the request path hands records to observers
+    observer.observe(record())
+    assert value(scrape(metrics), "turnout_requests_total", endpoint="chat", route="auto", model="small", tier="1",
+                 status="200") == 1
