@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Frozen(BaseModel):
@@ -41,3 +41,12 @@ class SimulatorConfig(_Frozen):
     port: int = Field(4010, ge=0, le=65535)
     seed: int = 0
     models: tuple[SimModel, ...] = ()
+
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: tuple[SimModel, ...]) -> tuple[SimModel, ...]:
+        names = [m.name for m in models]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate simulated model name(s): {', '.join(duplicates)}")
+        return models

@@ -72,3 +72,10 @@ def test_stop_ends_the_process_and_is_idempotent() -> None:
     assert sim.process.poll() is not None
     with pytest.raises(httpx.ConnectError):
         httpx.get(sim.base_url + "/health")
+
+
+def test_duplicate_model_names_are_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    twice = tmp_path / "twice.yaml"
+    twice.write_text("models:\n  - {name: a}\n  - {name: b}\n  - {name: a}\n")
+    assert main(["--config", str(twice)]) == 2
+    assert "duplicate simulated model name(s): a" in capsys.readouterr().err
