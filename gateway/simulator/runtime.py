@@ -21,11 +21,12 @@ class ModelStats:
     total: int = 0
     streams: int = 0
     ok: int = 0
+    rejected: int = 0  # answered 400 before any fault draw (context window exceeded)
     faults: Counter[str] = field(default_factory=Counter)
     endpoints: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
-        return {"total": self.total, "streams": self.streams, "ok": self.ok,
+        return {"total": self.total, "streams": self.streams, "ok": self.ok, "rejected": self.rejected,
                 "faults": dict(self.faults), "endpoints": dict(self.endpoints)}
 
 
@@ -44,12 +45,15 @@ class ModelRuntime:
         self._rng = random.Random(f"{self._seed}:{self.model.name}")
         self.stats = ModelStats()
 
+    def reject(self, *, endpoint: str, stream: bool) -> None:
+        """Count a request refused before it reached the model (no fault draw)."""
+        self._count(endpoint, stream)
+        self.stats.rejected += 1
+
     def draw(self, *, endpoint: str, stream: bool) -> Fault | None:
         """Count a request and pick the fault (if any) that strikes it. Every configured fault takes
         one draw per request, so the sequence of outcomes depends only on the seed and request order."""
-        self.stats.total += 1
-        self.stats.streams += stream
-        self.stats.endpoints[endpoint] += 1
+        self._count(endpoint, stream)
         chosen: Fault | None = None
         for fault in self.faults:
             hit = self._rng.random() < fault.rate
@@ -60,6 +64,12 @@ class ModelRuntime:
         else:
             self.stats.faults[chosen.kind] += 1
         return chosen
+
+
+    def _count(self, endpoint: str, stream: bool) -> None:
+        self.stats.total += 1
+        self.stats.streams += stream
+        self.stats.endpoints[endpoint] += 1
 
 
 class Runtime:

@@ -66,6 +66,7 @@ async def admit(exchange: Exchange, name: str, *, endpoint: str, stream: bool,
         raise unknown_model(name)
     used = prompt_chars // CHARS_PER_TOKEN
     if used > model.model.context_window:
+        model.reject(endpoint=endpoint, stream=stream)
         raise context_exceeded(model.model.context_window, used)
     fault = model.draw(endpoint=endpoint, stream=stream)
     if await before_answer(fault, exchange.responder):

@@ -128,8 +128,11 @@ def test_stats_count_requests_streams_and_faults(client: httpx.Client) -> None:
     client.post("/v1/chat/completions", json=chat("beta"))
     stream_lines(client, "beta")
     client.post("/v1/embeddings", json={"model": "beta", "input": "x"})
-    beta = client.get("/_sim/stats").json()["models"]["beta"]
-    assert beta == {"total": 4, "streams": 1, "ok": 3, "faults": {"http_500": 1},
-                    "endpoints": {"chat": 3, "embeddings": 1}}
+    assert client.post("/v1/messages", json={"model": "tiny", "max_tokens": 5, "messages": [
+        {"role": "user", "content": "word " * 60}]}).status_code == 400
+    models = client.get("/_sim/stats").json()["models"]
+    assert models["beta"] == {"total": 4, "streams": 1, "ok": 3, "rejected": 0, "faults": {"http_500": 1},
+                              "endpoints": {"chat": 3, "embeddings": 1}}
+    assert models["tiny"]["rejected"] == 1 and models["tiny"]["endpoints"] == {"messages": 1}
     client.post("/_sim/reset")
     assert client.get("/_sim/stats").json()["models"]["beta"]["total"] == 0
