@@ -69,6 +69,9 @@ class ModelSpec(_Frozen):
     max_concurrency: int = Field(64, gt=0)
     timeouts: Timeouts = Timeouts()
     embedding_dims: int | None = Field(None, gt=0)
+    adapter: Literal["auto", "litellm", "openai_http"] = Field(
+        "auto", description="How to call the model: `auto` goes direct (`openai_http`) for OpenAI-wire "
+                            "providers (openai, hosted_vllm) and through litellm otherwise.")
 
     @field_validator("id")
     @classmethod

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from registry import ModelSpec
 
@@ -37,4 +37,11 @@ class UpstreamResponse:
 class Upstream(Protocol):
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         """Call the model. For `stream=True`, returns once the stream is open (first chunk not yet read)."""
+        ...
+
+
+@runtime_checkable
+class Closeable(Protocol):
+    async def aclose(self) -> None:
+        """Release pooled connections; called once, at shutdown."""
         ...

@@ -23,17 +23,9 @@ from router.errors import (
     UpstreamUnavailable,
 )
 from router.upstream.base import Chunk, UpstreamRequest, UpstreamResponse
+from router.upstream.fields import NO_KEY, pass_through
 
 log = logging.getLogger("turnout.upstream")
-
-# Parameters a client sends that we pass on unchanged; everything else in the body is dropped.
-_PASS_THROUGH = (
-    "messages", "tools", "tool_choice", "parallel_tool_calls", "response_format", "stop", "seed", "n",
-    "max_tokens", "max_completion_tokens", "temperature", "top_p", "presence_penalty",
-    "frequency_penalty", "logit_bias", "logprobs", "top_logprobs", "user", "stream_options",
-    "reasoning_effort", "modalities", "metadata",
-)
-_EMBED_PASS_THROUGH = ("input", "dimensions", "encoding_format", "user")
 
 
 def load_litellm() -> ModuleType:
@@ -94,15 +86,13 @@ def map_exception(exc: BaseException, model_id: str) -> TurnoutError:
 
 def _call_args(request: UpstreamRequest) -> dict[str, Any]:
     spec = request.spec
-    keys = _EMBED_PASS_THROUGH if request.kind == "embeddings" else _PASS_THROUGH
-    args: dict[str, Any] = {k: request.body[k] for k in keys if k in request.body}
+    args = pass_through(request.body, request.kind)
     args["model"] = spec.litellm_model
     args["num_retries"] = 0
     args["max_retries"] = 0
     if spec.api_base:
         args["api_base"] = spec.api_base
-    # Local servers need no key, but the OpenAI and Anthropic clients insist on one.
-    args["api_key"] = request.api_key or "sk-turnout-no-key"
+    args["api_key"] = request.api_key or NO_KEY
     args["timeout"] = request.timeout or spec.timeouts.total
     if request.stream:
         args["stream"] = True

@@ -1,0 +1,151 @@
+"""The direct adapter: OpenAI-compatible servers over one pooled aiohttp session, no litellm.
+
+For `openai/...` and `hosted_vllm/...` models (and any spec that sets `adapter: openai_http`): the
+body keeps only the pass-through fields, `model` becomes the part after the provider prefix, and it
+is serialised with orjson and POSTed to `<api_base>/chat/completions` or `<api_base>/embeddings`.
+aiohttp was chosen over httpx by measurement (CPU per call, see `benchmarks/upstream_adapters.py`).
+
+Timeouts, from `UpstreamRequest.timeout` or the spec's `timeouts`:
+    plain calls   `connect` to open a connection, `total` for the whole call
+    streams       `connect`; `first_token` until the first chunk (`request.timeout` overrides it);
+                  then `idle` between chunks
+
+Every failure leaves as an error from `router.errors` (mapped in `router.upstream.http_errors`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from registry import ModelSpec
+from router.errors import TurnoutError, UpstreamError
+from router.upstream.base import UpstreamRequest, UpstreamResponse
+from router.upstream.fields import pass_through
+from router.upstream.http_errors import invalid_response, status_error, transport_error
+from router.upstream.sse import SSEStream
+
+log = logging.getLogger("turnout.upstream")
+
+DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}
+_PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
+_JSON = "application/json"
+
+
+def upstream_model(spec: ModelSpec) -> str:
+    """The model name the server knows: `openai/gpt-4o-mini` -> `gpt-4o-mini`."""
+    return spec.litellm_model.partition("/")[2]
+
+
+class OpenAIHTTPUpstream:
+    """`Upstream` straight to OpenAI-compatible servers. Build once (in the lifespan), share, and
+    `await aclose()` at shutdown. The session is opened on the first call, in the serving loop."""
+
+    def __init__(self, *, max_connections: int = 1024, max_connections_per_host: int = 256,
+                 keepalive_s: float = 30.0) -> None:
+        self._limits = (max_connections, max_connections_per_host, keepalive_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[tuple[str, str], URL] = {}
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            limit, per_host, keepalive = self._limits
+            connector = aiohttp.TCPConnector(limit=limit, limit_per_host=per_host, keepalive_timeout=keepalive,
+                                             ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(connector=connector, trust_env=False, raise_for_status=False)
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _url(self, spec: ModelSpec, kind: str) -> URL:
+        key = (spec.api_base or spec.provider, kind)
+        url = self._urls.get(key)
+        if url is None:
+            base = spec.api_base or DEFAULT_BASES.get(spec.provider)
+            if base is None:
+                raise UpstreamError(f"model {spec.id!r}: no api_base is configured for provider "
+                                    f"{spec.provider!r}", code="upstream_not_configured")
+            url = self._urls[key] = URL(base.rstrip("/") + _PATHS[kind])
+        return url
+
+    async def send(self, request: UpstreamRequest) -> UpstreamResponse:
+        spec = request.spec
+        body = pass_through(request.body, request.kind)
+        body["model"] = upstream_model(spec)
+        headers = {"Content-Type": _JSON, "Accept": "text/event-stream" if request.stream else _JSON}
+        if request.api_key:
+            headers["Authorization"] = "Bearer " + request.api_key
+        if request.stream:
+            body["stream"] = True
+            return await self._open_stream(request, orjson.dumps(body), headers)
+        url = self._url(spec, request.kind)
+        timeout = aiohttp.ClientTimeout(total=request.timeout or spec.timeouts.total,
+                                        sock_connect=spec.timeouts.connect)
+        try:
+            async with self._client().post(url, data=orjson.dumps(body), headers=headers,
+                                           timeout=timeout) as response:
+                raw = await response.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the one translation boundary
+            raise self._translate(exc, spec) from exc
+        if response.status >= 400:
+            raise self._status_error(response, raw, spec)
+        return UpstreamResponse(body=self._parse(raw, spec))
+
+    async def _open_stream(self, request: UpstreamRequest, payload: bytes, headers: dict[str, str]) -> UpstreamResponse:
+        spec = request.spec
+        url = self._url(spec, "chat")
+        deadline = asyncio.get_running_loop().time() + (request.timeout or spec.timeouts.first_token)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=spec.timeouts.connect)
+        response: aiohttp.ClientResponse | None = None
+        raw = b""
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await self._client().post(url, data=payload, headers=headers, timeout=timeout)
+                if response.status >= 400:
+                    raw = await response.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the one translation boundary
+            if response is not None:
+                response.close()
+            raise self._translate(exc, spec) from exc
+        except BaseException:  # cancelled while opening: do not leave the connection half-read
+            if response is not None:
+                response.close()
+            raise
+        if response.status >= 400:
+            response.release()
+            raise self._status_error(response, raw, spec)
+        stream = SSEStream(response, model_id=spec.id, first_deadline=deadline, idle_s=spec.timeouts.idle)
+        return UpstreamResponse(stream=stream)
+
+    def _status_error(self, response: aiohttp.ClientResponse, raw: bytes, spec: ModelSpec) -> TurnoutError:
+        error = status_error(response.status, raw, response.headers, spec.id)
+        self._log(error, spec, response.status)
+        return error
+
+    def _parse(self, raw: bytes, spec: ModelSpec) -> dict[str, Any]:
+        try:
+            body: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise invalid_response(spec.id) from exc
+        if not isinstance(body, dict):
+            raise invalid_response(spec.id)
+        return body
+
+    def _translate(self, exc: BaseException, spec: ModelSpec) -> TurnoutError:
+        mapped = transport_error(exc, spec.id)
+        self._log(mapped, spec, None, cause=type(exc).__name__)
+        return mapped
+
+    @staticmethod
+    def _log(error: TurnoutError, spec: ModelSpec, status: int | None, cause: str | None = None) -> None:
+        log.warning("upstream error", extra={"model": spec.id, "status": status, "error_class": cause,
+                                             "mapped": type(error).__name__})

@@ -1,0 +1,116 @@
+"""An OpenAI server-sent event stream read incrementally into chunk dicts.
+
+    data: {"choices": [...]}        one chunk (several `data:` lines of one event are joined)
+    : keep-alive                    a comment: skipped, as are `event:`/`id:`/`retry:` lines
+    data: [DONE]                    the end; the connection goes back to the pool
+
+The first chunk must arrive by the first-token deadline, each later one within the idle gap. A
+timeout, a malformed chunk, an `{"error": ...}` event or a connection that ends before `[DONE]`
+raises our error (see `router.upstream.http_errors`); the connection is then closed, not reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import orjson
+
+from router.errors import TurnoutError
+from router.upstream.base import Chunk
+from router.upstream.http_errors import invalid_response, stream_cut, stream_error, transport_error
+
+_DONE = b"[DONE]"
+_DRAIN_LIMIT = 65536
+
+
+class SSEStream:
+    """Async iterator of chunk dicts over an open `aiohttp.ClientResponse`; always `aclose()` it."""
+
+    def __init__(self, response: aiohttp.ClientResponse, *, model_id: str, first_deadline: float,
+                 idle_s: float) -> None:
+        self._response = response
+        self._content = response.content
+        self._model_id = model_id
+        self._deadline: float | None = first_deadline
+        self._idle_s = idle_s
+        self._done = False
+
+    def __aiter__(self) -> SSEStream:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        if self._done:
+            raise StopAsyncIteration
+        deadline = self._deadline
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self._idle_s
+        try:
+            async with asyncio.timeout_at(deadline):
+                data = await self._next_data()
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the one translation boundary
+            self._fail()
+            raise transport_error(exc, self._model_id, streaming=True) from exc
+        except TurnoutError:
+            self._fail()
+            raise
+        self._deadline = None
+        if data is None:
+            await self._finish()
+            raise StopAsyncIteration
+        return self._parse(data)
+
+    def _parse(self, data: bytes) -> Chunk:
+        try:
+            chunk: Any = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            self._fail()
+            raise invalid_response(self._model_id) from exc
+        if not isinstance(chunk, dict):
+            self._fail()
+            raise invalid_response(self._model_id)
+        if "error" in chunk and "choices" not in chunk:
+            self._fail()
+            raise stream_error(chunk, self._model_id)
+        return chunk
+
+    async def _next_data(self) -> bytes | None:
+        """The data of the next event, or None at `[DONE]`."""
+        parts: list[bytes] = []
+        while True:
+            line = await self._content.readline()
+            if not line:
+                raise stream_cut(self._model_id)
+            line = line.rstrip(b"\r\n")
+            if not line:
+                if parts:
+                    break
+                continue
+            if line.startswith(b"data:"):
+                value = line[5:]
+                parts.append(value[1:] if value[:1] == b" " else value)
+        data = parts[0] if len(parts) == 1 else b"\n".join(parts)
+        return None if data == _DONE else data
+
+    async def _finish(self) -> None:
+        """After `[DONE]`: read the (normally empty) rest so the connection can be kept alive."""
+        self._done = True
+        try:
+            async with asyncio.timeout(min(self._idle_s, 1.0)):
+                drained = 0
+                while drained <= _DRAIN_LIMIT and (piece := await self._content.readany()):
+                    drained += len(piece)
+        except (aiohttp.ClientError, OSError, TimeoutError):
+            self._response.close()
+            return
+        self._response.release()
+
+    def _fail(self) -> None:
+        self._done = True
+        self._response.close()
+
+    async def aclose(self) -> None:
+        """Stop early: the connection is closed (a half-read body cannot be reused)."""
+        if not self._done:
+            self._fail()
