@@ -1,0 +1,37 @@
+"""The response cache: exact and semantic, tenant-partitioned, in Redis or in-process.
+
+The request path calls:
+
+    cache = await build_cache(policy.cache, redis_url=url)          # once, at startup
+    lookup = await cache.lookup(CacheRequest(tenant, route, body, parse_cache_control(header)))
+    if lookup.hit: serve lookup.response (or `replay_sse(lookup.response, include_usage=...)`)
+    else:
+        async with cache.single_flight(lookup) as flight:
+            if flight.hit: serve flight.response
+            else: call the upstream; await cache.store(lookup, response_body)
+    response header `x-turnout-cache: lookup.header()`
+"""
+
+from gateway.cache.build import build_cache
+from gateway.cache.cache import ResponseCache
+from gateway.cache.config import CachePolicy, SemanticPolicy, SemanticRoute
+from gateway.cache.directives import CacheDirectives, parse_cache_control
+from gateway.cache.keys import CacheRequest
+from gateway.cache.result import CacheLookup, CacheStatus
+from gateway.cache.sse import replay_sse
+from gateway.cache.stats import CacheStats
+
+__all__ = [
+    "CacheDirectives",
+    "CacheLookup",
+    "CachePolicy",
+    "CacheRequest",
+    "CacheStats",
+    "CacheStatus",
+    "ResponseCache",
+    "SemanticPolicy",
+    "SemanticRoute",
+    "build_cache",
+    "parse_cache_control",
+    "replay_sse",
+]

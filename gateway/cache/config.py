@@ -1,0 +1,61 @@
+"""The `cache:` section of the policy file. Unknown keys are rejected; every field has a safe default.
+
+Semantic caching is off unless a route opts in (`semantic.routes`). A request may ask for a
+stricter or looser threshold, but never below the operator's `semantic.min_threshold`.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SemanticRoute(_Frozen):
+    threshold: float | None = Field(
+        None, ge=0.0, le=1.0, description="Cosine similarity needed for a hit; default: semantic.threshold.")
+
+
+class SemanticPolicy(_Frozen):
+    routes: dict[str, SemanticRoute] = Field(
+        default_factory=dict,
+        description="Routes (alias or model id) where semantic lookup is on; `*` means every route.")
+    threshold: float = Field(0.93, ge=0.0, le=1.0, description="Default cosine similarity for a hit.")
+    min_threshold: float = Field(
+        0.88, ge=0.0, le=1.0, description="Operator floor: no route or request may go below it.")
+    guard: bool = Field(True, description="Reject hits whose numbers, quotes, negations or order differ.")
+    max_temperature: float = Field(
+        1.0, ge=0.0, description="Requests above it are not looked up semantically (absent counts as 1.0).")
+    max_prompt_chars: int = Field(2000, gt=0, description="Longer last user messages skip semantic lookup.")
+    embedder: str = Field(
+        "minilm", description="`minilm` (local, offline) or a registry model id used through its upstream.")
+    max_loaded_partitions: int = Field(
+        2048, gt=0, description="Partition vector matrices kept in memory per gateway (least recent dropped).")
+
+    def route_threshold(self, route: str) -> float | None:
+        """The route's threshold, or None when semantic lookup is off for it."""
+        entry = self.routes.get(route) or self.routes.get("*")
+        if entry is None:
+            return None
+        return max(self.min_threshold, entry.threshold if entry.threshold is not None else self.threshold)
+
+    @model_validator(mode="after")
+    def _floor_below_default(self) -> SemanticPolicy:
+        if self.min_threshold > self.threshold:
+            raise ValueError("min_threshold must not exceed threshold")
+        return self
+
+
+class CachePolicy(_Frozen):
+    enabled: bool = Field(True, description="Exact-match response cache on or off.")
+    ttl_s: int = Field(3600, gt=0, description="Seconds an entry lives after it was stored.")
+    max_entries_per_partition: int = Field(
+        10_000, gt=0, description="Least recently used entries beyond this are trimmed.")
+    key_prefix: str = Field("turnout:cache", min_length=1, description="Prefix of every Redis key.")
+    lookup_timeout_ms: int = Field(50, gt=0, description="Budget for a Redis lookup; over it, bypass.")
+    write_timeout_ms: int = Field(250, gt=0, description="Budget for a Redis write; over it, skip.")
+    retry_after_ms: int = Field(
+        500, ge=0, description="After a Redis error, bypass without trying for this long.")
+    semantic: SemanticPolicy = SemanticPolicy()

@@ -1,0 +1,154 @@
+"""The Redis store: plain Redis 6/7 (no modules), keys hash-tagged per partition for Redis Cluster.
+
+Per partition `P` (under the prefix): `{P}:e:<key>` entry with TTL, `{P}:vec` embeddings (hash),
+`{P}:lru` last use (zset), `{P}:log` change log (stream, trimmed). Purge indexes: one set of
+partitions per tenant and per route. redis-py's errors are translated here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from gateway.cache.store import scripts
+from gateway.cache.store.base import CacheUnavailable, Changes, Entry, Placement
+from gateway.cache.store.codec import pack_entry, pack_vector, stream_id, unpack_entry, unpack_vector
+
+T = TypeVar("T")
+_LOG_LEN = 1000
+_BATCH = 1000
+
+
+@asynccontextmanager
+async def _translated(budget_s: float) -> AsyncIterator[None]:
+    """The one boundary where Redis and socket errors become `CacheUnavailable`."""
+    try:
+        async with asyncio.timeout(budget_s):
+            yield
+    except TimeoutError as exc:
+        raise CacheUnavailable(f"redis: over the {budget_s * 1000:.0f} ms budget", timeout=True) from exc
+    except (RedisError, OSError) as exc:
+        raise CacheUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisStore:
+    def __init__(self, *, url: str, prefix: str, read_budget_s: float, write_budget_s: float) -> None:
+        self._redis: Redis = Redis.from_url(
+            url, socket_connect_timeout=write_budget_s, socket_timeout=write_budget_s,
+            retry=Retry(NoBackoff(), 0), health_check_interval=30)
+        self._prefix = prefix
+        self._read = read_budget_s
+        self._write = write_budget_s
+        self._put = self._redis.register_script(scripts.PUT)
+        self._purge = self._redis.register_script(scripts.PURGE)
+
+    def _keys(self, partition: str) -> tuple[str, str, str, str]:
+        base = f"{self._prefix}:{{{partition}}}"
+        return f"{base}:e:", f"{base}:vec", f"{base}:lru", f"{base}:log"
+
+    def _index_key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}:idx:{kind}:{hashlib.sha256(name.encode()).hexdigest()[:24]}"
+
+    async def _run(self, budget_s: float, call: Callable[[], Awaitable[T]]) -> T:
+        async with _translated(budget_s):
+            return await call()
+
+    async def get(self, partition: str, key: str) -> Entry | None:
+        entry_prefix, _, lru, _ = self._keys(partition)
+
+        async def call() -> list[Any]:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(entry_prefix + key)
+                pipe.zadd(lru, {key: int(time.time() * 1000)}, xx=True)
+                return await pipe.execute()
+
+        blob, _ = await self._run(self._read, call)
+        return None if blob is None else unpack_entry(key, blob)
+
+    async def put(self, placement: Placement, entry: Entry) -> None:
+        entry_prefix, vec, lru, log = self._keys(placement.partition)
+        packed_vec = b"" if entry.vector is None or entry.query is None else pack_vector(entry.query,
+                                                                                          entry.vector)
+        ttl = placement.ttl_s
+
+        async def call() -> None:
+            await self._put(keys=[entry_prefix + entry.key, vec, lru, log],
+                            args=[entry.key, pack_entry(entry), packed_vec, ttl, placement.max_entries,
+                                  int(time.time() * 1000), _LOG_LEN, entry_prefix])
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for kind, name in (("t", placement.tenant), ("r", placement.route)):
+                    pipe.sadd(self._index_key(kind, name), placement.partition)
+                    pipe.expire(self._index_key(kind, name), ttl * 2)
+                await pipe.execute()
+
+        await self._run(self._write, call)
+
+    async def changes(self, partition: str, cursor: str | None) -> Changes:
+        return await self._run(self._read, lambda: self._changes(partition, cursor))
+
+    async def _changes(self, partition: str, cursor: str | None) -> Changes:
+        _, vec, _, log = self._keys(partition)
+        if cursor is not None:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xrange(log, "-", "+", count=1)
+                pipe.xrange(log, f"({cursor}", "+", count=_BATCH)
+                first, rows = await pipe.execute()
+            trimmed = bool(first) and stream_id(first[0][0].decode()) > stream_id(cursor)
+            if not trimmed and len(rows) < _BATCH:
+                return await self._apply_log(vec, cursor, rows)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xrevrange(log, "+", "-", count=1)
+            pipe.hgetall(vec)
+            last, everything = await pipe.execute()
+        changes = Changes(cursor=last[0][0].decode() if last else "0-0", full=True)
+        changes.added = [unpack_vector(k.decode(), v) for k, v in everything.items()]
+        return changes
+
+    async def _apply_log(self, vec: str, cursor: str, rows: list[Any]) -> Changes:
+        changes = Changes(cursor=rows[-1][0].decode() if rows else cursor, full=False)
+        added: list[str] = []
+        for _, fields in rows:
+            op, key = fields[b"op"], fields[b"k"].decode()
+            if op == b"reset":
+                changes.full, added, changes.removed = True, [], []
+            elif op == b"add":
+                added.append(key)
+            else:
+                changes.removed.append(key)
+        if added:
+            blobs = await self._redis.hmget(vec, added)
+            changes.added = [unpack_vector(k, b) for k, b in zip(added, blobs, strict=True) if isinstance(b, bytes)]
+        return changes
+
+    async def purge(self, *, tenant: str | None, route: str | None) -> int:
+        return await self._run(self._write * 20, lambda: self._purge_all(tenant, route))
+
+    async def _purge_all(self, tenant: str | None, route: str | None) -> int:
+        sets = [self._index_key(k, n) for k, n in (("t", tenant), ("r", route)) if n is not None]
+        if not sets:
+            raise ValueError("purge needs a tenant or a route")
+        members = [{_text(m) for m in await self._redis.smembers(s)} for s in sets]
+        partitions = set.intersection(*members)
+        removed = 0
+        for partition in partitions:
+            entry_prefix, vec, lru, log = self._keys(partition)
+            removed += int(await self._purge(keys=[entry_prefix, vec, lru, log], args=[entry_prefix, _LOG_LEN]))
+            for s in sets:
+                await self._redis.srem(s, partition)
+        return removed
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,48 @@
+"""Lua run atomically inside one partition; every key shares the partition's hash tag (Cluster-safe).
+
+KEYS: 1 entry, 2 vectors (hash), 3 lru (zset: key -> last use, ms), 4 log (stream).
+"""
+
+PUT = """
+local key, entry, vec = ARGV[1], ARGV[2], ARGV[3]
+local ttl, cap, now, loglen, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8]
+redis.call('SET', KEYS[1], entry, 'EX', ttl)
+if vec ~= '' then
+  redis.call('HSET', KEYS[2], key, vec)
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', loglen, '*', 'op', 'add', 'k', key)
+end
+redis.call('ZADD', KEYS[3], now, key)
+local function drop(victim)
+  redis.call('DEL', prefix .. victim)
+  if redis.call('HDEL', KEYS[2], victim) == 1 then
+    redis.call('XADD', KEYS[4], 'MAXLEN', '~', loglen, '*', 'op', 'del', 'k', victim)
+  end
+end
+local evicted = 0
+local stale = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now - ttl * 1000, 'LIMIT', 0, 64)
+for _, victim in ipairs(stale) do
+  redis.call('ZREM', KEYS[3], victim)
+  drop(victim)
+end
+local excess = redis.call('ZCARD', KEYS[3]) - cap
+if excess > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[3], excess)
+  for i = 1, #popped, 2 do
+    drop(popped[i])
+    evicted = evicted + 1
+  end
+end
+for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ttl * 2) end
+return evicted
+"""
+
+PURGE = """
+local prefix = ARGV[1]  -- KEYS[1] is the entry key prefix
+local keys = redis.call('ZRANGE', KEYS[3], 0, -1)
+for _, key in ipairs(keys) do redis.call('DEL', prefix .. key) end
+redis.call('DEL', KEYS[2], KEYS[3])
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*', 'op', 'reset', 'k', '')
+end
+return #keys
+"""

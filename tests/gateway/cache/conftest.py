@@ -1,0 +1,56 @@
+"""Cache fixtures: the real Redis under a per-test key prefix, the real MiniLM encoder, answer bodies."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from gateway.cache import CacheDirectives, CachePolicy, CacheRequest
+from gateway.cache.config import SemanticPolicy, SemanticRoute
+from gateway.cache.embedding.minilm import MiniLM
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def minilm() -> MiniLM:
+    return MiniLM()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A key prefix of our own on the real Redis; every key under it is deleted afterwards."""
+    name = f"test:cache:{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def policy(prefix: str = "turnout:cache", *, semantic: bool = True, **overrides: Any) -> CachePolicy:
+    routes = {"auto": SemanticRoute()} if semantic else {}
+    sem = SemanticPolicy(routes=routes, **overrides.pop("semantic_overrides", {}))
+    return CachePolicy(key_prefix=prefix, semantic=sem, **overrides)
+
+
+def chat(text: str, *, tenant: str = "default", route: str = "auto", history: tuple[str, ...] = (),
+         system: str | None = None, directives: CacheDirectives | None = None, **params: Any) -> CacheRequest:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for i, turn in enumerate(history):
+        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": turn})
+    messages.append({"role": "user", "content": text})
+    body = {"model": route, "messages": messages, **params}
+    return CacheRequest(tenant=tenant, route=route, body=body, directives=directives or CacheDirectives())
+
+
+def answer(text: str, *, finish: str = "stop", **message: Any) -> dict[str, Any]:
+    return {"id": "chatcmpl-1", "object": "chat.completion", "created": 1700000000, "model": "local-small",
+            "choices": [{"index": 0, "finish_reason": finish,
+                         "message": {"role": "assistant", "content": text, **message}}],
+            "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}}

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+from gateway.cache.guard import guard_rejects
+
+
+@pytest.mark.parametrize(("query", "cached", "reason"), [
+    ("How do I convert Celsius to Fahrenheit?", "How do I convert Fahrenheit to Celsius?", "order"),
+    ("Is Alice older than Bob?", "Is Bob older than Alice?", "order"),
+    ("What is 17x23?", "What is 17x24?", "numbers"),
+    ("What is 10 divided by 2?", "What is 2 divided by 10?", "numbers"),
+    ("Is there a flight with three stops?", "Is there a flight with two stops?", "numbers"),
+    ('What does "foo" mean in Python?', 'What does "bar" mean in Python?', "quoted"),
+    ("Why is the sky blue?", "Why isn't the sky blue?", "negation"),
+    ("Which foods are healthy?", "Which foods are not healthy?", "negation"),
+    ("How can I increase my heart rate?", "How can I decrease my heart rate?", "opposite"),
+    ("What are the advantages of Rust?", "What are the disadvantages of Rust?", "opposite"),
+])
+def test_guard_rejects(query: str, cached: str, reason: str) -> None:
+    assert guard_rejects(query, cached) == reason
+
+
+@pytest.mark.parametrize(("query", "cached"), [
+    ("How can I lose weight fast?", "What is the quickest way to lose weight?"),
+    ("What is the capital of France?", "what's the capital of france"),
+    ("How do I learn Python in 30 days?", "How can I learn Python within 30 days?"),
+    ("Why is the sky blue?", "What makes the sky look blue?"),
+])
+def test_guard_lets_paraphrases_through(query: str, cached: str) -> None:
+    assert guard_rejects(query, cached) is None
