@@ -1,0 +1,159 @@
+"""Against the real Redis: replicas sharing entries, restart survival, TTL, key layout, Redis failures."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from gateway.cache import ResponseCache, build_cache
+from gateway.cache.embedding.batching import BatchingEmbedder
+from gateway.cache.embedding.minilm import MiniLM
+from tests.conftest import free_port
+
+from .conftest import REDIS_URL, answer, chat, policy
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+async def caches(prefix: str, minilm: MiniLM) -> AsyncIterator[list[ResponseCache]]:
+    built: list[ResponseCache] = []
+    yield built
+    for cache in built:
+        await cache.aclose()
+
+
+async def replica(built: list[ResponseCache], prefix: str, minilm: MiniLM, url: str = REDIS_URL,
+                  **overrides: object) -> ResponseCache:
+    cache = await build_cache(policy(prefix, **overrides), redis_url=url,
+                              embedder=BatchingEmbedder(minilm.encode))
+    built.append(cache)
+    return cache
+
+
+async def test_another_replica_finds_a_new_entry_within_a_second(
+        caches: list[ResponseCache], prefix: str, minilm: MiniLM) -> None:
+    a, b = await replica(caches, prefix, minilm), await replica(caches, prefix, minilm)
+    assert (await b.lookup(chat("How do I reverse a list in Python?"))).status == "miss"  # b loads the index
+    await a.store(await a.lookup(chat("How do I reverse a list in Python?")), answer("reversed()"))
+    started = time.monotonic()
+    got = await b.lookup(chat("How can I reverse a list in Python?"))
+    while got.status != "hit-semantic" and time.monotonic() - started < 1.0:
+        await asyncio.sleep(0.05)
+        got = await b.lookup(chat("How can I reverse a list in Python?"))
+    assert got.status == "hit-semantic"
+    assert time.monotonic() - started < 1.0
+
+
+async def test_a_restarted_gateway_sees_old_entries(caches: list[ResponseCache], prefix: str,
+                                                    minilm: MiniLM) -> None:
+    old = await replica(caches, prefix, minilm)
+    await old.store(await old.lookup(chat("What is the boiling point of water?")), answer("100 C"))
+    await old.aclose()
+    caches.remove(old)
+    new = await replica(caches, prefix, minilm)
+    assert (await new.lookup(chat("What is the boiling point of water?"))).status == "hit-exact"
+    assert (await new.lookup(chat("What's the boiling point of water?"))).status == "hit-semantic"
+
+
+async def test_entries_expire_after_their_ttl(caches: list[ResponseCache], prefix: str, minilm: MiniLM) -> None:
+    cache = await replica(caches, prefix, minilm, ttl_s=1)
+    await cache.store(await cache.lookup(chat("short lived question")), answer("soon gone"))
+    assert (await cache.lookup(chat("short lived question"))).status == "hit-exact"
+    await asyncio.sleep(1.2)
+    assert (await cache.lookup(chat("short lived question"))).status == "miss"
+    assert (await cache.lookup(chat("short-lived question"))).status == "miss"
+
+
+async def test_keys_are_hash_tagged_per_partition_and_expire(caches: list[ResponseCache], prefix: str,
+                                                            minilm: MiniLM) -> None:
+    cache = await replica(caches, prefix, minilm)
+    await cache.store(await cache.lookup(chat("layout question")), answer("x"))
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = [k.decode() for k in client.scan_iter(match=f"{prefix}:*")]
+    partition_keys = [k for k in keys if ":idx:" not in k]
+    tags = {k.split("{", 1)[1].split("}", 1)[0] for k in partition_keys}
+    assert len(tags) == 1 and len(partition_keys) == 4  # entry, vectors, lru, log
+    assert all(client.ttl(k) > 0 for k in keys)
+    client.close()
+
+
+async def test_closed_port_bypasses_without_errors(caches: list[ResponseCache], prefix: str,
+                                                   minilm: MiniLM) -> None:
+    cache = await replica(caches, prefix, minilm, url=f"redis://127.0.0.1:{free_port()}/0")
+    lookup = await cache.lookup(chat("anything"))
+    assert (lookup.status, lookup.reason) == ("bypass", "store-error")
+    assert not await cache.store(lookup, answer("x"))
+    assert cache.stats.backend_errors == 1 and cache.stats.bypasses == 1
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    yield port, tmp_path
+    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, check=False)
+
+
+def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
+    args = ["--port", str(port), "--save", "", "--appendonly", "no", "--enable-debug-command", "yes"]
+    process = subprocess.Popen(["redis-server", *args, "--dir", str(workdir)], stdout=subprocess.DEVNULL)
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.02)
+    client.close()
+    return process
+
+
+async def test_redis_killed_and_restarted_mid_traffic(caches: list[ResponseCache], minilm: MiniLM,
+                                                      own_redis: tuple[int, Path]) -> None:
+    port, workdir = own_redis
+    server = start_redis(port, workdir)
+    cache = await replica(caches, "turnout:cache", minilm, url=f"redis://127.0.0.1:{port}/0",
+                          retry_after_ms=100)
+    await cache.store(await cache.lookup(chat("before the crash")), answer("stored"))
+    assert (await cache.lookup(chat("before the crash"))).status == "hit-exact"
+    server.kill()
+    server.wait()
+    statuses = {(await cache.lookup(chat("during the outage"))).status for _ in range(5)}
+    assert statuses == {"bypass"}
+    assert cache.stats.backend_errors >= 1
+    server = start_redis(port, workdir)
+    await asyncio.sleep(0.15)  # past retry_after_ms
+    lookup = await cache.lookup(chat("after the restart"))
+    assert lookup.status == "miss"  # Redis answered again: reconnected on its own
+    assert await cache.store(lookup, answer("fresh"))
+    assert (await cache.lookup(chat("after the restart"))).status == "hit-exact"
+    server.kill()
+    server.wait()
+
+
+async def test_slow_redis_is_bypassed_within_the_budget(caches: list[ResponseCache], minilm: MiniLM,
+                                                        own_redis: tuple[int, Path]) -> None:
+    port, workdir = own_redis
+    server = start_redis(port, workdir)
+    cache = await replica(caches, "turnout:cache", minilm, url=f"redis://127.0.0.1:{port}/0",
+                          lookup_timeout_ms=50)
+    assert (await cache.lookup(chat("warm up the connection"))).status == "miss"
+    blocker = await asyncio.create_subprocess_exec("redis-cli", "-p", str(port), "debug", "sleep", "0.5",
+                                                   stdout=asyncio.subprocess.DEVNULL)
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    got = await cache.lookup(chat("while redis sleeps"))
+    assert got.status == "bypass" and time.monotonic() - started < 0.2
+    assert cache.stats.backend_timeouts == 1
+    await blocker.wait()
+    server.kill()
+    server.wait()
