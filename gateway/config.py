@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.cache.config import CachePolicy
 from gateway.simulator.config import SimulatorConfig
 from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
 from registry import ModelSpec
@@ -38,6 +39,7 @@ class Policy(_Frozen):
     router: RouterPolicy
     server: ServerPolicy = ServerPolicy()
     redis: RedisPolicy | None = None
+    cache: CachePolicy = CachePolicy()
     simulator: SimulatorConfig | None = Field(
         None, description="Simulated upstreams that `turnout serve` starts itself (the embedded default).")
 

@@ -12,14 +12,33 @@ The request path calls:
     response header `x-turnout-cache: lookup.header()`
 """
 
-from gateway.cache.build import build_cache
-from gateway.cache.cache import ResponseCache
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from gateway.cache.config import CachePolicy, SemanticPolicy, SemanticRoute
 from gateway.cache.directives import CacheDirectives, parse_cache_control
-from gateway.cache.keys import CacheRequest
-from gateway.cache.result import CacheLookup, CacheStatus
-from gateway.cache.sse import replay_sse
-from gateway.cache.stats import CacheStats
+
+if TYPE_CHECKING:
+    from gateway.cache.build import build_cache
+    from gateway.cache.cache import ResponseCache
+    from gateway.cache.keys import CacheRequest
+    from gateway.cache.result import CacheLookup, CacheStatus
+    from gateway.cache.sse import replay_sse
+    from gateway.cache.stats import CacheStats
+
+# Imported on first use, so that loading the policy (which imports `CachePolicy`) stays free of numpy.
+_LAZY = {"build_cache": "build", "ResponseCache": "cache", "CacheRequest": "keys", "CacheLookup": "result",
+         "CacheStatus": "result", "replay_sse": "sse", "CacheStats": "stats"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"gateway.cache.{module}"), name)
+
 
 __all__ = [
     "CacheDirectives",
