@@ -123,11 +123,16 @@ demo() {
   .venv/bin/turnout serve --policy policies/local.yaml --port "$gateway_port"
 }
 
-case "${1:-}" in
-  build) build ;;
-  serve) shift; serve "$@" ;;
-  model-path) model_path ;;
-  check) check ;;
-  demo) shift; demo "$@" ;;
-  *) echo "usage: $0 {build|serve [PORT]|model-path|check|demo [PORT]}" >&2; exit 2 ;;
-esac
+# Everything runs from main, so bash has read the whole file before any step starts.
+main() {
+  case "${1:-}" in
+    build) build ;;
+    serve) shift; serve "$@" ;;
+    model-path) model_path ;;
+    check) check ;;
+    demo) shift; demo "$@" ;;
+    *) echo "usage: $0 {build|serve [PORT]|model-path|check|demo [PORT]}" >&2; exit 2 ;;
+  esac
+}
+
+main "$@"
