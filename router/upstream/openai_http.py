@@ -47,7 +47,10 @@ class OpenAIHTTPUpstream:
     `await aclose()` at shutdown. The session is opened on the first call, in the serving loop."""
 
     def __init__(self, *, max_connections: int = 1024, max_connections_per_host: int = 256,
-                 keepalive_s: float = 30.0) -> None:
+                 keepalive_s: float = 4.0) -> None:
+        # An idle pooled connection is dropped after `keepalive_s`, just under the 5 s after which
+        # uvicorn (vLLM, our simulator) and llama.cpp's server close it, so a request never
+        # races the server's close on a stale connection.
         self._limits = (max_connections, max_connections_per_host, keepalive_s)
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[tuple[str, str], URL] = {}
