@@ -44,27 +44,37 @@ ADAPTERS: Final[Mapping[str, Callable[[], Upstream]]] = {"litellm": _litellm, "o
 
 
 class LazyUpstream:
-    """An `Upstream` built by `factory` on its first call (or by `prepare()`, off the event loop)."""
+    """An `Upstream` built by `factory` on its first call, or by `prepare()` in a worker thread (a
+    call that arrives while `prepare()` is building waits for it rather than building a second one)."""
 
     def __init__(self, factory: Callable[[], Upstream]) -> None:
         self._factory = factory
         self._upstream: Upstream | None = None
+        self._building: asyncio.Future[Upstream] | None = None
 
     @property
     def built(self) -> bool:
         return self._upstream is not None
 
     async def prepare(self) -> None:
-        """Build it now in a worker thread (a slow import must not stall the event loop)."""
-        if self._upstream is None:
-            upstream = await asyncio.to_thread(self._factory)
-            if self._upstream is None:
-                self._upstream = upstream
+        """Build it now, off the event loop (a slow import must not stall other requests)."""
+        await self._get(in_thread=True)
+
+    async def _get(self, *, in_thread: bool) -> Upstream:
+        if self._upstream is not None:
+            return self._upstream
+        if self._building is None:
+            if not in_thread:
+                self._upstream = self._factory()
+                return self._upstream
+            self._building = asyncio.ensure_future(asyncio.to_thread(self._factory))
+        upstream = await asyncio.shield(self._building)
+        self._upstream = upstream
+        return upstream
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
-        if self._upstream is None:
-            self._upstream = self._factory()
-        return await self._upstream.send(request)
+        upstream = self._upstream or await self._get(in_thread=False)
+        return await upstream.send(request)
 
     async def aclose(self) -> None:
         if isinstance(self._upstream, Closeable):

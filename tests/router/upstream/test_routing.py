@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -146,3 +148,24 @@ def test_package_import_stays_light() -> None:
         import router.upstream
         print(sorted(m for m in ("litellm", "aiohttp", "httpx") if m in sys.modules))
     """) == "[]"
+
+
+async def test_a_call_during_prepare_waits_for_the_same_build() -> None:
+    built: list[Recording] = []
+    release = threading.Event()
+
+    def slow_factory() -> Upstream:
+        release.wait(5)
+        built.append(Recording("slow"))
+        return built[-1]
+
+    lazy = LazyUpstream(slow_factory)
+    preparing = asyncio.create_task(lazy.prepare())
+    await asyncio.sleep(0.01)
+    calling = asyncio.create_task(lazy.send(UpstreamRequest(spec=spec("anthropic/b"), body={})))
+    await asyncio.sleep(0.01)
+    assert not calling.done()
+    release.set()
+    await preparing
+    assert (await calling).body == {"adapter": "slow"}
+    assert len(built) == 1 and built[0].seen == ["anthropic-b"]
