@@ -11,7 +11,8 @@
   counts as a failed probe, so the breaker re-opens instead of closing on a call that never finished.
 - Half-open lets exactly one probe through at a time; other calls get `CircuitOpen` meanwhile.
 - Every state change is logged and passed to `on_change(model, old, new)` (metrics).
-- State is in memory, per replica. The admin view is `Breakers.views()`.
+- State is in memory, per replica; `router.breaker_sync` can share openings through Redis. The
+  admin view is `Breakers.views()`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,18 +38,19 @@ OnChange = Callable[[str, str, str], None]
 
 
 class _Listener(pybreaker.CircuitBreakerListener):
-    def __init__(self, model: str, on_change: OnChange | None) -> None:
-        self._model = model
-        self._on_change = on_change
+    def __init__(self, owner: ModelBreaker) -> None:
+        self._owner = owner
 
     def state_change(self, cb: Any, old_state: Any, new_state: Any) -> None:
         old = old_state.name if old_state is not None else "closed"
         new = str(new_state.name)
+        model = self._owner.model
         level = logging.INFO if new == pybreaker.STATE_CLOSED else logging.WARNING
-        log.log(level, "breaker %s: %s -> %s (failures %d/%d)", self._model, old, new,
-                cb.fail_counter, cb.fail_max, extra={"model": self._model, "old": old, "new": new})
-        if self._on_change is not None:
-            self._on_change(self._model, old, new)
+        log.log(level, "breaker %s: %s -> %s (failures %d/%d)", model, old, new,
+                cb.fail_counter, cb.fail_max, extra={"model": model, "old": old, "new": new})
+        self._owner.changed_at = time.time()
+        for callback in self._owner.callbacks:
+            callback(model, old, new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,12 +75,15 @@ class BreakerView:
 class ModelBreaker:
     """The breaker of one model."""
 
-    def __init__(self, model: str, policy: BreakerPolicy, on_change: OnChange | None = None) -> None:
+    def __init__(self, model: str, policy: BreakerPolicy, callbacks: Sequence[OnChange] = ()) -> None:
         self.model = model
+        self.callbacks = callbacks
+        self.changed_at = 0.0
+        """Wall-clock time of the last state change (0: none yet)."""
         self._probing = False
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=policy.fail_max, reset_timeout=policy.reset_timeout_s, exclude=[self._excluded],
-            listeners=[_Listener(model, on_change)], name=model, throw_new_error_on_trip=False)
+            listeners=[_Listener(self)], name=model, throw_new_error_on_trip=False)
 
     def _excluded(self, exc: BaseException) -> bool:
         if isinstance(exc, asyncio.CancelledError):
@@ -121,6 +127,10 @@ class ModelBreaker:
             if probe:
                 self._probing = False
 
+    def force_open(self) -> None:
+        """Open now, as if it had just tripped (another replica saw the model fail)."""
+        self._breaker.open()
+
     def record_failure(self, exc: BaseException) -> None:
         """Count a failure seen outside `calling()` (a stream that broke after its first chunk)."""
         if self._breaker.current_state != pybreaker.STATE_CLOSED or self._excluded(exc):
@@ -143,13 +153,21 @@ class Breakers:
 
     def __init__(self, policy: BreakerPolicy | None = None, *, on_change: OnChange | None = None) -> None:
         self._policy = policy or BreakerPolicy()
-        self._on_change = on_change
+        self._callbacks: list[OnChange] = [on_change] if on_change is not None else []
         self._by_model: dict[str, ModelBreaker] = {}
+
+    @property
+    def policy(self) -> BreakerPolicy:
+        return self._policy
+
+    def subscribe(self, on_change: OnChange) -> None:
+        """Also call `on_change(model, old, new)` on every state change (metrics, Redis sharing)."""
+        self._callbacks.append(on_change)
 
     def get(self, model: str) -> ModelBreaker:
         breaker = self._by_model.get(model)
         if breaker is None:
-            breaker = self._by_model[model] = ModelBreaker(model, self._policy, self._on_change)
+            breaker = self._by_model[model] = ModelBreaker(model, self._policy, self._callbacks)
         return breaker
 
     def configure(self, policy: BreakerPolicy) -> None:

@@ -86,10 +86,13 @@ class RetryPolicy(_Frozen):
 
 
 class BreakerPolicy(_Frozen):
-    """One circuit breaker per model (per replica, in memory)."""
+    """One circuit breaker per model (per replica, in memory unless `shared`)."""
 
     fail_max: int = Field(5, ge=1, description="Consecutive failures that open the breaker.")
     reset_timeout_s: float = Field(30.0, gt=0, description="Seconds open before one probe is let through.")
+    shared: bool = Field(
+        False, description="Share openings across replicas through the policy's Redis (each replica probes alone).")
+    sync_interval_s: float = Field(1.0, gt=0, description="How often a replica exchanges openings with Redis.")
 
 
 class HintsPolicy(_Frozen):

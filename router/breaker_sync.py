@@ -1,0 +1,83 @@
+"""Share breaker openings across replicas through Redis, off the request path.
+
+Admission stays local and synchronous: `ModelBreaker.calling()` never touches Redis (pybreaker's
+own Redis storage uses the blocking client inside every call, which would stall the event loop).
+Instead one background task per replica, every `sync_interval_s`:
+
+    push  each local opening as  SET <prefix><model> <opened_at> PX <reset_timeout>
+    pull  every key under the prefix; a closed local breaker opens when the key is newer than the
+          breaker's own last state change (so a replica that has just probed and closed a model
+          is not re-opened by an older opening, and openings applied from Redis are not echoed)
+
+Closing is not shared: after `reset_timeout` every replica sends its own single probe. Redis
+failures are logged and retried on the next tick; the breakers keep working alone meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from redis.exceptions import RedisError
+
+from router.breakers import Breakers
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger("turnout.router.breakers")
+
+
+class RedisBreakerSync:
+    def __init__(self, *, redis: Redis, breakers: Breakers, prefix: str = "turnout:breaker:",
+                 interval_s: float | None = None) -> None:
+        self._redis = redis
+        self._breakers = breakers
+        self._prefix = prefix
+        self._interval = interval_s
+        self._pending: dict[str, float] = {}
+        self._applying = False
+        breakers.subscribe(self._on_change)
+
+    def _on_change(self, model: str, old: str, new: str) -> None:
+        if new == "open" and not self._applying:
+            self._pending[model] = time.time()
+
+    async def push(self) -> None:
+        pending, self._pending = self._pending, {}
+        ttl_ms = max(1, round(self._breakers.policy.reset_timeout_s * 1000))
+        for model, opened_at in pending.items():
+            try:
+                await self._redis.set(self._prefix + model, repr(opened_at), px=ttl_ms)
+            except RedisError as exc:
+                self._pending.setdefault(model, opened_at)
+                log.warning("breaker sync: cannot publish %s: %s", model, type(exc).__name__)
+
+    async def pull(self) -> None:
+        try:
+            keys = [k.decode() if isinstance(k, bytes) else str(k)
+                    async for k in self._redis.scan_iter(match=self._prefix + "*")]
+            values = [await self._redis.get(k) for k in keys]
+        except RedisError as exc:
+            log.warning("breaker sync: cannot read: %s", type(exc).__name__)
+            return
+        for key, value in zip(keys, values, strict=True):
+            if value is None:
+                continue
+            breaker = self._breakers.get(key.removeprefix(self._prefix))
+            if breaker.state == "closed" and float(value) > breaker.changed_at:
+                self._applying = True
+                try:
+                    breaker.force_open()
+                finally:
+                    self._applying = False
+                log.warning("breaker %s: opened by another replica", breaker.model)
+
+    async def run(self) -> None:
+        """Push and pull forever; start it in the app's lifespan and cancel it on shutdown."""
+        while True:
+            await self.push()
+            await self.pull()
+            await asyncio.sleep(self._interval or self._breakers.policy.sync_interval_s)

@@ -1,0 +1,81 @@
+"""Breaker openings shared between two replicas through the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from router.breaker_sync import RedisBreakerSync
+from router.breakers import Breakers
+from router.errors import UpstreamUnavailable
+from router.policy import BreakerPolicy
+
+pytestmark = pytest.mark.redis
+POLICY = BreakerPolicy(fail_max=1, reset_timeout_s=0.4, shared=True, sync_interval_s=0.05)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aioredis.Redis]:
+    redis = aioredis.from_url("redis://127.0.0.1:6379/0")
+    yield redis
+    await redis.aclose()
+
+
+async def trip(breakers: Breakers, model: str) -> None:
+    with pytest.raises(UpstreamUnavailable), breakers.get(model).calling():
+        raise UpstreamUnavailable("down")
+
+
+async def test_an_opening_on_one_replica_opens_the_other_until_it_probes(client: aioredis.Redis) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    a, b = Breakers(POLICY), Breakers(POLICY)
+    sync_a = RedisBreakerSync(redis=client, breakers=a, prefix=prefix)
+    sync_b = RedisBreakerSync(redis=client, breakers=b, prefix=prefix)
+    tasks = [asyncio.create_task(sync_a.run()), asyncio.create_task(sync_b.run())]
+    try:
+        b.get("m")  # known on b, closed
+        await trip(a, "m")
+        await asyncio.sleep(0.2)
+        assert b.states()["m"] == "open"
+        assert await client.get(prefix + "m") is not None
+        # after the reset timeout b probes by itself, and a successful probe closes it for good
+        await asyncio.sleep(0.45)
+        assert b.states()["m"] == "half-open"
+        with b.get("m").calling():
+            pass
+        await asyncio.sleep(0.2)
+        assert b.states()["m"] == "closed"
+        assert await client.get(prefix + "m") is None  # the opening expired with the reset timeout
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_an_applied_opening_is_not_echoed_back(client: aioredis.Redis) -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    a, b = Breakers(POLICY), Breakers(POLICY)
+    sync_a = RedisBreakerSync(redis=client, breakers=a, prefix=prefix)
+    sync_b = RedisBreakerSync(redis=client, breakers=b, prefix=prefix)
+    await trip(a, "m")
+    await sync_a.push()
+    first = await client.get(prefix + "m")
+    await sync_b.pull()
+    assert b.states()["m"] == "open"
+    await sync_b.push()
+    assert await client.get(prefix + "m") == first
+
+
+async def test_redis_down_leaves_breakers_working_alone() -> None:
+    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    breakers = Breakers(POLICY)
+    sync = RedisBreakerSync(redis=dead, breakers=breakers, prefix="x:")
+    await trip(breakers, "m")
+    await sync.push()
+    await sync.pull()
+    assert breakers.states()["m"] == "open"
+    await dead.aclose()
