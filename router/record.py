@@ -69,8 +69,9 @@ class RouteRecord:
 
     def headers(self) -> dict[str, str]:
         """Response headers; the gateway adds `x-request-id`."""
-        out = {"x-turnout-tier": str(int(self.decision.tier)), "x-turnout-attempts": str(self.calls),
-               "x-turnout-policy-version": self.decision.policy_version}
+        out = {"x-turnout-attempts": str(self.calls), "x-turnout-policy-version": self.decision.policy_version}
+        if not self.decision.pinned:
+            out["x-turnout-tier"] = str(int(self.decision.tier))
         if self.model is not None:
             out["x-turnout-model"] = self.model
         return out
@@ -78,8 +79,9 @@ class RouteRecord:
     def to_log(self) -> dict[str, Any]:
         """Fields of the per-request JSON log line (the gateway adds request id, tenant, latency)."""
         d = self.decision
-        return {"alias": d.alias, "tier": int(d.tier), "classified_tier": int(d.classified_tier),
-                "score": d.score, "task": d.task, "escalated": d.escalated, "chain": list(d.chain),
+        return {"alias": d.alias, "pinned": d.pinned, "tier": None if d.pinned else int(d.tier),
+                "classified_tier": None if d.pinned else int(d.classified_tier), "score": d.score,
+                "task": d.task, "escalated": d.escalated, "chain": list(d.chain),
                 "attempts": [a.to_dict() for a in self.attempts], "model": self.model, "usage": self.usage,
                 "cost_usd": self.cost_usd, "ttft_ms": self.ttft_ms, "stream_error": self.stream_error,
                 "policy_version": d.policy_version}

@@ -49,6 +49,8 @@ class Decision:
     policy_version: str
     hints_applied: frozenset[str] = frozenset()
     hints_ignored: frozenset[str] = frozenset()
+    pinned: bool = False
+    """The request named a model id: that model only, retried but never replaced (see `pinned`)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     deadline_s: float = 120.0
     context_window_fallback: bool = True
@@ -61,7 +63,7 @@ class Decision:
             "score": self.score, "task": self.task, "escalated": self.escalated, "chain": list(self.chain),
             "candidates": [{"model": c.model, "kept": c.kept, "reason": c.reason,
                             "estimated_cost_usd": c.estimated_cost_usd} for c in self.candidates],
-            "policy_version": self.policy_version,
+            "policy_version": self.policy_version, "pinned": self.pinned,
             "hints_applied": sorted(self.hints_applied), "hints_ignored": sorted(self.hints_ignored),
         }
 
@@ -182,3 +184,13 @@ def select(policy: RouterPolicy, alias: str, signals: Signals, features: Request
         hints_applied=given & allowed, hints_ignored=given - allowed, retry=policy.retry,
         deadline_s=policy.deadline_s, context_window_fallback=policy.context_window_fallback,
         content_policy_fallback=policy.content_policy_fallback)
+
+
+def pinned(policy: RouterPolicy, model: str, *, policy_version: str = "") -> Decision:
+    """The decision for a request that names a model id rather than an alias: no classification,
+    no fallback to other models; the policy's retries, deadline and breakers still apply."""
+    return Decision(
+        alias=model, tier=Tier.SIMPLE, classified_tier=Tier.SIMPLE, score=0.0, task="", escalated=None,
+        chain=(model,), candidates=(Candidate(model, True, "named by the request"),),
+        policy_version=policy_version, pinned=True, retry=policy.retry, deadline_s=policy.deadline_s,
+        context_window_fallback=False, content_policy_fallback=None)

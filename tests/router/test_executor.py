@@ -231,3 +231,20 @@ async def test_a_model_at_max_concurrency_is_skipped_without_waiting() -> None:
     assert upstream.called() == ["medium"]
     assert [(a.model, a.outcome, a.error) for a in record.attempts] == [
         ("small", "skipped", "AtCapacity"), ("medium", "ok", None)]
+
+
+async def test_a_pinned_model_is_retried_but_never_replaced() -> None:
+    from router.select import pinned
+
+    pol = policy()
+    reg = registry()
+    upstream = ScriptedUpstream({"small": [Fail(UpstreamUnavailable("down"))]})
+    executor = Executor(upstream=upstream, registry=reg, breakers=Breakers(pol.breaker))
+    decision = pinned(pol, "small", policy_version="v1")
+    record = RouteRecord(decision)
+    with pytest.raises(AllAttemptsFailed) as info:
+        await executor.complete(decision, {}, record)
+    assert info.value.status == 503
+    assert upstream.called() == ["small", "small"]
+    assert record.headers() == {"x-turnout-attempts": "2", "x-turnout-policy-version": "v1"}
+    assert record.to_log()["pinned"] is True and record.to_log()["tier"] is None
