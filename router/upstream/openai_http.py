@@ -109,20 +109,18 @@ class OpenAIHTTPUpstream:
         deadline = asyncio.get_running_loop().time() + (request.timeout or spec.timeouts.first_token)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=spec.timeouts.connect)
         response: aiohttp.ClientResponse | None = None
-        raw = b""
+        raw, opened = b"", False
         try:
             async with asyncio.timeout_at(deadline):
                 response = await self._client().post(url, data=payload, headers=headers, timeout=timeout)
                 if response.status >= 400:
                     raw = await response.read()
+            opened = True
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the one translation boundary
-            if response is not None:
-                response.close()
             raise self._translate(exc, spec) from exc
-        except BaseException:  # cancelled while opening: do not leave the connection half-read
-            if response is not None:
+        finally:
+            if not opened and response is not None:  # failed or cancelled half-way: drop the connection
                 response.close()
-            raise
         if response.status >= 400:
             response.release()
             raise self._status_error(response, raw, spec)

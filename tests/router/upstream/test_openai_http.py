@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -236,3 +237,17 @@ async def test_aclose_then_send_opens_a_fresh_pool(upstream_sim: SimulatorProces
     await upstream.aclose()
     assert (await upstream.send(request)).body
     await upstream.aclose()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_cancellation_propagates_and_leaves_the_adapter_usable(direct: OpenAIHTTPUpstream,
+                                                                     upstream_sim: SimulatorProcess,
+                                                                     stream: bool) -> None:
+    spec = sim_spec(upstream_sim, "slow-2000ms")
+    task = asyncio.create_task(direct.send(UpstreamRequest(spec=spec, body={"messages": MSG}, stream=stream)))
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    plain = await direct.send(UpstreamRequest(spec=sim_spec(upstream_sim, "plain"), body={"messages": MSG}))
+    assert plain.body is not None
