@@ -6,6 +6,7 @@ error the store is left alone for `retry_after_ms` before it is tried again.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +21,8 @@ from gateway.cache.partitions import PartitionIndexes
 from gateway.cache.result import CacheLookup
 from gateway.cache.stats import CacheStats
 from gateway.cache.store.base import CacheStore, CacheUnavailable, Entry, Placement
+
+_SCAN_IN_THREAD_ROWS = 4096
 
 
 class ResponseCache:
@@ -64,8 +67,12 @@ class ResponseCache:
         if vector is None:
             return self._miss(request, keys, None, reason="embed-error")
         index = await self._indexes.synced(keys.partition, vector.shape[0])
+        if len(index) < _SCAN_IN_THREAD_ROWS:
+            rows = index.rows_above(vector, keys.threshold)
+        else:  # a large partition's scan takes milliseconds: keep it off the event loop
+            rows = await asyncio.to_thread(index.rows_above, vector, keys.threshold)
         rejected: str | None = None
-        for candidate in index.search(vector, keys.threshold):
+        for candidate in index.confirm(rows, vector, keys.threshold):
             why = guard_rejects(keys.query, candidate.query) if self.policy.semantic.guard else None
             if why is not None:
                 self.stats.guard_rejections += 1
@@ -124,12 +131,24 @@ class ResponseCache:
             yield lookup
             return
         async with self._flights.join(lookup.keys.exact) as shared:
+            if shared is None:  # we lead; an identical request may have finished since our lookup
+                shared = await self._recheck(lookup.request, lookup.keys)
             if shared is None:
                 yield lookup
             else:
                 self.stats.single_flight_shared += 1
                 yield CacheLookup("hit-exact", lookup.request, shared, 1.0, 0.0, reason="single-flight",
                                   keys=lookup.keys, vector=lookup.vector)
+
+    async def _recheck(self, request: CacheRequest, keys: CacheKeys) -> dict[str, Any] | None:
+        if self._clock() < self._down_until:
+            return None
+        try:
+            entry = await self._store.get(keys.partition, keys.exact)
+        except CacheUnavailable as exc:
+            self._store_failed(exc)
+            return None
+        return entry.response if entry is not None and self._fresh(request, entry) else None
 
     # -- store --------------------------------------------------------------------------------------
 

@@ -73,17 +73,25 @@ class VectorIndex:
 
     def search(self, vector: Vector, threshold: float, limit: int = 5) -> list[Candidate]:
         """Entries at or above `threshold`, most similar first."""
-        used = len(self._keys)
+        return self.confirm(self.rows_above(vector, threshold, limit), vector, threshold)
+
+    def rows_above(self, vector: Vector, threshold: float, limit: int = 5) -> list[int]:
+        """The scan, safe to run in a thread: rows may change meanwhile, so `confirm` them afterwards."""
+        matrix, used = self._matrix, len(self._keys)
         if not self._rows or vector.shape != (self.dimension,):
             return []
-        scores = self._matrix[:used] @ vector
+        scores = matrix[:used] @ vector
         above = np.flatnonzero(scores >= threshold)
         if above.size > limit:
             above = above[np.argpartition(scores[above], -limit)[-limit:]]
-        ordered = above[np.argsort(-scores[above])]
+        return [int(row) for row in above]
+
+    def confirm(self, rows: list[int], vector: Vector, threshold: float) -> list[Candidate]:
+        """Candidates for `rows`, rescored against their current contents."""
         out = []
-        for row in ordered.tolist():
-            key = self._keys[row]
-            if key is not None:
-                out.append(Candidate(key, self._queries[row], float(scores[row])))
-        return out
+        for row in rows:
+            key = self._keys[row] if row < len(self._keys) else None
+            score = float(self._matrix[row] @ vector) if key is not None else -1.0
+            if key is not None and score >= threshold:
+                out.append(Candidate(key, self._queries[row], score))
+        return sorted(out, key=lambda c: -c.similarity)
