@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from registry import ModelSpec, Registry
@@ -45,8 +45,8 @@ from router.errors import (
 from router.hints import BODY_KEY as HINTS_KEY
 from router.record import RouteRecord
 from router.select import Decision
-from router.streaming import Opened, StreamContext, open_first, relay
-from router.upstream.base import Chunk, Upstream, UpstreamRequest
+from router.streaming import ChunkStream, Opened, StreamContext, open_first
+from router.upstream.base import Upstream, UpstreamRequest
 
 T = TypeVar("T")
 CallFn = Callable[[ModelSpec, float], Awaitable[T]]
@@ -97,7 +97,7 @@ class Executor:
         return result
 
     async def stream(self, decision: Decision, body: dict[str, Any], record: RouteRecord, *,
-                     prompt_tokens: int = 0) -> AsyncGenerator[Chunk, None]:
+                     prompt_tokens: int = 0) -> ChunkStream:
         """A streaming request: returns once a model has produced its first content chunk.
 
         Iterate the result to relay chunks (the first ones are already buffered); a failure after
@@ -118,7 +118,7 @@ class Executor:
                             record=record, idle_timeout=spec.timeouts.idle,
                             started=time.monotonic() - opened.ttft_ms / 1000, price_cost=spec.price.cost,
                             prompt_tokens=prompt_tokens)
-        return relay(opened, ctx)
+        return ChunkStream(opened, ctx)
 
     async def _walk(self, decision: Decision, record: RouteRecord, attempt: CallFn[T], *,
                     stream: bool) -> tuple[T, ModelSpec, float]:

@@ -70,6 +70,7 @@ class StreamContext:
     started: float
     price_cost: Callable[[int, int], float]
     prompt_tokens: int
+    settled: bool = False
 
 
 def _usage(chunk: Chunk, ctx: StreamContext) -> None:
@@ -78,8 +79,24 @@ def _usage(chunk: Chunk, ctx: StreamContext) -> None:
         ctx.record.usage = {k: v for k, v in usage.items() if isinstance(v, int)}
 
 
-async def relay(opened: Opened, ctx: StreamContext) -> AsyncGenerator[Chunk, None]:
-    """Yield the buffered chunks, then the rest with an idle-gap timeout; settle state at the end."""
+async def _settle(opened: Opened, ctx: StreamContext, ok: bool | None) -> None:
+    """Free the model's slot, record the outcome (None: abandoned, not recorded), close upstream."""
+    if ctx.settled:
+        return
+    ctx.settled = True
+    if ctx.state is not None:
+        ctx.state.in_flight -= 1
+    completion = ctx.record.usage.get("completion_tokens", 0)
+    if ok is not None and ctx.state is not None:
+        ctx.state.record(latency_ms=(time.monotonic() - ctx.started) * 1000, ok=ok,
+                         ttft_ms=opened.ttft_ms, completion_tokens=completion)
+    if ok and ctx.record.usage:
+        prompt = ctx.record.usage.get("prompt_tokens", ctx.prompt_tokens)
+        ctx.record.cost_usd = ctx.price_cost(prompt, completion)
+    await asyncio.shield(close_quietly(opened.rest))
+
+
+async def _relay(opened: Opened, ctx: StreamContext) -> AsyncGenerator[Chunk, None]:
     ok: bool | None = None
     try:
         for chunk in opened.buffered:
@@ -102,13 +119,23 @@ async def relay(opened: Opened, ctx: StreamContext) -> AsyncGenerator[Chunk, Non
         ctx.breaker.record_failure(exc)
         raise
     finally:
-        if ctx.state is not None:
-            ctx.state.in_flight -= 1
-        completion = ctx.record.usage.get("completion_tokens", 0)
-        if ok is not None and ctx.state is not None:
-            ctx.state.record(latency_ms=(time.monotonic() - ctx.started) * 1000, ok=ok,
-                             ttft_ms=opened.ttft_ms, completion_tokens=completion)
-        if ok and ctx.record.usage:
-            prompt = ctx.record.usage.get("prompt_tokens", ctx.prompt_tokens)
-            ctx.record.cost_usd = ctx.price_cost(prompt, completion)
-        await asyncio.shield(close_quietly(opened.rest))
+        await _settle(opened, ctx, ok)
+
+
+class ChunkStream:
+    """The open stream `Executor.stream` returns: iterate it for chunks (the first ones already
+    read), and `await aclose()` when done or abandoned, even if it was never iterated."""
+
+    def __init__(self, opened: Opened, ctx: StreamContext) -> None:
+        self._opened, self._ctx = opened, ctx
+        self._chunks = _relay(opened, ctx)
+
+    def __aiter__(self) -> ChunkStream:
+        return self
+
+    async def __anext__(self) -> Chunk:
+        return await anext(self._chunks)
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+        await _settle(self._opened, self._ctx, None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -17,7 +16,7 @@ from router.features import RequestFeatures, Signals
 from router.record import RouteRecord
 from router.select import select
 from router.sse import SSE_DONE, sse_error_event
-from router.streaming import has_content
+from router.streaming import ChunkStream, has_content
 from router.upstream.base import Chunk
 from tests.router.fakes import ScriptedUpstream, Step, Stream, chunk, policy, registry, spec, text_stream
 
@@ -33,7 +32,7 @@ def build(scripts: dict[str, list[Step]], reg: Registry | None = None, **overrid
     return Executor(upstream=upstream, registry=reg, breakers=breakers), RouteRecord(decision), upstream, reg, breakers
 
 
-async def drain(stream: AsyncGenerator[Chunk, None]) -> list[Chunk]:
+async def drain(stream: ChunkStream) -> list[Chunk]:
     return [c async for c in stream]
 
 
@@ -146,3 +145,13 @@ async def test_cancelling_the_consumer_mid_stream_settles_state() -> None:
     await stream.aclose()
     assert reg.snapshot()["small"].in_flight == 0
     assert breakers.states()["small"] == "closed"
+
+
+async def test_closing_a_stream_that_was_never_iterated_settles_it() -> None:
+    executor, record, _, reg, _ = build({"small": [text_stream("small", "a")]})
+    stream = await executor.stream(record.decision, {}, record)
+    assert reg.snapshot()["small"].in_flight == 1
+    await stream.aclose()
+    await stream.aclose()
+    stats = reg.snapshot()["small"]
+    assert (stats.in_flight, stats.samples) == (0, 0)
