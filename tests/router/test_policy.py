@@ -41,3 +41,12 @@ def test_model_references_include_the_content_policy_fallback() -> None:
     assert policy.model_references() == [(("default_model",), "a"), (("content_policy_fallback",), "b"),
                                          (("aliases", "auto", "tiers", 2, 0), "c"),
                                          (("aliases", "auto", "tiers", 2, 1), "a")]
+
+
+def test_the_readme_example_is_a_valid_router_section() -> None:
+    import yaml
+
+    text = (ROOT / "router" / "README.md").read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    router = RouterPolicy.model_validate(yaml.safe_load(example)["router"])
+    assert router.aliases["auto"].latency is not None and router.aliases["auto"].latency.action == "demote"
