@@ -5,8 +5,9 @@
 #   scripts/local-model.sh serve [PORT]     run the OpenAI-compatible server in the foreground (default 8081)
 #   scripts/local-model.sh model-path       print the path of the GGUF file
 #   scripts/local-model.sh check            exit 0 when the runtime is built and a completion works
-#   scripts/local-model.sh demo [PORT]      the model server in the background (health-checked), then
-#                                           `turnout serve --policy policies/local.yaml` on PORT (4000)
+#   scripts/local-model.sh demo [PORT]      the model server in the background (health-checked, restarted
+#                                           when it dies), then `turnout serve --policy policies/local.yaml`
+#                                           on PORT (4000); the policy expects the model on port 8081
 #
 # Environment: PYTHON (interpreter for the venv, default python3), LLAMA_VENV (default .venv-llama),
 # LLAMA_PORT (default 8081), LLAMA_HOST (default 127.0.0.1).
@@ -111,16 +112,32 @@ wait_ready() {  # PID PORT: until GET /v1/models answers, at most 60 s
   return 1
 }
 
+supervise() {  # the model server, restarted whenever it exits, until this shell is told to stop
+  local child="" status
+  trap '[ -n "$child" ] && kill "$child" 2>/dev/null; wait 2>/dev/null; exit 0' TERM INT
+  while true; do
+    serve "$LLAMA_PORT" &
+    child=$!
+    wait "$child" && status=0 || status=$?
+    log "model server exited with status $status; restarting in 2 s"
+    sleep 2
+  done
+}
+
 demo() {
-  local gateway_port="${1:-4000}" pid
+  local gateway_port="${1:-4000}" sup gw=""
   [ -x .venv/bin/turnout ] || { log "the gateway is not installed: run 'make venv' first"; exit 1; }
-  serve "$LLAMA_PORT" &
-  pid=$!
-  trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null' EXIT
+  supervise &
+  sup=$!
+  # SIGINT, not SIGTERM, for the gateway: uvicorn re-raises the signal after its graceful shutdown,
+  # and only SIGINT lets `turnout serve` stop the simulator it started.
+  trap '[ -n "$gw" ] && kill -INT "$gw" 2>/dev/null; kill "$sup" 2>/dev/null; wait 2>/dev/null' EXIT
   trap 'exit 130' INT TERM
-  wait_ready "$pid" "$LLAMA_PORT" || exit 1
-  log "model server ready on port $LLAMA_PORT; starting the gateway"
-  .venv/bin/turnout serve --policy policies/local.yaml --port "$gateway_port"
+  wait_ready "$sup" "$LLAMA_PORT" || exit 1
+  log "model server ready on port $LLAMA_PORT (restarted if it dies); starting the gateway"
+  .venv/bin/turnout serve --policy policies/local.yaml --port "$gateway_port" &
+  gw=$!
+  wait "$gw"
 }
 
 # Everything runs from main, so bash has read the whole file before any step starts.
