@@ -216,6 +216,20 @@ async def test_paced_stream_within_its_idle_gap_completes(direct: OpenAIHTTPUpst
     assert chunks[-1]["choices"][0]["finish_reason"] == "length"
 
 
+async def test_a_slow_reader_is_not_an_idle_upstream(direct: OpenAIHTTPUpstream,
+                                                     upstream_sim: SimulatorProcess) -> None:
+    # the idle gap times the upstream's silence while we wait, not the time the consumer takes
+    spec = sim_spec(upstream_sim, "plain", timeouts={"first_token": 0.1, "idle": 0.05})
+    response = await direct.send(UpstreamRequest(spec=spec, body={"messages": MSG}, stream=True))
+    assert response.stream is not None
+    received: list[Chunk] = []
+    async for chunk in response.stream:
+        received.append(chunk)
+        if len(received) <= 3:
+            await asyncio.sleep(0.15)
+    assert received[-1]["choices"][0]["finish_reason"] is not None
+
+
 async def test_closing_a_stream_early_leaves_the_adapter_usable(direct: OpenAIHTTPUpstream,
                                                                 upstream_sim: SimulatorProcess) -> None:
     spec = sim_spec(upstream_sim, "paced", timeouts={"first_token": 5, "idle": 5})
