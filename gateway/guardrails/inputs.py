@@ -1,0 +1,123 @@
+"""Input guardrails over chat messages: deny list, then prompt injection, then PII (checked last so the
+first two see the original text). Returns the messages to send, redacted where the action says so."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.guardrails.deny import DenyList
+from gateway.guardrails.findings import Finding, Reporter
+from gateway.guardrails.injection import Scorer, judge
+from gateway.guardrails.pii import find_pii, redact
+from gateway.guardrails.policy import InputGuards
+
+_THREAD_CHARS = 2000
+"""Classify longer texts in a thread (about 0.5 ms per 1,000 characters)."""
+_CHUNK = 2000
+_MAX_CHUNKS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class InputVerdict:
+    messages: list[dict[str, Any]]
+    """The messages to send upstream: the originals, or redacted copies."""
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return any(f.action == "redact" for f in self.findings)
+
+
+def message_texts(message: dict[str, Any]) -> list[str]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [content]
+    if isinstance(content, list):
+        return [p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+    return []
+
+
+def rewrite(message: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return {**message, "content": fn(content)}
+    if isinstance(content, list):
+        parts = [{**p, "text": fn(p["text"])} if isinstance(p, dict) and isinstance(p.get("text"), str) else p
+                 for p in content]
+        return {**message, "content": parts}
+    return message
+
+
+class _ChunkedScorer:
+    """A long text is scored in pieces; its score is the highest piece's."""
+
+    def __init__(self, scorer: Scorer) -> None:
+        self._scorer = scorer
+
+    def score(self, text: str) -> float:
+        chunks = [text[i:i + _CHUNK] for i in range(0, min(len(text), _CHUNK * _MAX_CHUNKS), _CHUNK)]
+        return max((self._scorer.score(c) for c in chunks), default=0.0)
+
+
+class InputChecker:
+    def __init__(self, guards: InputGuards, *, scorer: Scorer | None, reporter: Reporter) -> None:
+        self._guards = guards
+        self._scorer = _ChunkedScorer(scorer) if scorer is not None else None
+        self._report = reporter
+        deny = guards.deny
+        self._deny = DenyList(patterns=deny.patterns, topics=deny.topics) if deny is not None else None
+
+    async def check(self, messages: list[dict[str, Any]]) -> InputVerdict:
+        """Raises `GuardrailViolation` when a `block` guardrail matches."""
+        checked = [i for i, m in enumerate(messages) if m.get("role") in self._guards.roles]
+        out = list(messages)
+        findings: list[Finding] = []
+        for step in (self._check_deny, self._check_injection, self._check_pii):
+            finding = await step(out, checked)
+            if finding is not None:
+                findings.append(finding)
+        return InputVerdict(messages=out, findings=tuple(findings))
+
+    async def _check_deny(self, messages: list[dict[str, Any]], checked: list[int]) -> Finding | None:
+        if self._deny is None or self._guards.deny is None:
+            return None
+        deny = self._deny
+        rules = [h.rule for i in checked for t in message_texts(messages[i]) for h in deny.find(t)]
+        if not rules:
+            return None
+        finding = self._report.found("input.deny", self._guards.deny.action, rules)
+        if finding.action == "redact":
+            for i in checked:
+                messages[i] = rewrite(messages[i], lambda t: deny.redact(t, deny.find(t)))
+        return finding
+
+    async def _check_injection(self, messages: list[dict[str, Any]], checked: list[int]) -> Finding | None:
+        guard = self._guards.injection
+        if guard is None:
+            return None
+        scorer = self._scorer if guard.classifier else None
+        for i in checked:
+            text = "\n".join(message_texts(messages[i]))
+            if len(text) > _THREAD_CHARS:
+                verdict = await asyncio.to_thread(judge, text, scorer, guard.threshold)
+            else:
+                verdict = judge(text, scorer, guard.threshold)
+            if verdict.injected:
+                return self._report.found("input.injection", guard.action, verdict.rules or ("classifier",))
+        return None
+
+    async def _check_pii(self, messages: list[dict[str, Any]], checked: list[int]) -> Finding | None:
+        guard = self._guards.pii
+        if guard is None:
+            return None
+        kinds = [s.kind for i in checked for t in message_texts(messages[i]) for s in find_pii(t, guard.kinds)]
+        if not kinds:
+            return None
+        finding = self._report.found("input.pii", guard.action, kinds)
+        if finding.action == "redact":
+            for i in checked:
+                messages[i] = rewrite(messages[i], lambda t: redact(t, find_pii(t, guard.kinds)))
+        return finding

@@ -1,0 +1,44 @@
+"""PII redaction of a stream without buffering the whole answer.
+
+`StreamRedactor` holds back only a tail window of text: anything at least `window` characters from
+the end has been seen with enough context to be judged, except a match still running into the tail,
+which is held back from its start until it ends. PII up to `window` characters long is always caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gateway.guardrails.pii import ALL_KINDS, PiiKind, Span, find_pii, redact
+
+DEFAULT_WINDOW = 128
+
+
+class StreamRedactor:
+    def __init__(self, kinds: Iterable[PiiKind] = ALL_KINDS, *, window: int = DEFAULT_WINDOW) -> None:
+        self._kinds = tuple(kinds)
+        self._window = window
+        self._buffer = ""
+        self.found: list[PiiKind] = []
+
+    def feed(self, text: str) -> str:
+        """Add `text`; return what can be sent now (redacted)."""
+        self._buffer += text
+        cut = len(self._buffer) - self._window
+        if cut <= 0:
+            return ""
+        spans = find_pii(self._buffer, self._kinds)
+        for span in spans:
+            if span.start < cut < span.end or (span.start < cut and span.end >= len(self._buffer)):
+                cut = span.start
+                break
+        return self._emit(cut, [s for s in spans if s.end <= cut])
+
+    def flush(self) -> str:
+        """The end of the stream: everything left, redacted."""
+        return self._emit(len(self._buffer), find_pii(self._buffer, self._kinds))
+
+    def _emit(self, cut: int, spans: list[Span]) -> str:
+        head, self._buffer = self._buffer[:cut], self._buffer[cut:]
+        self.found += [s.kind for s in spans]
+        return redact(head, spans)
