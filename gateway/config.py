@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gateway.auth.policy import AuthPolicy
 from gateway.cache.config import CachePolicy
+from gateway.guardrails.policy import GuardrailsPolicy
 from gateway.simulator.config import SimulatorConfig
 from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
 from registry import ModelSpec
@@ -40,6 +42,8 @@ class Policy(_Frozen):
     server: ServerPolicy = ServerPolicy()
     redis: RedisPolicy | None = None
     cache: CachePolicy = CachePolicy()
+    auth: AuthPolicy = Field(AuthPolicy(), description="Tenants, virtual keys, budgets and rate limits.")
+    guardrails: GuardrailsPolicy = Field(GuardrailsPolicy(), description="Input and output guardrail profiles.")
     simulator: SimulatorConfig | None = Field(
         None, description="Simulated upstreams that `turnout serve` starts itself (the embedded default).")
 

@@ -1,12 +1,14 @@
-"""Virtual API keys and tenants: `KeyStore.authenticate(bearer)` -> `Principal`; the admin API in
-`gateway.auth.handlers` (create, list, rotate, revoke keys; spend report) behind the master key."""
+"""Virtual API keys and tenants.
 
-from gateway.auth.admin import IssuedKey, KeyAdmin, KeyNotFound
-from gateway.auth.hashing import KeyHasher, new_key, sha256_hex
+    gateway.auth.store     KeyStore.authenticate(bearer) -> Principal; bearer_token(header)
+    gateway.auth.admin     KeyAdmin: create, list, rotate, revoke keys kept in Redis
+    gateway.auth.handlers  the admin API as plain functions, behind the master key
+    gateway.auth.policy    the `auth:` section of the policy file
+
+Only the policy models and `Principal` are imported here, so loading the policy does not import Redis.
+"""
+
 from gateway.auth.policy import AuthPolicy, KeyGrant, StaticKey, TenantPolicy
 from gateway.auth.principal import Principal
-from gateway.auth.records import KeyRecord, RedisKeyRecords
-from gateway.auth.store import KeyStore, bearer_token
 
-__all__ = ["AuthPolicy", "IssuedKey", "KeyAdmin", "KeyGrant", "KeyHasher", "KeyNotFound", "KeyRecord", "KeyStore",
-           "Principal", "RedisKeyRecords", "StaticKey", "TenantPolicy", "bearer_token", "new_key", "sha256_hex"]
+__all__ = ["AuthPolicy", "KeyGrant", "Principal", "StaticKey", "TenantPolicy"]

@@ -1,13 +1,14 @@
 """Rate limits and budgets shared by every replica through Redis.
 
-`LimitsService.admit(subject, tokens=...)` before a request, `LimitsService.settle(...)` after it.
+    gateway.limits.service    LimitsService.admit(subject, tokens=...) before a request, .settle(...) after,
+                              .report(tenant=...) for GET /admin/spend
+    gateway.limits.ratelimit  RateLimiter: the atomic sliding-window check (one Lua call)
+    gateway.limits.spend      SpendLedger: USD per key and tenant, per UTC day and month
+    gateway.limits.policy     Limits, LimitsPolicy (`auth.limits` in the policy file)
+
+Only the policy models are imported here, so loading the policy does not import Redis.
 """
 
 from gateway.limits.policy import FailMode, Limits, LimitsPolicy, OnRedisError
-from gateway.limits.ratelimit import Quota, RateDecision, RateLimiter
-from gateway.limits.service import Admission, LimitsService, RateLimitExceeded
-from gateway.limits.spend import SpendLedger, Spent
-from gateway.limits.subject import Subject
 
-__all__ = ["Admission", "FailMode", "Limits", "LimitsPolicy", "LimitsService", "OnRedisError", "Quota",
-           "RateDecision", "RateLimitExceeded", "RateLimiter", "SpendLedger", "Spent", "Subject"]
+__all__ = ["FailMode", "Limits", "LimitsPolicy", "OnRedisError"]

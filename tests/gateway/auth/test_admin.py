@@ -9,9 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.auth import AuthPolicy, KeyAdmin, KeyGrant, KeyNotFound, KeyStore, sha256_hex
+from gateway.auth import AuthPolicy, KeyGrant
 from gateway.auth import handlers as admin_api
-from gateway.limits import LimitsPolicy, LimitsService
+from gateway.auth.admin import KeyAdmin, KeyNotFound
+from gateway.auth.hashing import sha256_hex
+from gateway.auth.store import KeyStore
+from gateway.limits import LimitsPolicy
+from gateway.limits.service import LimitsService
 from registry import ModelSpec
 from router.errors import AuthenticationError, PermissionDenied, RequestError
 from tests.gateway.auth.conftest import REDIS_URL

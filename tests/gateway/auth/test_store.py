@@ -4,7 +4,9 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
-from gateway.auth import AuthPolicy, KeyStore, Principal, bearer_token, sha256_hex
+from gateway.auth import AuthPolicy, Principal
+from gateway.auth.hashing import sha256_hex
+from gateway.auth.store import KeyStore, bearer_token
 from registry import Tier
 from router.errors import AuthenticationError, PermissionDenied, StoreUnavailable
 

@@ -4,7 +4,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from gateway.limits import Quota, RateLimiter
+from gateway.limits.ratelimit import Quota, RateLimiter
 from tests.gateway.limits.conftest import REDIS_URL
 
 

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 import redis.asyncio as aioredis
 
-from gateway.limits import Limits, LimitsPolicy, LimitsService, OnRedisError, RateLimitExceeded
+from gateway.limits import Limits, LimitsPolicy, OnRedisError
+from gateway.limits.service import LimitsService, RateLimitExceeded
 from registry import ModelSpec, Tier
 from router.errors import RateLimited, StoreUnavailable
 

@@ -13,7 +13,7 @@ from tests.gateway.limits.conftest import REDIS_URL
 WORKER = """
 import asyncio, sys, time
 import redis.asyncio as aioredis
-from gateway.limits import Quota, RateLimiter
+from gateway.limits.ratelimit import Quota, RateLimiter
 
 async def main(key, start):
     client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(sys.argv[3], max_connections=16))
