@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 from typing import Any
 
@@ -265,3 +267,28 @@ async def test_cancellation_propagates_and_leaves_the_adapter_usable(direct: Ope
         await task
     plain = await direct.send(UpstreamRequest(spec=sim_spec(upstream_sim, "plain"), body={"messages": MSG}))
     assert plain.body is not None
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+async def test_connect_timeout_is_honoured(direct: OpenAIHTTPUpstream, stream: bool) -> None:
+    # a listener that never accepts, its backlog filled: the next connection's SYN goes unanswered
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+        spec = ModelSpec(id="turnout-unanswered", litellm_model="openai/x", api_base=f"http://127.0.0.1:{port}/v1",
+                         timeouts={"connect": 0.3, "total": 10, "first_token": 10})
+        started = time.monotonic()
+        try:
+            with pytest.raises(UpstreamTimeout) as caught:
+                await direct.send(UpstreamRequest(spec=spec, body={"messages": MSG}, stream=stream))
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert 0.25 < time.monotonic() - started < 2
+    assert_clean(caught.value, spec.id, port)
