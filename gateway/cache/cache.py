@@ -66,7 +66,10 @@ class ResponseCache:
         vector = await self._embed(keys.query)
         if vector is None:
             return self._miss(request, keys, None, reason="embed-error")
-        index = await self._indexes.synced(keys.partition, vector.shape[0])
+        index = await self._indexes.synced(keys.partition, vector.shape[0],
+                                           wait_s=self.policy.lookup_timeout_ms / 1000)
+        if index is None:
+            return self._miss(request, keys, vector, reason="index-loading")
         if len(index) < _SCAN_IN_THREAD_ROWS:
             rows = index.rows_above(vector, keys.threshold)
         else:  # a large partition's scan takes milliseconds: keep it off the event loop
@@ -198,4 +201,5 @@ class ResponseCache:
         closer = getattr(self._embedder, "aclose", None)
         if closer is not None:
             await closer()
+        await self._indexes.aclose()
         await self._store.aclose()

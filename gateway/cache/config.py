@@ -56,6 +56,8 @@ class CachePolicy(_Frozen):
     key_prefix: str = Field("turnout:cache", min_length=1, description="Prefix of every Redis key.")
     lookup_timeout_ms: int = Field(50, gt=0, description="Budget for a Redis lookup; over it, bypass.")
     write_timeout_ms: int = Field(250, gt=0, description="Budget for a Redis write; over it, skip.")
+    load_timeout_ms: int = Field(
+        10_000, gt=0, description="Budget for loading a partition's vectors (runs beside the lookups).")
     retry_after_ms: int = Field(
         500, ge=0, description="After a Redis error, bypass without trying for this long.")
     semantic: SemanticPolicy = SemanticPolicy()

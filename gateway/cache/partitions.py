@@ -1,8 +1,10 @@
 """The gateway's vector indexes, one per partition: loaded lazily, synced from the store's change log.
 
 Every semantic lookup first applies the partition's new changes (one small round trip), so an
-entry written by another replica is found on the next lookup. Only the most recently used
-partitions stay in memory.
+entry written by another replica is found on the next lookup. Loading a whole partition can take
+longer than a lookup's budget: it runs as a background task that the lookup waits for only as
+long as its budget allows (meanwhile lookups in that partition are semantic misses). Only the most
+recently used partitions stay in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class PartitionIndexes:
         self._max = max_partitions
         self._indexes: OrderedDict[str, VectorIndex] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._loading: dict[str, asyncio.Task[VectorIndex]] = {}
 
     def __len__(self) -> int:
         return len(self._indexes)
@@ -27,19 +30,47 @@ class PartitionIndexes:
     def nbytes(self) -> int:
         return sum(index.nbytes() for index in self._indexes.values())
 
-    async def synced(self, partition: str, dimension: int) -> VectorIndex:
-        """The partition's index, up to date with the store (raises `CacheUnavailable`)."""
-        lock = self._locks.setdefault(partition, asyncio.Lock())
-        async with lock:
-            index = self._indexes.get(partition)
-            if index is None or index.dimension != dimension:
-                index = VectorIndex(dimension)
-                changes = await self._store.changes(partition, None)
-            else:
+    async def synced(self, partition: str, dimension: int, *, wait_s: float) -> VectorIndex | None:
+        """The partition's index, up to date with the store; None while it is still loading.
+
+        Raises `CacheUnavailable` when the store fails.
+        """
+        index = self._indexes.get(partition)
+        if index is not None and index.dimension == dimension:
+            lock = self._locks.setdefault(partition, asyncio.Lock())
+            async with lock:
                 changes = await self._store.changes(partition, index.cursor)
-            self._apply(index, changes)
-            self._remember(partition, index)
-            return index
+                if not changes.reload:
+                    self._apply(index, changes)
+                    self._indexes.move_to_end(partition)
+                    return index
+            self._indexes.pop(partition, None)  # its log was trimmed past us: load it again
+        task = self._loading.get(partition)
+        if task is None:
+            task = asyncio.create_task(self._load(partition, dimension))
+            self._loading[partition] = task
+            task.add_done_callback(lambda done: self._loaded(partition, done))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), wait_s)
+        except TimeoutError:
+            return None
+
+    async def _load(self, partition: str, dimension: int) -> VectorIndex:
+        index = VectorIndex(dimension)
+        self._apply(index, await self._store.changes(partition, None))
+        return index
+
+    def _loaded(self, partition: str, task: asyncio.Task[VectorIndex]) -> None:
+        self._loading.pop(partition, None)
+        if task.cancelled() or task.exception() is not None:
+            return  # the waiting lookup saw the error (or nobody waited: the next lookup retries)
+        self._indexes[partition] = task.result()
+        self._indexes.move_to_end(partition)
+        while len(self._indexes) > self._max:
+            old, _ = self._indexes.popitem(last=False)
+            lock = self._locks.get(old)
+            if lock is not None and not lock.locked():
+                del self._locks[old]
 
     def add_local(self, partition: str, key: str, query: str, vector: Vector) -> None:
         """Our own write, visible here at once (the log replays it harmlessly)."""
@@ -52,6 +83,11 @@ class PartitionIndexes:
         if index is not None:
             index.remove(key)
 
+    async def aclose(self) -> None:
+        for task in list(self._loading.values()):
+            task.cancel()
+        await asyncio.gather(*self._loading.values(), return_exceptions=True)
+
     @staticmethod
     def _apply(index: VectorIndex, changes: Changes) -> None:
         if changes.full:
@@ -61,12 +97,3 @@ class PartitionIndexes:
         for item in changes.added:
             index.add(item.key, item.query, item.vector)
         index.cursor = changes.cursor
-
-    def _remember(self, partition: str, index: VectorIndex) -> None:
-        self._indexes[partition] = index
-        self._indexes.move_to_end(partition)
-        while len(self._indexes) > self._max:
-            old, _ = self._indexes.popitem(last=False)
-            lock = self._locks.get(old)
-            if lock is not None and not lock.locked():
-                del self._locks[old]

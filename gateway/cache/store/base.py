@@ -49,6 +49,8 @@ class Changes:
     """True: `added` is the whole partition and replaces the index."""
     added: list[Indexed] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    reload: bool = False
+    """The log no longer reaches back to the cursor: call again with `cursor=None`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,7 @@ class CacheStore(Protocol):
         ...
 
     async def changes(self, partition: str, cursor: str | None) -> Changes:
-        """Changes after `cursor` (None or a trimmed log: the whole partition, `full=True`)."""
+        """Changes after `cursor`; with `cursor=None`, the whole partition (`full=True`)."""
         ...
 
     async def purge(self, *, tenant: str | None, route: str | None) -> int:

@@ -76,7 +76,9 @@ class MemoryStore:
         if part is None:
             return Changes(cursor=str(self._sequence), full=True)
         since = int(cursor) if cursor is not None else None
-        if since is not None and part.trimmed <= since:
+        if since is not None and part.trimmed > since:
+            return Changes(cursor=str(since), full=False, reload=True)
+        if since is not None:
             changes = Changes(cursor=str(max(since, part.log[-1][0] if part.log else since)), full=False)
             for _, op, key in (row for row in part.log if row[0] > since):
                 found = part.entries.get(key)

@@ -45,13 +45,15 @@ def _text(value: bytes | str) -> str:
 
 
 class RedisStore:
-    def __init__(self, *, url: str, prefix: str, read_budget_s: float, write_budget_s: float) -> None:
+    def __init__(self, *, url: str, prefix: str, read_budget_s: float, write_budget_s: float,
+                 load_budget_s: float) -> None:
         self._redis: Redis = Redis.from_url(
             url, socket_connect_timeout=write_budget_s, socket_timeout=write_budget_s,
             retry=Retry(NoBackoff(), 0), health_check_interval=30)
         self._prefix = prefix
         self._read = read_budget_s
         self._write = write_budget_s
+        self._load = load_budget_s
         self._put = self._redis.register_script(scripts.PUT)
         self._purge = self._redis.register_script(scripts.PURGE)
 
@@ -97,7 +99,8 @@ class RedisStore:
         await self._run(self._write, call)
 
     async def changes(self, partition: str, cursor: str | None) -> Changes:
-        return await self._run(self._read, lambda: self._changes(partition, cursor))
+        budget = self._read if cursor is not None else self._load
+        return await self._run(budget, lambda: self._changes(partition, cursor))
 
     async def _changes(self, partition: str, cursor: str | None) -> Changes:
         _, vec, _, log = self._keys(partition)
@@ -106,9 +109,9 @@ class RedisStore:
                 pipe.xrange(log, "-", "+", count=1)
                 pipe.xrange(log, f"({cursor}", "+", count=_BATCH)
                 first, rows = await pipe.execute()
-            trimmed = bool(first) and stream_id(first[0][0].decode()) > stream_id(cursor)
-            if not trimmed and len(rows) < _BATCH:
-                return await self._apply_log(vec, cursor, rows)
+            if (first and stream_id(first[0][0].decode()) > stream_id(cursor)) or len(rows) == _BATCH:
+                return Changes(cursor=cursor, full=False, reload=True)
+            return await self._apply_log(vec, cursor, rows)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xrevrange(log, "+", "-", count=1)
             pipe.hgetall(vec)
