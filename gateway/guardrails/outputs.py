@@ -3,6 +3,7 @@ and answers to `response_format` requests checked against the JSON asked for."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,8 @@ from gateway.guardrails.stream import StreamRedactor
 from gateway.guardrails.structured import SchemaVerdict, check_answer
 
 Chunk = dict[str, Any]
+_THREAD_CHARS = 4000
+"""Scan longer answers in a thread (about 1 ms per 4,000 characters)."""
 
 
 class OutputChecker:
@@ -20,8 +23,15 @@ class OutputChecker:
         self._guards = guards
         self._report = reporter
 
-    def check_body(self, body: dict[str, Any]) -> Finding | None:
+    async def check_body(self, body: dict[str, Any]) -> Finding | None:
         """Redact (in place) or block PII in a chat completion's `choices[].message.content`."""
+        size = sum(len(c.get("message", {}).get("content") or "") for c in body.get("choices") or []
+                   if isinstance(c, dict) and isinstance(c.get("message"), dict))
+        if size > _THREAD_CHARS:
+            return await asyncio.to_thread(self.check_body_sync, body)
+        return self.check_body_sync(body)
+
+    def check_body_sync(self, body: dict[str, Any]) -> Finding | None:
         guard = self._guards.pii
         if guard is None:
             return None

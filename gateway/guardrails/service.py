@@ -6,7 +6,7 @@ thread, only if a profile uses it); `for_request(tenant=..., route=...)` gives t
     verdict = await guards.check_input(body["messages"])      # may raise GuardrailViolation (400)
     body["messages"] = verdict.messages
     ... call the model ...
-    guards.check_body(answer)                                 # redacts in place, or raises
+    await guards.check_body(answer)                           # redacts in place, or raises
     bad = guards.check_structured(text, body.get("response_format"))
     if bad: retry once with messages + [assistant answer, bad.corrective_message()]; then raise bad.error()
     stream = guards.output_stream(chunks)                     # streaming redaction
@@ -44,8 +44,9 @@ class Guardrails:
             check_schema_param(response_format)
         return await self._input.check(messages)
 
-    def check_body(self, body: dict[str, Any]) -> Finding | None:
-        return self._output.check_body(body)
+    async def check_body(self, body: dict[str, Any]) -> Finding | None:
+        """Output PII of a whole (non-streaming) chat completion: redacted in place, or raises."""
+        return await self._output.check_body(body)
 
     def check_structured(self, text: str, response_format: Any) -> SchemaVerdict | None:
         return self._output.check_structured(text, response_format)

@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from gateway.guardrails.pii import ALL_KINDS, PiiKind, Span, find_pii, redact
 
 DEFAULT_WINDOW = 128
+_STEP = 32
+"""Scan again only once this many characters are ready to go (a scan costs ~50 us)."""
 
 
 class StreamRedactor:
@@ -25,7 +27,7 @@ class StreamRedactor:
         """Add `text`; return what can be sent now (redacted)."""
         self._buffer += text
         cut = len(self._buffer) - self._window
-        if cut <= 0:
+        if cut < _STEP:
             return ""
         spans = find_pii(self._buffer, self._kinds)
         for span in spans:

@@ -108,8 +108,9 @@ async def test_flag_counts_and_logs_without_the_text(service: GuardrailsService,
 async def test_output_body_redaction_and_json_schema(service: GuardrailsService) -> None:
     guards = service.for_request(tenant="acme", route=None)
     assert guards is not None
-    body: dict[str, Any] = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Reach ops@corp.example"}}]}
-    finding = guards.check_body(body)
+    message = {"role": "assistant", "content": "Reach ops@corp.example"}
+    body: dict[str, Any] = {"choices": [{"index": 0, "message": message}]}
+    finding = await guards.check_body(body)
     assert finding is not None and body["choices"][0]["message"]["content"] == "Reach [REDACTED_EMAIL]"
     fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "object", "required": ["a"]}}}
     await guards.check_input(user("hi"), response_format=fmt)
