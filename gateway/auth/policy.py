@@ -5,6 +5,8 @@ and the limits policy. Keys appear only as the name of an environment variable o
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -116,3 +118,15 @@ class AuthPolicy(_Frozen):
 
     def tenant(self, name: str) -> TenantPolicy:
         return self.tenants.get(name, TenantPolicy())
+
+    def route_references(self) -> Iterator[tuple[tuple[str | int, ...], str, Literal["alias", "model"]]]:
+        """(path under `auth`, name, kind) of every alias and model id this section names, for the
+        policy loader's cross checks."""
+        owners: list[tuple[tuple[str | int, ...], KeyGrant | TenantPolicy]] = [
+            (("tenants", name), t) for name, t in self.tenants.items()]
+        owners += [(("keys", i), k) for i, k in enumerate(self.keys)]
+        for path, owner in owners:
+            for j, alias in enumerate(owner.allowed_aliases or ()):
+                yield (*path, "allowed_aliases", j), alias, "alias"
+            for j, model in enumerate(owner.allowed_models or ()):
+                yield (*path, "allowed_models", j), model, "model"

@@ -87,6 +87,10 @@ class GuardrailsPolicy(_Frozen):
                 raise ValueError(f"{where}: undefined guardrail profile {name!r}")
         return self
 
+    def route_references(self) -> list[tuple[tuple[str, ...], str]]:
+        """(path under `guardrails`, alias or model id) for the policy loader's cross checks."""
+        return [(("aliases", route), route) for route in self.aliases]
+
     def profile_name(self, *, tenant: str | None, route: str | None) -> str | None:
         if tenant is not None and tenant in self.tenants:
             return self.tenants[tenant]

@@ -132,3 +132,14 @@ def test_policy_rejects_bad_keys(keys: list[dict[str, object]], message: str) ->
 def test_policy_caps_the_cache_ttl_at_one_second() -> None:
     with pytest.raises(ValidationError):
         AuthPolicy.model_validate({"cache_ttl_seconds": 5})
+
+
+def test_route_references_for_the_loader() -> None:
+    policy = AuthPolicy.model_validate({
+        "tenants": {"acme": {"allowed_aliases": ["auto"], "allowed_models": ["m1"]}},
+        "keys": [{"id": "k", "tenant": "acme", "key_env": "K", "allowed_aliases": ["fast", "best"]}]})
+    assert list(policy.route_references()) == [
+        (("tenants", "acme", "allowed_aliases", 0), "auto", "alias"),
+        (("tenants", "acme", "allowed_models", 0), "m1", "model"),
+        (("keys", 0, "allowed_aliases", 0), "fast", "alias"),
+        (("keys", 0, "allowed_aliases", 1), "best", "alias")]

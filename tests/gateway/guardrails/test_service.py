@@ -148,3 +148,7 @@ async def test_load_trains_the_classifier_only_when_needed() -> None:
 def test_policy_errors(policy: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace("[", r"\[").replace("(", r"\(")):
         GuardrailsPolicy.model_validate(policy)
+
+
+def test_route_references_for_the_loader() -> None:
+    assert POLICY.route_references() == [(("aliases", "auto"), "auto")]
