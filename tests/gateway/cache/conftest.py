@@ -36,6 +36,10 @@ def prefix() -> Iterator[str]:
 def policy(prefix: str = "turnout:cache", *, semantic: bool = True, **overrides: Any) -> CachePolicy:
     routes = {"auto": SemanticRoute()} if semantic else {}
     sem = SemanticPolicy(routes=routes, **overrides.pop("semantic_overrides", {}))
+    # Generous budgets: a busy CI machine must not turn a slow answer into a bypass (tests of the
+    # budgets set their own).
+    overrides.setdefault("lookup_timeout_ms", 2000)
+    overrides.setdefault("write_timeout_ms", 2000)
     return CachePolicy(key_prefix=prefix, semantic=sem, **overrides)
 
 
