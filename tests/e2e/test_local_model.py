@@ -53,8 +53,10 @@ def request_log(gateway: Proc, request_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize("model", ["auto", "local-first", LOCAL_MODEL_ID])
 def test_chat_completion_is_answered_by_the_real_model(stack: Stack, model: str) -> None:
     rid = f"e2e-local-{model}"
+    # `auto` capped at tier 1 by the client hint, so this tests the tier-1 chain, not the classifier
     raw = client(stack).chat.completions.with_raw_response.create(
-        model=model, messages=EASY, max_tokens=24, temperature=0, extra_headers={"x-request-id": rid})
+        model=model, messages=EASY, max_tokens=24, temperature=0,
+        extra_headers={"x-request-id": rid, "x-turnout-max-tier": "1"})
     completion = raw.parse()
 
     assert raw.headers["x-turnout-model"] == LOCAL_MODEL_ID
