@@ -109,6 +109,9 @@ class LimitsService:
         except FailOpen:
             failed.append("budgets")
         decision = RateDecision(allowed=True)
+        caps = [lim for lim in (subject.key_limits.tokens_per_minute, subject.tenant_limits.tokens_per_minute)
+                if lim is not None]
+        tokens = min([tokens, *caps])  # a request larger than a whole minute's tokens waits for an empty window
         try:
             with redis_guard("rate limits", fail.rate_limits, self._observer):
                 decision = await self._limiter.check(self._quotas(subject, requests=1, tokens=tokens))

@@ -73,6 +73,16 @@ async def test_token_reservation_is_corrected_by_settle(redis: aioredis.Redis, p
     assert again.headers["x-ratelimit-remaining-tokens"] == "250"
 
 
+async def test_a_request_larger_than_the_minute_is_admitted_into_an_empty_window(
+        redis: aioredis.Redis, prefix: str) -> None:
+    svc = service(redis, prefix)
+    who = Who(key_limits=Limits(tokens_per_minute=100), tenant_limits=Limits(tokens_per_minute=80))
+    adm = await svc.admit(who, tokens=5000)
+    assert adm.reserved_tokens == 80
+    with pytest.raises(RateLimited):
+        await svc.admit(who, tokens=1)
+
+
 async def test_settle_prices_usage_and_reports_per_tenant(redis: aioredis.Redis, prefix: str) -> None:
     svc = service(redis, prefix)
     cost = await svc.settle(Who(), spec=SPEC, prompt_tokens=1000, completion_tokens=500)
