@@ -66,8 +66,9 @@ class KeyStore:
         return self._master is not None
 
     def is_master(self, bearer: str | None) -> bool:
-        return bool(bearer) and self._master is not None and hmac.compare_digest(
-            bearer.encode(), self._master.encode())  # type: ignore[union-attr]
+        if not bearer or self._master is None:
+            return False
+        return hmac.compare_digest(bearer.encode(), self._master.encode())
 
     def anonymous(self) -> Principal:
         return Principal(tenant="default", key_id="anonymous", key_limits=self._policy.open_limits,
