@@ -14,6 +14,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 _SCRIPT = """
+if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: allow writes after TIME
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local sec = math.floor(now)
