@@ -4,22 +4,27 @@ Starts the simulator (0 ms latency) as its own process, so the CPU time of this 
 adapter's client-side cost alone: sequential calls, `time.process_time()` / calls, after a warm-up.
 Also shows the bare HTTP clients measured to choose the direct adapter's (httpx vs aiohttp).
 
-    .venv/bin/python benchmarks/upstream_adapters.py [--calls 2000] [--stream-calls 300] [--uvloop]
+    .venv/bin/python benchmarks/upstream_adapters.py [--calls 2000] [--stream-calls 300] [--concurrency 16]
+                                                     [--uvloop]
 
-Latest run (2026-11-28, 2-core VM shared with other jobs (load ~6), Python 3.11, uvloop, aiohttp
-3.14, litellm adapter with retries off; 2,000 plain calls, 300 streams of 21 events each):
+Latest run (2026-11-28, 2-core VM shared with other jobs (load ~8, so +-30% between runs), Python
+3.11, uvloop, aiohttp 3.14, litellm adapter with retries off; 2,000 plain calls, 300 streams of 21
+events each):
 
     client / adapter                              CPU µs/call  wall µs/call
-    bare httpx.AsyncClient POST                           470          1100
-    bare aiohttp.ClientSession POST                        94           288
-    openai_http adapter, plain                            110           438
-    litellm adapter, plain                               3870         10119
-    openai_http adapter, stream (~20 chunks)              219           592
-    litellm adapter, stream (~20 chunks)                13342         20292
+    bare httpx.AsyncClient POST                           539          1991
+    bare aiohttp.ClientSession POST                       137          1020
+    openai_http adapter, plain                            112           433
+    litellm adapter, plain                               4138         10477
+    openai_http adapter, plain, 16 at a time               72           130
+    litellm adapter, plain, 16 at a time                 4008          9164
+    openai_http adapter, stream (~20 chunks)              227           357
+    litellm adapter, stream (~20 chunks)                15712         29365
 
-The direct adapter costs about what a bare aiohttp POST costs (~0.1 ms CPU): 35x less than the
-litellm adapter per plain call and 60x less per stream. httpx costs 4-5x aiohttp, hence aiohttp.
-One timer per stream instead of an `asyncio.timeout` per chunk took a stream from ~330 to ~220 µs.
+The direct adapter costs about what a bare aiohttp POST costs (0.1-0.14 ms CPU sequentially, ~0.07
+ms at 16 concurrent): 30-37x less than the litellm adapter per plain call, 55-70x less per stream.
+httpx costs 4-5x aiohttp, hence aiohttp. One timer per stream instead of an `asyncio.timeout` per
+chunk took a stream from ~330 to ~220 µs.
 """
 
 from __future__ import annotations
@@ -44,14 +49,17 @@ MESSAGES = [{"role": "user", "content": "Say hello in a short sentence."}]
 Call = Callable[[], Awaitable[object]]
 
 
-async def measure(call: Call, calls: int, warmup: int = 100) -> tuple[float, float]:
-    """(CPU µs per call, wall µs per call)."""
-    for _ in range(warmup):
-        await call()
+async def measure(call: Call, calls: int, warmup: int = 100, concurrency: int = 1) -> tuple[float, float]:
+    """(CPU µs per call, wall µs per call), `concurrency` callers at a time."""
+    async def worker(n: int) -> None:
+        for _ in range(n):
+            await call()
+
+    await worker(warmup)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    for _ in range(calls):
-        await call()
-    return (time.process_time() - cpu0) / calls * 1e6, (time.perf_counter() - wall0) / calls * 1e6
+    await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
+    done = calls // concurrency * concurrency
+    return (time.process_time() - cpu0) / done * 1e6, (time.perf_counter() - wall0) / done * 1e6
 
 
 def adapter_call(upstream: Upstream, spec: ModelSpec, *, stream: bool) -> Call:
@@ -68,7 +76,7 @@ def adapter_call(upstream: Upstream, spec: ModelSpec, *, stream: bool) -> Call:
     return call
 
 
-async def run(base_url: str, calls: int, stream_calls: int) -> list[tuple[str, float, float]]:
+async def run(base_url: str, calls: int, stream_calls: int, concurrency: int) -> list[tuple[str, float, float]]:
     spec = ModelSpec(id="bench", litellm_model="openai/bench", api_base=base_url + "/v1")
     rows: list[tuple[str, float, float]] = []
     payload = orjson.dumps({"model": "bench", "messages": MESSAGES, "max_tokens": 20})
@@ -90,6 +98,11 @@ async def run(base_url: str, calls: int, stream_calls: int) -> list[tuple[str, f
     try:
         rows.append(("openai_http adapter, plain", *await measure(adapter_call(direct, spec, stream=False), calls)))
         rows.append(("litellm adapter, plain", *await measure(adapter_call(litellm, spec, stream=False), calls)))
+        if concurrency > 1:
+            for name, upstream in (("openai_http", direct), ("litellm", litellm)):
+                rows.append((f"{name} adapter, plain, {concurrency} at a time",
+                             *await measure(adapter_call(upstream, spec, stream=False), calls,
+                                            concurrency=concurrency)))
         rows.append(("openai_http adapter, stream (~20 chunks)",
                      *await measure(adapter_call(direct, spec, stream=True), stream_calls, warmup=20)))
         rows.append(("litellm adapter, stream (~20 chunks)",
@@ -103,6 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--stream-calls", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=16, help="also measure this many calls at a time")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop (as the gateway does)")
     args = parser.parse_args()
     model = SimModel(name="bench", min_output_tokens=18, max_output_tokens=18)
@@ -112,7 +126,7 @@ def main() -> None:
             import uvloop
 
             runner = uvloop.run
-        rows = runner(run(sim.base_url, args.calls, args.stream_calls))
+        rows = runner(run(sim.base_url, args.calls, args.stream_calls, args.concurrency))
     print(f"{'client / adapter':44s} {'CPU µs/call':>12s} {'wall µs/call':>13s}")
     for name, cpu, wall in rows:
         print(f"{name:44s} {cpu:12.0f} {wall:13.0f}")
