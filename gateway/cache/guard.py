@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(k|m|bn)?\b|(\d+(?:[.,]\d+)*)")
+_SCALE = {"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000}
+_IDIOMS = re.compile(r"\b(?:or not|why or why not)\b")
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|`([^`]+)`|(?<!\w)'([^']+)'(?!\w)")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -36,7 +38,7 @@ longest shortest|longer shorter|fast slow|faster slower|fastest slowest|cheap ex
 advantages disadvantages|pros cons|good bad|positive negative|add remove
 encrypt decrypt|encode decode|compress decompress|import export|buy sell|true false|start stop
 enable disable|upload download|before after|first last|old new|oldest newest|older newer|hot cold
-win lose|gain loss|rise fall|male female|men women|boy girl|husband wife|up down|in out|open close
+win lose|gain loss|rise fall|male female|men women|boy girl|husband wife|open close
 input output|inside outside|above below|minimum maximum|ascending descending|north south|east west
 left right|early late|earliest latest|push pull|send receive|always never|all none|love hate
 """
@@ -64,16 +66,32 @@ class _Facts:
     quoted: frozenset[str]
     negated: bool
     words: tuple[str, ...]
+    folded: str
+    """Lowercased words joined by single spaces, for substring checks."""
+
+
+def _number(match: re.Match[str]) -> str:
+    digits, scale, bare = match.groups()
+    value = (digits or bare).replace(",", "")
+    if scale and "." not in value:
+        return str(int(value) * _SCALE[scale])
+    return value
 
 
 def _facts(text: str) -> _Facts:
     lowered = text.lower().replace("\u2019", "'")
     words = tuple(w.replace("'", "") if w.endswith("n't") else w for w in _WORD.findall(lowered))
-    numbers = [m.replace(",", "") for m in _NUMBER.findall(lowered)]
+    numbers = [_number(m) for m in _NUMBER.finditer(lowered)]
     numbers += [_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS]
-    quoted = frozenset(next(g for g in m.groups() if g).strip() for m in _QUOTED.finditer(text))
-    negated = any(w in _NEGATIONS for w in words)
-    return _Facts(tuple(numbers), quoted, negated, words)
+    quoted = frozenset(" ".join(_WORD.findall(next(g for g in m.groups() if g).lower()))
+                       for m in _QUOTED.finditer(text))
+    negated = any(w in _NEGATIONS for w in _WORD.findall(_IDIOMS.sub(" ", " ".join(words))))
+    return _Facts(tuple(numbers), quoted, negated, words, " " + " ".join(words) + " ")
+
+
+def _quotes_differ(a: _Facts, b: _Facts) -> bool:
+    """A quoted string of either side must appear, quoted or not, in the other."""
+    return any(f" {q} " not in other.folded for one, other in ((a, b), (b, a)) for q in one.quoted if q)
 
 
 def _opposite_swapped(a: _Facts, b: _Facts) -> bool:
@@ -82,27 +100,37 @@ def _opposite_swapped(a: _Facts, b: _Facts) -> bool:
     return any(_OPPOSITES.get(word, frozenset()) & only_b for word in words_a - words_b)
 
 
+def _neighbour(words: tuple[str, ...], start: int, step: int, shared: set[str]) -> str | None:
+    """The nearest shared content word within three words of `start`, walking by `step`."""
+    for i in range(start + step, start + 4 * step, step):
+        if not 0 <= i < len(words):
+            return None
+        if words[i] in shared:
+            return words[i]
+    return None
+
+
 def _order_reversed(a: _Facts, b: _Facts) -> bool:
-    """Two shared content words, with a directional word between them, appear in swapped order."""
-    if not (_DIRECTIONAL & set(a.words) and _DIRECTIONAL & set(b.words)):
-        return False
+    """"X to Y" in one question, Y before X in the other (X, Y: content words both share)."""
     shared = (set(a.words) & set(b.words)) - _STOP - _DIRECTIONAL
-    pos_a = {w: i for i, w in reversed(list(enumerate(a.words))) if w in shared}
-    pos_b = {w: i for i, w in reversed(list(enumerate(b.words))) if w in shared}
-    items = sorted(shared, key=pos_a.__getitem__)
-    for i, first in enumerate(items):
-        for second in items[i + 1:]:
-            if pos_b[first] > pos_b[second] and _DIRECTIONAL & set(a.words[pos_a[first]:pos_a[second]]):
-                return True
+    first_b = {w: i for i, w in reversed(list(enumerate(b.words)))}
+    if not _DIRECTIONAL & first_b.keys():
+        return False
+    for i, word in enumerate(a.words):
+        if word not in _DIRECTIONAL:
+            continue
+        left, right = _neighbour(a.words, i, -1, shared), _neighbour(a.words, i, 1, shared)
+        if left and right and left != right and first_b[right] < first_b[left]:
+            return True
     return False
 
 
 def guard_rejects(query: str, cached: str) -> str | None:
     """Why `cached` must not answer `query` although they embed alike; None when the hit may stand."""
     a, b = _facts(query), _facts(cached)
-    if sorted(a.numbers) != sorted(b.numbers) or a.numbers != b.numbers:
+    if a.numbers != b.numbers:
         return "numbers"
-    if a.quoted != b.quoted:
+    if _quotes_differ(a, b):
         return "quoted"
     if a.negated != b.negated:
         return "negation"

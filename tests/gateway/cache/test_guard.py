@@ -26,6 +26,10 @@ def test_guard_rejects(query: str, cached: str, reason: str) -> None:
     ("What is the capital of France?", "what's the capital of france"),
     ("How do I learn Python in 30 days?", "How can I learn Python within 30 days?"),
     ("Why is the sky blue?", "What makes the sky look blue?"),
+    ("Are mediums real or not?", "Are mediums real?"),  # "or not" is no negation
+    ("How do you define 'life'?", "How can you define life?"),  # a quote may appear unquoted
+    ("Which laptop is best around 50k?", "Which laptop is best around 50,000?"),
+    ("Is a 5 year old too young for school?", "Is five year old too young for school?"),
 ])
 def test_guard_lets_paraphrases_through(query: str, cached: str) -> None:
     assert guard_rejects(query, cached) is None
