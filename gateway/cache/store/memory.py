@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,8 @@ class _Partition:
     route: str
     entries: OrderedDict[str, tuple[Entry, float]] = field(default_factory=OrderedDict)
     """key -> (entry, expiry), least recently used first."""
+    expiries: deque[tuple[float, str]] = field(default_factory=deque)
+    """(expiry, key) in write order, which is expiry order: one TTL per policy."""
     log: list[tuple[int, str, str]] = field(default_factory=list)
     """(sequence, op, key), trimmed to the last `_LOG_LEN`."""
     trimmed: int = 0
@@ -29,6 +32,7 @@ class MemoryStore:
         self._clock = clock
         self._partitions: dict[str, _Partition] = {}
         self._sequence = 0
+        self._puts = 0
 
     def _log(self, part: _Partition, op: str, key: str) -> None:
         self._sequence += 1
@@ -58,18 +62,28 @@ class MemoryStore:
         part = self._partitions.setdefault(placement.partition, _Partition(placement.tenant, placement.route))
         part.entries[entry.key] = (entry, now + placement.ttl_s)
         part.entries.move_to_end(entry.key)
+        part.expiries.append((now + placement.ttl_s, entry.key))
         if entry.vector is not None:
             self._log(part, "add", entry.key)
-        for key in [k for k, (_, expiry) in part.entries.items() if expiry <= now]:
-            self._drop(part, key)
+        self._expire(part, now)
         while len(part.entries) > placement.max_entries:
             self._drop(part, next(iter(part.entries)))
-        if len(self._partitions) % 256 == 0:
+        self._puts += 1
+        if self._puts % 1024 == 0:
             self._sweep(now)
 
+    def _expire(self, part: _Partition, now: float) -> None:
+        while part.expiries and part.expiries[0][0] <= now:
+            expiry, key = part.expiries.popleft()
+            found = part.entries.get(key)
+            if found is not None and found[1] == expiry:
+                self._drop(part, key)
+
     def _sweep(self, now: float) -> None:
-        for name in [n for n, p in self._partitions.items() if all(e <= now for _, e in p.entries.values())]:
-            del self._partitions[name]
+        for name, part in list(self._partitions.items()):
+            self._expire(part, now)
+            if not part.entries:
+                del self._partitions[name]
 
     async def changes(self, partition: str, cursor: str | None) -> Changes:
         part = self._partitions.get(partition)
@@ -80,7 +94,7 @@ class MemoryStore:
             return Changes(cursor=str(since), full=False, reload=True)
         if since is not None:
             changes = Changes(cursor=str(max(since, part.log[-1][0] if part.log else since)), full=False)
-            for _, op, key in (row for row in part.log if row[0] > since):
+            for _, op, key in part.log[bisect.bisect_right(part.log, since, key=lambda row: row[0]):]:
                 found = part.entries.get(key)
                 if op == "del" or found is None:
                     changes.removed.append(key)
