@@ -21,6 +21,7 @@ import numpy as np
 from cache_data import Matrix, Pairs, data_or_exit, embed_all, gptcache_mock, mrpc, quora
 
 from gateway.cache import CachePolicy, CacheRequest, ResponseCache
+from gateway.cache.blas import limit_blas_threads
 from gateway.cache.config import SemanticPolicy, SemanticRoute
 from gateway.cache.guard import guard_rejects
 from gateway.cache.store.memory import MemoryStore
@@ -131,6 +132,7 @@ async def main() -> None:
     parser.add_argument("--quick", action="store_true", help="Quora only, no sweep")
     args = parser.parse_args()
     data_or_exit()
+    limit_blas_threads()
     default = SemanticPolicy().threshold
     sets = [quora()] if args.quick else [quora(), mrpc(), gptcache_mock()]
     for pairs in sets:

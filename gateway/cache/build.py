@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from gateway.cache.blas import limit_blas_threads
 from gateway.cache.cache import ResponseCache
 from gateway.cache.config import CachePolicy
 from gateway.cache.embedding.base import Embedder
@@ -44,6 +45,8 @@ async def build_cache(policy: CachePolicy, *, redis_url: str | None, embedder: E
                       store: CacheStore | None = None) -> ResponseCache:
     """The cache for a policy. `embedder` overrides `semantic.embedder` (required for registry models);
     `store` overrides the Redis / in-process choice (tests)."""
+    if _uses_semantic(policy):
+        limit_blas_threads(policy.semantic.blas_threads)
     if embedder is None and _uses_semantic(policy):
         factory = EMBEDDERS.get(policy.semantic.embedder)
         if factory is None:
