@@ -22,9 +22,9 @@ class SemanticPolicy(_Frozen):
     routes: dict[str, SemanticRoute] = Field(
         default_factory=dict,
         description="Routes (alias or model id) where semantic lookup is on; `*` means every route.")
-    threshold: float = Field(0.93, ge=0.0, le=1.0, description="Default cosine similarity for a hit.")
+    threshold: float = Field(0.95, ge=0.0, le=1.0, description="Default cosine similarity for a hit.")
     min_threshold: float = Field(
-        0.88, ge=0.0, le=1.0, description="Operator floor: no route or request may go below it.")
+        0.90, ge=0.0, le=1.0, description="Operator floor: no route or request may go below it.")
     guard: bool = Field(True, description="Reject hits whose numbers, quotes, negations or order differ.")
     max_temperature: float = Field(
         1.0, ge=0.0, description="Requests above it are not looked up semantically (absent counts as 1.0).")

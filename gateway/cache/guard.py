@@ -2,62 +2,26 @@
 
 Embeddings score "Celsius to Fahrenheit" against "Fahrenheit to Celsius" at 0.995 and "17x23"
 against "17x24" at 0.91, so a hit also needs: the same numbers in the same order, the same quoted
-strings, the same negation, no word swapped for its opposite, and the words both questions share
-in the same order around a directional word (to, from, than, into, vs, ...).
+strings, the same negation, no word swapped for its opposite, the words both questions share in
+the same order around a directional word (to, from, than, into, vs, ...), and no name swapped for
+another (each side naming something the other does not mention), and the same when/where/who.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from gateway.cache.lexicon import DIRECTIONAL, INTERROGATIVES, NEGATIONS, NUMBER_WORDS, OPPOSITES, STOP
+
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(k|m|bn)?\b|(\d+(?:[.,]\d+)*)")
-_SCALE = {"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000}
+_SCALE = MappingProxyType({"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000})
+# A capitalised word that does not start a sentence, or a camel-cased one: a likely name.
+_NAME = re.compile(r"(?<![.?!:]\s)(?<!^)\b([A-Z][\w&'-]*|[a-z]+[A-Z]\w*)")
 _IDIOMS = re.compile(r"\b(?:or not|why or why not)\b")
 _QUOTED = re.compile(r"\"([^\"]+)\"|“([^”]+)”|`([^`]+)`|(?<!\w)'([^']+)'(?!\w)")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-
-
-def _words(text: str) -> tuple[str, ...]:
-    return tuple(text.split())
-
-
-_NEGATIONS = frozenset(_words(
-    "not no never none nobody nothing nowhere neither nor without cannot cant dont doesnt didnt isnt "
-    "arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt mustnt"))
-_NUMBER_WORDS = {w: str(i) for i, w in enumerate(_words(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty"))}
-_DIRECTIONAL = frozenset(_words("to into from than vs versus over per before after instead"))
-_OPPOSITES_TEXT = """
-increase decrease|more less|most least|best worst|better worse|max min|maximum minimum|largest smallest
-biggest smallest|larger smaller|bigger smaller|higher lower|highest lowest|high low|long short
-longest shortest|longer shorter|fast slow|faster slower|fastest slowest|cheap expensive
-advantages disadvantages|pros cons|good bad|positive negative|add remove
-encrypt decrypt|encode decode|compress decompress|import export|buy sell|true false|start stop
-enable disable|upload download|before after|first last|old new|oldest newest|older newer|hot cold
-win lose|gain loss|rise fall|male female|men women|boy girl|husband wife|open close
-input output|inside outside|above below|minimum maximum|ascending descending|north south|east west
-left right|early late|earliest latest|push pull|send receive|always never|all none|love hate
-"""
-
-
-def _opposites(text: str) -> Mapping[str, frozenset[str]]:
-    table: dict[str, frozenset[str]] = {}
-    for pair in re.split(r"[|\n]", text.strip()):
-        a, b = pair.split()
-        table[a] = table.get(a, frozenset()) | {b}
-        table[b] = table.get(b, frozenset()) | {a}
-    return MappingProxyType(table)
-
-
-_OPPOSITES = _opposites(_OPPOSITES_TEXT)
-_STOP = frozenset(_words(
-    "a an the is are was were be been being am do does did of and or in on at for with by as it its "
-    "this that these those i you he she we they me my your our their what which who whom whose how why "
-    "when where can could should would will shall may might must there here some any if then so"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +32,9 @@ class _Facts:
     words: tuple[str, ...]
     folded: str
     """Lowercased words joined by single spaces, for substring checks."""
+    names: frozenset[tuple[str, ...]]
+    """Likely names (capitalised words), each as its stemmed words."""
+    stems: frozenset[str]
 
 
 def _number(match: re.Match[str]) -> str:
@@ -82,11 +49,27 @@ def _facts(text: str) -> _Facts:
     lowered = text.lower().replace("\u2019", "'")
     words = tuple(w.replace("'", "") if w.endswith("n't") else w for w in _WORD.findall(lowered))
     numbers = [_number(m) for m in _NUMBER.finditer(lowered)]
-    numbers += [_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS]
+    numbers += [NUMBER_WORDS[w] for w in words if w in NUMBER_WORDS]
     quoted = frozenset(" ".join(_WORD.findall(next(g for g in m.groups() if g).lower()))
                        for m in _QUOTED.finditer(text))
-    negated = any(w in _NEGATIONS for w in _WORD.findall(_IDIOMS.sub(" ", " ".join(words))))
-    return _Facts(tuple(numbers), quoted, negated, words, " " + " ".join(words) + " ")
+    negated = any(w in NEGATIONS for w in _WORD.findall(_IDIOMS.sub(" ", " ".join(words))))
+    names = frozenset(tuple(_stem(w) for w in _WORD.findall(m.group(1).lower()))
+                      for m in _NAME.finditer(text) if m.group(1) != "I")
+    return _Facts(tuple(numbers), quoted, negated, words, " " + " ".join(words) + " ", names,
+                  frozenset(_stem(w) for w in words))
+
+
+def _stem(word: str) -> str:
+    word = word.removesuffix("'s")
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
+def _names_swapped(a: _Facts, b: _Facts) -> bool:
+    """Each side names something the other does not mention (Montana / Minnesota)."""
+    def unmatched(one: _Facts, other: _Facts) -> bool:
+        return any(name and not all(w in other.stems for w in name) for name in one.names)
+
+    return unmatched(a, b) and unmatched(b, a)
 
 
 def _quotes_differ(a: _Facts, b: _Facts) -> bool:
@@ -97,7 +80,7 @@ def _quotes_differ(a: _Facts, b: _Facts) -> bool:
 def _opposite_swapped(a: _Facts, b: _Facts) -> bool:
     words_a, words_b = set(a.words), set(b.words)
     only_b = words_b - words_a
-    return any(_OPPOSITES.get(word, frozenset()) & only_b for word in words_a - words_b)
+    return any(OPPOSITES.get(word, frozenset()) & only_b for word in words_a - words_b)
 
 
 def _neighbour(words: tuple[str, ...], start: int, step: int, shared: set[str]) -> str | None:
@@ -112,12 +95,12 @@ def _neighbour(words: tuple[str, ...], start: int, step: int, shared: set[str]) 
 
 def _order_reversed(a: _Facts, b: _Facts) -> bool:
     """"X to Y" in one question, Y before X in the other (X, Y: content words both share)."""
-    shared = (set(a.words) & set(b.words)) - _STOP - _DIRECTIONAL
+    shared = (set(a.words) & set(b.words)) - STOP - DIRECTIONAL
     first_b = {w: i for i, w in reversed(list(enumerate(b.words)))}
-    if not _DIRECTIONAL & first_b.keys():
+    if not DIRECTIONAL & first_b.keys():
         return False
     for i, word in enumerate(a.words):
-        if word not in _DIRECTIONAL:
+        if word not in DIRECTIONAL:
             continue
         left, right = _neighbour(a.words, i, -1, shared), _neighbour(a.words, i, 1, shared)
         if left and right and left != right and first_b[right] < first_b[left]:
@@ -138,4 +121,8 @@ def guard_rejects(query: str, cached: str) -> str | None:
         return "opposite"
     if _order_reversed(a, b):
         return "order"
+    if _names_swapped(a, b):
+        return "names"
+    if INTERROGATIVES & set(a.words) != INTERROGATIVES & set(b.words):
+        return "question"
     return None

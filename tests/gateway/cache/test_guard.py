@@ -16,6 +16,11 @@ from gateway.cache.guard import guard_rejects
     ("Which foods are healthy?", "Which foods are not healthy?", "negation"),
     ("How can I increase my heart rate?", "How can I decrease my heart rate?", "opposite"),
     ("What are the advantages of Rust?", "What are the disadvantages of Rust?", "opposite"),
+    ("What is the best gift you have ever received?", "What is the best gift you have ever given?", "opposite"),
+    ("Who are the greatest first basemen?", "Who are the greatest second basemen?", "numbers"),
+    ("Which rehab center is near Madison County GA?", "Which rehab center is near Madison County IN?", "names"),
+    ("Is there a rehab center in San Mateo County?", "Is there a rehab center in San Francisco County?", "names"),
+    ("How will Game of Thrones end?", "When will Game of Thrones end?", "question"),
 ])
 def test_guard_rejects(query: str, cached: str, reason: str) -> None:
     assert guard_rejects(query, cached) == reason
@@ -30,6 +35,8 @@ def test_guard_rejects(query: str, cached: str, reason: str) -> None:
     ("How do you define 'life'?", "How can you define life?"),  # a quote may appear unquoted
     ("Which laptop is best around 50k?", "Which laptop is best around 50,000?"),
     ("Is a 5 year old too young for school?", "Is five year old too young for school?"),
+    ("What are Raghuram Rajan's views on demonetization?", "What is the view of Raghuram Rajan on demonetization?"),
+    ("How do I learn Python?", "What is the best way to learn python?"),
 ])
 def test_guard_lets_paraphrases_through(query: str, cached: str) -> None:
     assert guard_rejects(query, cached) is None
