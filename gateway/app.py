@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
+import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import orjson
@@ -12,11 +13,14 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway import errors, schemas
-from gateway.runtime import Runtime, build_runtime
+from gateway.lifespan import lifespan
+from gateway.reload import PolicyHolder
 from gateway.service import Answer, GatewayService
 from gateway.settings import Settings
-from router.errors import PayloadTooLarge
+from router.errors import PayloadTooLarge, PermissionDenied
 from router.upstream.base import Upstream
+
+log = logging.getLogger("turnout.gateway")
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -48,61 +52,86 @@ def _respond(answer: Answer) -> Response:
     return Response(orjson.dumps(answer.body), media_type="application/json", headers=answer.headers)
 
 
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _local_only(request: Request) -> None:
+    host = request.client.host if request.client else ""
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    raise PermissionDenied("admin endpoints answer on localhost only until admin keys are configured")
+
+
 def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if upstream is None:
-            from router.upstream.litellm_adapter import LiteLLMUpstream
-
-            chosen: Upstream = LiteLLMUpstream()
-        else:
-            chosen = upstream
-        runtime = build_runtime(settings, chosen)
-        app.state.runtime = runtime
-        app.state.service = GatewayService(runtime)
-        yield
-
-    app = FastAPI(title="Turnout", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="Turnout", version="0.1.0", lifespan=lifespan(settings, upstream), docs_url=None,
+                  redoc_url=None)
     errors.install(app)
 
     def service(request: Request) -> GatewayService:
         svc: GatewayService = request.app.state.service
         return svc
 
-    def limit(request: Request) -> int:
-        runtime: Runtime = request.app.state.runtime
-        return runtime.policy.server.max_body_bytes
+    async def json_body(request: Request) -> dict[str, Any]:
+        limit = request.app.state.holder.current.policy.server.max_body_bytes
+        return schemas.parse_json_object(await read_body(request, limit))
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
         rid = _request_id(request)
-        body = schemas.parse_json_object(await read_body(request, limit(request)))
-        return _respond(await service(request).chat(body, rid))
+        body = await json_body(request)
+        return _respond(await service(request).chat(body, request.headers, rid))
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request) -> Response:
         rid = _request_id(request)
-        body = schemas.parse_json_object(await read_body(request, limit(request)))
+        body = await json_body(request)
         return _respond(await service(request).embeddings(body, rid))
 
+    @app.post("/v1/route")
+    async def route(request: Request) -> Response:
+        _request_id(request)
+        return _json(await service(request).route(await json_body(request), request.headers))
+
     @app.get("/v1/models")
-    async def models(request: Request) -> dict[str, Any]:
-        return service(request).models()
+    async def models(request: Request) -> Response:
+        return _json(service(request).models())
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
 
     @app.get("/readyz")
     async def readyz(request: Request) -> Response:
         checks = await service(request).readiness()
         ok = all(c["ok"] for c in checks.values())
-        return Response(orjson.dumps({"status": "ready" if ok else "not_ready", "checks": checks}),
-                        status_code=200 if ok else 503, media_type="application/json")
+        return _json({"status": "ready" if ok else "not_ready", "checks": checks}, 200 if ok else 503)
 
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        body, content_type = request.app.state.metrics.render()
+        return Response(body, media_type=content_type)
+
+    add_admin_routes(app)
     return app
+
+
+def add_admin_routes(app: FastAPI) -> None:
+    @app.post("/admin/reload")
+    async def admin_reload(request: Request) -> Response:
+        _local_only(request)
+        result = await request.app.state.holder.reload("admin API")
+        return _json(result.to_dict(), 200 if result.ok else 422)
+
+    @app.get("/admin/breakers")
+    async def admin_breakers(request: Request) -> Response:
+        _local_only(request)
+        holder: PolicyHolder = request.app.state.holder
+        return _json({"breakers": [v.to_dict() for v in holder.services.breakers.views()]})
+
 
 
 def create_app_from_env() -> FastAPI:

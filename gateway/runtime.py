@@ -1,6 +1,9 @@
-"""What a running gateway holds: the policy, the registry built from it, the upstream, the secrets.
+"""What a running gateway holds.
 
-Built once in the app's lifespan (`build_runtime`); nothing here is module-level.
+`Services` are built once per process in the lifespan and survive policy reloads (the upstream
+connection pools, the breakers, the metrics, the classifier). A `Runtime` is built per policy load
+(the policy, its registry, an executor over that registry); a request pins the runtime it started
+with, so a reload never changes a request midway.
 """
 
 from __future__ import annotations
@@ -8,30 +11,47 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from gateway.config import Policy, load_policy
+from gateway.config import Policy
+from gateway.record import Observer
 from gateway.settings import Settings
 from registry import ModelSpec, Registry
+from router.breakers import Breakers
+from router.executor import Executor
 from router.upstream.base import Upstream
 
 log = logging.getLogger("turnout.gateway")
 
 
+class PromptClassifier(Protocol):
+    """`classifier.Classifier` as the gateway uses it."""
+
+    def classify(self, messages: Any, *, tools: Any = None, response_format: Any = None,
+                 uncertainty_margin: float = 0.5) -> Any: ...
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    upstream: Upstream
+    breakers: Breakers
+    observers: list[Observer] = field(default_factory=list)
+    classifier: PromptClassifier | None = None
+
+
 @dataclass(slots=True)
 class Runtime:
-    settings: Settings
     policy: Policy
     registry: Registry
-    upstream: Upstream
+    executor: Executor
+    specs: Mapping[str, ModelSpec]
     api_keys: Mapping[str, str] = field(repr=False)
     """Model id -> key, resolved from the environment at load. Never logged."""
 
-    def resolve(self, name: str) -> tuple[str, ModelSpec] | None:
-        """A requested `model` -> (route name, model spec). Aliases map to their first model for now."""
-        alias = self.policy.router.aliases.get(name)
-        model_id = alias.first_model() if alias is not None else name
-        state = self.registry.get(model_id)
-        return (name, state.spec) if state is not None else None
+    @property
+    def version(self) -> str:
+        return self.policy.version or ""
 
 
 def resolve_keys(policy: Policy, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -51,11 +71,14 @@ def resolve_keys(policy: Policy, environ: Mapping[str, str]) -> tuple[dict[str, 
     return keys, unavailable
 
 
-def build_runtime(settings: Settings, upstream: Upstream, policy: Policy | None = None) -> Runtime:
-    policy = policy or load_policy(settings.policy_path)
-    keys, unavailable = resolve_keys(policy, settings.environ)
+def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None) -> Runtime:
+    keys, unavailable = resolve_keys(policy, services.settings.environ)
     registry = Registry(policy.models, unavailable)
-    log.info("policy %s loaded from %s: %d models (%d available), aliases: %s", policy.version,
-             settings.policy_path, len(policy.models), len(registry.available_ids()),
-             ", ".join(policy.router.aliases) or "none")
-    return Runtime(settings=settings, policy=policy, registry=registry, upstream=upstream, api_keys=keys)
+    if previous is not None:
+        registry.adopt(previous.registry)
+    services.breakers.configure(policy.router.breaker)
+    executor = Executor(upstream=services.upstream, registry=registry, breakers=services.breakers, api_keys=keys)
+    log.info("policy %s loaded: %d models (%d available), aliases: %s", policy.version, len(policy.models),
+             len(registry.available_ids()), ", ".join(policy.router.aliases) or "none")
+    return Runtime(policy=policy, registry=registry, executor=executor,
+                   specs={m.id: m for m in policy.models}, api_keys=keys)

@@ -1,39 +1,31 @@
-"""The request path, top to bottom: validate, resolve the route, call the model, answer.
+"""The request path, top to bottom. Handlers in `gateway.app` parse HTTP and call one method here.
 
-Handlers in `gateway.app` parse the HTTP request and call one method here.
+    chat:  validate -> decide (classify, choose the chain) -> call down the chain -> answer
+           -> one RequestRecord to every observer (metrics, decision log) when the request ends
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway import schemas, sse
-from gateway.runtime import Runtime
-from registry import ModelSpec
-from router.errors import ModelNotFound, RequestError, TurnoutError, UpstreamUnavailable
-from router.upstream.base import Chunk, UpstreamRequest
+import orjson
+
+from gateway import schemas
+from gateway.decide import decide, estimate_tokens
+from gateway.record import AttemptRecord, RequestRecord
+from gateway.reload import PolicyHolder
+from gateway.runtime import Runtime, Services
+from router.errors import RequestError, TurnoutError, UpstreamUnavailable
+from router.record import RouteRecord
+from router.select import Decision, pinned
+from router.sse import SSE_DONE, sse_error_event
+from router.streaming import ChunkStream
 
 log = logging.getLogger("turnout.requests")
-
-
-async def redis_check(url: str | None) -> dict[str, Any]:
-    if not url:
-        return {"ok": False, "error": "no Redis URL in the configured environment variable"}
-    import redis.asyncio as aioredis
-    from redis.exceptions import RedisError
-
-    client = aioredis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
-    try:
-        await client.ping()
-        return {"ok": True}
-    except (RedisError, OSError):
-        return {"ok": False, "error": "Redis unreachable"}
-    finally:
-        await client.aclose()
 
 
 @dataclass(slots=True)
@@ -45,127 +37,148 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+def _event(chunk: Mapping[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+
+
 class GatewayService:
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, services: Services, holder: PolicyHolder) -> None:
+        self.services = services
+        self.holder = holder
 
-    def _route(self, name: str, *, embeddings: bool = False) -> tuple[str, ModelSpec]:
-        resolved = self.runtime.resolve(name)
-        if resolved is None:
-            raise ModelNotFound(f"model {name!r} does not exist; GET /v1/models lists the models and aliases",
-                                param="model")
-        route, spec = resolved
-        state = self.runtime.registry.get(spec.id)
-        if state is not None and not state.available:
-            raise UpstreamUnavailable(f"model {spec.id!r} is unavailable: {state.unavailable_reason}")
-        if embeddings and not spec.capabilities.embeddings:
-            raise RequestError(f"model {spec.id!r} does not serve embeddings", param="model")
-        if not embeddings and not spec.capabilities.chat:
-            raise RequestError(f"model {spec.id!r} is an embeddings model", param="model")
-        return route, spec
-
-    def _headers(self, spec: ModelSpec, request_id: str) -> dict[str, str]:
-        return {"x-turnout-model": spec.id, "x-turnout-policy-version": self.runtime.policy.version or "",
-                "x-turnout-attempts": "1", "x-request-id": request_id}
-
-    async def chat(self, body: dict[str, Any], request_id: str) -> Answer:
+    # ------------------------------------------------------------------ chat completions
+    async def chat(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:
+        runtime = self.holder.current  # pinned for the whole request, whatever reloads meanwhile
         started = time.perf_counter()
-        requested = schemas.validate_chat(body)
-        route, spec = self._route(requested)
-        stream = bool(body.get("stream"))
-        call = UpstreamRequest(spec=spec, body=body, stream=stream, api_key=self.runtime.api_keys.get(spec.id),
-                               timeout=spec.timeouts.first_token if stream else spec.timeouts.total)
-        state = self.runtime.registry.get(spec.id)
-        assert state is not None
-        state.in_flight += 1
+        record = RequestRecord(request_id=request_id, endpoint="chat", route="unknown",
+                               policy_version=runtime.version)
+        route: RouteRecord | None = None
         try:
-            response = await self.runtime.upstream.send(call)
-            if stream:
-                assert response.stream is not None
-                first = await anext(response.stream)
-        except StopAsyncIteration:
-            state.in_flight -= 1
-            raise UpstreamUnavailable(f"model {spec.id!r}: the stream ended before any data") from None
-        except TurnoutError:
-            state.in_flight -= 1
-            state.record(latency_ms=(time.perf_counter() - started) * 1000, ok=False)
-            raise
-        headers = self._headers(spec, request_id)
-        if not stream:
-            state.in_flight -= 1
-            assert response.body is not None
-            answer = response.body
-            answer["model"] = spec.id
-            usage = answer.get("usage") or {}
-            latency = (time.perf_counter() - started) * 1000
-            state.record(latency_ms=latency, ok=True, completion_tokens=usage.get("completion_tokens", 0))
-            self._log(request_id, route, spec, latency, usage, stream=False)
-            return Answer(body=answer, headers=headers)
-        assert response.stream is not None
-        return Answer(stream=self._relay(first, response.stream, spec, route, request_id, started),
-                      headers=headers)
-
-    async def _relay(self, first: Chunk, rest: AsyncIterator[Chunk], spec: ModelSpec, route: str,
-                     request_id: str, started: float) -> AsyncIterator[bytes]:
-        state = self.runtime.registry.get(spec.id)
-        assert state is not None
-        ttft = (time.perf_counter() - started) * 1000
-        usage: dict[str, Any] = {}
-        ok = False
-        try:
-            first["model"] = spec.id
-            yield sse.event(first)
-            async for chunk in rest:
-                chunk["model"] = spec.id
-                if chunk.get("usage"):
-                    usage = chunk["usage"]
-                yield sse.event(chunk)
-            yield sse.DONE
-            ok = True
+            name = schemas.validate_chat(body)
+            if name in runtime.specs or name in runtime.policy.router.aliases:
+                record.route = name
+            record.stream = bool(body.get("stream"))
+            decision, record.classifier_ms = await decide(self.services, runtime, name, body, headers)
+            _note_decision(record, decision)
+            route = RouteRecord(decision)
+            called = time.perf_counter()
+            if record.stream:
+                stream = await runtime.executor.stream(decision, body, route,
+                                                       prompt_tokens=estimate_tokens(body["messages"]))
+                return Answer(stream=self._relay(stream, record, route, started, called),
+                              headers=self._headers(route, request_id))
+            result = await runtime.executor.complete(decision, body, route)
         except TurnoutError as exc:
-            log.warning("stream from %s failed after the first byte: %s", spec.id, exc.code)
-            yield sse.error_event(exc.body())
+            record.status, record.error_class = exc.status, type(exc).__name__
+            self._finish(record, route, started, upstream_ms=_attempts_ms(route))
+            raise
+        result["model"] = route.model
+        self._finish(record, route, started, upstream_ms=(time.perf_counter() - called) * 1000)
+        return Answer(body=result, headers=self._headers(route, request_id))
+
+    async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, started: float,
+                     called: float) -> AsyncIterator[bytes]:
+        model = route.model
+        try:
+            async for chunk in stream:
+                chunk["model"] = model
+                yield _event(chunk)
+            yield SSE_DONE
+        except TurnoutError as exc:
+            record.status, record.error_class = 502, type(exc).__name__
+            log.warning("stream from %s failed after the first byte: %s", model, exc.code)
+            yield sse_error_event(exc)
         finally:
-            state.in_flight -= 1
-            latency = (time.perf_counter() - started) * 1000
-            state.record(latency_ms=latency, ok=ok, ttft_ms=ttft,
-                         completion_tokens=usage.get("completion_tokens", 0))
-            self._log(request_id, route, spec, latency, usage, stream=True, ttft_ms=ttft)
+            await stream.aclose()
+            self._finish(record, route, started, upstream_ms=(time.perf_counter() - called) * 1000)
 
+    def _headers(self, route: RouteRecord, request_id: str) -> dict[str, str]:
+        return {**route.headers(), "x-request-id": request_id}
+
+    def _finish(self, record: RequestRecord, route: RouteRecord | None, started: float, *,
+                upstream_ms: float) -> None:
+        record.latency_ms = (time.perf_counter() - started) * 1000
+        record.upstream_ms = min(upstream_ms, record.latency_ms)
+        if route is not None:
+            _note_route(record, route)
+        for observer in self.services.observers:
+            observer.observe(record)
+        payload: dict[str, Any] = route.to_log() if route is not None else {"alias": record.route}
+        payload.update(request_id=record.request_id, tenant=record.tenant, status=record.status,
+                       error=record.error_class, stream=record.stream, cache=record.cache,
+                       tokens_in=record.tokens_in, tokens_out=record.tokens_out,
+                       latency_ms=round(record.latency_ms, 2), overhead_ms=round(record.overhead_ms, 3),
+                       classifier_ms=record.classifier_ms)
+        log.info("request", extra={"turnout": payload})
+
+    # ------------------------------------------------------------------ the decision alone
+    async def route(self, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        runtime = self.holder.current
+        name = schemas.validate_chat(body)
+        decision, _ = await decide(self.services, runtime, name, body, headers)
+        return decision.to_dict()
+
+    # ------------------------------------------------------------------ embeddings
     async def embeddings(self, body: dict[str, Any], request_id: str) -> Answer:
-        requested = schemas.validate_embeddings(body)
-        _, spec = self._route(requested, embeddings=True)
-        call = UpstreamRequest(spec=spec, body=body, kind="embeddings", api_key=self.runtime.api_keys.get(spec.id))
-        response = await self.runtime.upstream.send(call)
-        assert response.body is not None
-        response.body["model"] = spec.id
-        return Answer(body=response.body, headers=self._headers(spec, request_id))
+        runtime = self.holder.current
+        name = schemas.validate_embeddings(body)
+        spec = runtime.specs.get(name)
+        if spec is None:
+            from router.errors import ModelNotFound
 
-    async def readiness(self) -> dict[str, dict[str, Any]]:
-        runtime = self.runtime
-        chat_models = [m for m in runtime.registry.available_ids() if runtime.registry.spec(m).capabilities.chat]
-        checks: dict[str, dict[str, Any]] = {
-            "policy": {"ok": True, "version": runtime.policy.version},
-            "upstreams": {"ok": bool(chat_models), "available": len(chat_models)},
-        }
-        if runtime.policy.redis is not None:
-            checks["redis"] = await redis_check(runtime.settings.environ.get(runtime.policy.redis.url_env))
-        return checks
+            raise ModelNotFound(f"model {name!r} does not exist; GET /v1/models lists the models", param="model")
+        if not spec.capabilities.embeddings:
+            raise RequestError(f"model {name!r} does not serve embeddings", param="model")
+        state = runtime.registry.get(name)
+        if state is not None and not state.available:
+            raise UpstreamUnavailable(f"model {name!r} is unavailable: {state.unavailable_reason}")
+        route = RouteRecord(pinned(runtime.policy.router, name, policy_version=runtime.version))
+        result = await runtime.executor.complete(route.decision, body, route, kind="embeddings")
+        result["model"] = name
+        return Answer(body=result, headers=self._headers(route, request_id))
 
+    # ------------------------------------------------------------------ models, readiness
     def models(self) -> dict[str, Any]:
-        policy = self.runtime.policy
+        runtime = self.holder.current
+        available = set(runtime.registry.available_ids())
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "turnout-router"}
-                for name in policy.router.aliases]
+                for name in runtime.policy.router.aliases]
         data += [{"id": s.id, "object": "model", "created": 0, "owned_by": s.provider}
-                 for s in policy.models if s.id in self.runtime.registry.available_ids()]
+                 for s in runtime.policy.models if s.id in available]
         return {"object": "list", "data": data}
 
-    def _log(self, request_id: str, route: str, spec: ModelSpec, latency_ms: float, usage: dict[str, Any],
-             *, stream: bool, ttft_ms: float | None = None) -> None:
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
-        log.info("request", extra={"turnout": {
-            "request_id": request_id, "alias": route, "model": spec.id, "stream": stream,
-            "tokens_in": prompt, "tokens_out": completion,
-            "cost_usd": round(spec.price.cost(prompt, completion), 8),
-            "latency_ms": round(latency_ms, 2), "ttft_ms": None if ttft_ms is None else round(ttft_ms, 2)}})
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        runtime = self.holder.current
+        return readiness_checks(runtime)
+
+
+def readiness_checks(runtime: Runtime) -> dict[str, dict[str, Any]]:
+    chat = [m for m in runtime.registry.available_ids() if runtime.specs[m].capabilities.chat]
+    return {"policy": {"ok": True, "version": runtime.version},
+            "upstreams": {"ok": bool(chat), "available": len(chat)}}
+
+
+def _note_decision(record: RequestRecord, decision: Decision) -> None:
+    record.chain = decision.chain
+    if not decision.pinned:
+        record.tier, record.score, record.task = int(decision.tier), decision.score, decision.task
+        record.uncertain = decision.escalated is not None and "uncertain" in decision.escalated
+
+
+def _attempts_ms(route: RouteRecord | None) -> float:
+    return sum(a.latency_ms for a in route.attempts) if route is not None else 0.0
+
+
+def _note_route(record: RequestRecord, route: RouteRecord) -> None:
+    record.model = route.model
+    record.attempts = tuple(AttemptRecord(a.model, "ok" if a.outcome == "ok" else (a.error or a.outcome),
+                                          a.latency_ms, None) for a in route.attempts)
+    fallbacks = []
+    for before, after in zip(route.attempts, route.attempts[1:], strict=False):
+        if before.model != after.model:
+            fallbacks.append((before.model, after.model, before.error or before.outcome))
+    record.fallbacks = tuple(fallbacks)
+    record.tokens_in = route.usage.get("prompt_tokens", 0)
+    record.tokens_out = route.usage.get("completion_tokens", 0)
+    record.cost_usd = route.cost_usd or 0.0
+    record.ttft_ms = route.ttft_ms

@@ -16,6 +16,8 @@ class Settings:
     port: int = 4000
     workers: int = 1
     log_level: str = "info"
+    policy_watch_s: float = 1.0
+    """How often the policy file is checked for changes (0 turns the watch off)."""
     environ: dict[str, str] = field(default_factory=dict, repr=False)
     """The environment secrets are read from (API keys, Redis URL). Never logged."""
 
@@ -28,5 +30,6 @@ class Settings:
             port=int(env.get("TURNOUT_PORT", "4000")),
             workers=int(env.get("TURNOUT_WORKERS", "1")),
             log_level=env.get("TURNOUT_LOG_LEVEL", "info"),
+            policy_watch_s=float(env.get("TURNOUT_POLICY_WATCH_S", "1.0")),
             environ=env,
         )

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 from typing import Any
 
+from registry import ModelSpec
 from router.errors import (
     ContentPolicyViolation,
     ContextWindowExceeded,
@@ -140,3 +141,13 @@ def _to_dict(obj: Any) -> dict[str, Any]:
         return obj
     dumped: dict[str, Any] = obj.model_dump(exclude_none=True)
     return dumped
+
+
+def count_tokens(spec: ModelSpec, messages: Any) -> int:
+    """Prompt tokens with the model's tokenizer as litellm knows it (tiktoken's cl100k otherwise).
+    CPU-bound: call it in a thread."""
+    litellm = load_litellm()
+    try:
+        return int(litellm.token_counter(model=spec.litellm_model.partition("/")[2], messages=messages))
+    except Exception:  # noqa: BLE001 - the translation boundary: litellm knows no tokenizer for it
+        return sum(len(str(m.get("content") or "")) for m in messages) // 4

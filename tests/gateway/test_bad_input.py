@@ -113,11 +113,11 @@ def test_context_window_exceeded_is_a_400(gateway: GatewayProcess) -> None:
 
 
 UPSTREAM_FAULTS = [
-    ("error-500", 502, "bad_gateway"),
+    ("error-500", 502, "all_attempts_failed"),
     ("error-503", 503, "service_unavailable"),
     ("rate-limit", 429, "rate_limit_exceeded"),
     ("timeout-3000ms", 504, "upstream_timeout"),
-    ("reset", 502, "bad_gateway"),
+    ("reset", 503, "service_unavailable"),
 ]
 
 
@@ -139,6 +139,7 @@ def test_upstream_failures_map_to_gateway_statuses(faulty_gateway: GatewayProces
     response = _post(faulty_gateway, "/v1/chat/completions", {"model": model, "messages": MSG, "stream": stream})
     _assert_openai_error(response, status, code)
     assert "127.0.0.1" not in response.text
+    assert f"{model}: error" in response.json()["error"]["message"]  # the attempts, summarised
     if status == 429:
         assert int(response.headers["retry-after"]) >= 1
 

@@ -1,0 +1,96 @@
+"""Step 3 and 4 of the request path: classify the prompt, then choose the model chain.
+
+Used by chat completions and by `POST /v1/route` (the decision without a call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.runtime import Runtime, Services
+from registry import Tier
+from router.errors import ModelNotFound, RequestError
+from router.features import RequestFeatures, Signals, features_from_body
+from router.hints import parse_hints
+from router.select import Decision, pinned, select
+
+# Count exactly with the model's tokenizer only when the estimate comes this close to a window.
+_EXACT_BELOW = 0.6
+
+
+def estimate_tokens(messages: Any) -> int:
+    """About four characters a token, plus a few per message: cheap, and only for routing."""
+    chars = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            chars += sum(len(p.get("text", "")) for p in content if isinstance(p, dict))
+        chars += 16
+    return chars // 4 + 3
+
+
+def _exact_counts(runtime: Runtime, models: list[str], messages: Any) -> dict[str, int]:
+    from router.upstream.litellm_adapter import count_tokens
+
+    return {m: count_tokens(runtime.specs[m], messages) for m in models}
+
+
+async def features_for(runtime: Runtime, body: Mapping[str, Any], chain_models: list[str]) -> RequestFeatures:
+    messages = body["messages"]
+    estimate = estimate_tokens(messages)
+    near = [m for m in chain_models if m in runtime.specs
+            and estimate >= _EXACT_BELOW * runtime.specs[m].context_window]
+    exact = await asyncio.to_thread(_exact_counts, runtime, near, messages) if near else {}
+    features = features_from_body(body, prompt_tokens=estimate)
+    if exact:
+        features = RequestFeatures(**{**_fields(features), "prompt_tokens_by_model": exact})
+    return features
+
+
+def _fields(features: RequestFeatures) -> dict[str, Any]:
+    return {name: getattr(features, name) for name in features.__slots__}
+
+
+def classify(services: Services, runtime: Runtime, alias: str, body: Mapping[str, Any]) -> tuple[Signals, float]:
+    """The classifier's verdict as routing signals, and the time it took (ms)."""
+    if services.classifier is None:
+        return Signals(tier=Tier.MODERATE, score=0.5, task="chat", uncertain=True), 0.0
+    margin = runtime.policy.router.aliases[alias].escalation.uncertainty_margin
+    started = time.perf_counter()
+    c = services.classifier.classify(body["messages"], tools=body.get("tools"),
+                                     response_format=body.get("response_format"), uncertainty_margin=margin)
+    elapsed = (time.perf_counter() - started) * 1000
+    return Signals(tier=Tier(int(c.tier)), score=float(c.score), task=str(c.task), uncertain=bool(c.uncertain),
+                   probabilities=tuple(c.probabilities)), elapsed
+
+
+async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[str, Any],
+                 headers: Mapping[str, str]) -> tuple[Decision, float | None]:
+    """The routing decision for a validated chat body, and the classifier's time (ms, aliases only)."""
+    policy = runtime.policy
+    spec = runtime.specs.get(name)
+    if spec is not None:
+        if not spec.capabilities.chat:
+            raise RequestError(f"model {name!r} is an embeddings model", param="model")
+        state = runtime.registry.get(name)
+        if state is not None and not state.available:
+            from router.errors import UpstreamUnavailable
+
+            raise UpstreamUnavailable(f"model {name!r} is unavailable: {state.unavailable_reason}")
+        return pinned(policy.router, name, policy_version=runtime.version), None
+    alias = policy.router.aliases.get(name)
+    if alias is None:
+        raise ModelNotFound(f"model {name!r} does not exist; GET /v1/models lists the models and aliases",
+                            param="model")
+    hints = parse_hints(headers, body)
+    signals, classifier_ms = classify(services, runtime, name, body)
+    chain_models = sorted({m for chain in alias.tiers.values() for m in chain} | {policy.router.default_model})
+    features = await features_for(runtime, body, chain_models)
+    decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,
+                      policy_version=runtime.version, breakers=services.breakers.states())
+    return decision, classifier_ms
