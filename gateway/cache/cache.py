@@ -21,6 +21,7 @@ from gateway.cache.partitions import PartitionIndexes
 from gateway.cache.result import CacheLookup
 from gateway.cache.stats import CacheStats
 from gateway.cache.store.base import CacheStore, CacheUnavailable, Entry, Placement
+from router.errors import TurnoutError
 
 _SCAN_IN_THREAD_ROWS = 4096
 
@@ -94,8 +95,9 @@ class ResponseCache:
     async def _embed(self, text: str) -> Matrix | None:
         assert self._embedder is not None
         try:
-            matrix = await self._embedder.embed([text])
-        except (ValueError, OSError, RuntimeError, CacheUnavailable):
+            async with asyncio.timeout(self.policy.semantic.embed_timeout_ms / 1000):
+                matrix = await self._embedder.embed([text])
+        except (TimeoutError, ValueError, OSError, RuntimeError, TurnoutError):
             self.stats.embed_errors += 1
             return None
         row: Matrix = matrix[0]

@@ -31,6 +31,8 @@ class SemanticPolicy(_Frozen):
     max_prompt_chars: int = Field(2000, gt=0, description="Longer last user messages skip semantic lookup.")
     embedder: str = Field(
         "minilm", description="`minilm` (local, offline) or a registry model id used through its upstream.")
+    embed_timeout_ms: int = Field(
+        1000, gt=0, description="Budget for embedding a prompt; over it, no semantic lookup for that request.")
     blas_threads: int = Field(
         1, ge=1, description="BLAS threads for the process: one is fastest for many small products.")
     max_loaded_partitions: int = Field(

@@ -23,6 +23,7 @@ class CacheStats:
     backend_timeouts: int = 0
     """Store calls over their time budget."""
     embed_errors: int = 0
+    """Embedder failures or calls over `semantic.embed_timeout_ms`: semantic lookup skipped."""
     single_flight_shared: int = 0
     """Requests answered by an identical request's in-flight upstream call."""
 
