@@ -40,7 +40,8 @@ class SemanticPolicy(_Frozen):
 
     def route_threshold(self, route: str) -> float | None:
         """The route's threshold, or None when semantic lookup is off for it."""
-        entry = self.routes.get(route) or self.routes.get("*")
+        entry = self.routes.get(route)
+        entry = self.routes.get("*") if entry is None else entry
         if entry is None:
             return None
         return max(self.min_threshold, entry.threshold if entry.threshold is not None else self.threshold)

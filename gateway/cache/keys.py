@@ -93,8 +93,11 @@ def cache_keys(request: CacheRequest, policy: CachePolicy) -> CacheKeys | None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[-1], Mapping):
         return None
-    system = [m for m in messages[:-1] if isinstance(m, Mapping) and m.get("role") in ("system", "developer")]
-    earlier = [m for m in messages[:-1] if not (isinstance(m, Mapping) and m in system)]
+    system: list[object] = []
+    earlier: list[object] = []
+    for message in messages[:-1]:
+        is_system = isinstance(message, Mapping) and message.get("role") in ("system", "developer")
+        (system if is_system else earlier).append(message)
     params = {k: v for k, v in body.items() if k not in _NOT_OUTPUT}
     partition = _digest([request.tenant, request.route, params, _digest(system), _digest(earlier)])
     last = messages[-1]
