@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from cache_data import Matrix, Pairs, data_or_exit, embed_all, gptcache_mock, mrpc, quora
+from cache_own_pairs import NEAR_MISSES, PARAPHRASES
 
 from gateway.cache import CachePolicy, CacheRequest, ResponseCache
 from gateway.cache.blas import limit_blas_threads
@@ -122,13 +123,28 @@ def follow_ups(threshold: float) -> None:
           "only their text were compared; with earlier turns hashed into the partition: 0 (by construction)")
 
 
+async def own_pairs(threshold: float) -> None:
+    """Pairs written for Turnout, unseen by any tuning: near misses must miss, paraphrases should hit."""
+    from gateway.cache.embedding.minilm import MiniLM
+
+    texts = [t for pair in NEAR_MISSES + PARAPHRASES for t in pair]
+    embedder = TableEmbedder(texts, MiniLM().encode(texts))
+    print(f"own pairs (not in any data set), threshold {threshold}:")
+    for name, pairs in (("near misses", NEAR_MISSES), ("paraphrases", PARAPHRASES)):
+        data = Pairs(name, [a for a, _ in pairs], [b for _, b in pairs], [name == "paraphrases"] * len(pairs))
+        for guard in (False, True):
+            score = await through_cache(data, embedder, threshold, guard=guard, shared=False)
+            print(f"  {name}, guard {'on' if guard else 'off'}: {score.hits} of {len(pairs)} hit")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="Quora only, no sweep")
     args = parser.parse_args()
-    data_or_exit()
     limit_blas_threads()
     default = SemanticPolicy().threshold
+    await own_pairs(default)
+    data_or_exit()
     sets = [quora()] if args.quick else [quora(), mrpc(), gptcache_mock()]
     for pairs in sets:
         vectors = embed_all(pairs.stored + pairs.queries)

@@ -32,7 +32,9 @@ win lose|gain loss|rise fall|male female|men women|boy girl|husband wife|open cl
 input output|inside outside|above below|minimum maximum|ascending descending|north south|east west
 left right|early late|earliest latest|push pull|send receive|always never|all none|love hate
 give receive|given received|gave received|giving receiving|lend borrow|teach learn|employer employee
-parent child|teacher student|import export|won lost|winner loser|rich poor|richest poorest|legal illegal
+parent child|teacher student|won lost|winner loser|rich poor|richest poorest|legal illegal
+start end|begin end|beginning end|started ended|local remote|locally remotely|benefits risks
+benefit risk|benefits drawbacks|online offline|public private|accept reject|allow deny|include exclude
 """
 
 
