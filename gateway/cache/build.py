@@ -34,7 +34,8 @@ def _store(policy: CachePolicy, redis_url: str | None) -> CacheStore:
     from gateway.cache.store.redis import RedisStore
 
     return RedisStore(url=redis_url, prefix=policy.key_prefix, read_budget_s=policy.lookup_timeout_ms / 1000,
-                      write_budget_s=policy.write_timeout_ms / 1000, load_budget_s=policy.load_timeout_ms / 1000)
+                      write_budget_s=policy.write_timeout_ms / 1000, load_budget_s=policy.load_timeout_ms / 1000,
+                      max_connections=policy.max_connections)
 
 
 def _uses_semantic(policy: CachePolicy) -> bool:

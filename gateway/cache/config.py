@@ -63,6 +63,8 @@ class CachePolicy(_Frozen):
     write_timeout_ms: int = Field(250, gt=0, description="Budget for a Redis write; over it, skip.")
     load_timeout_ms: int = Field(
         10_000, gt=0, description="Budget for loading a partition's vectors (runs beside the lookups).")
+    max_connections: int = Field(
+        64, gt=0, description="Redis connections per gateway; more concurrent calls wait within their budget.")
     retry_after_ms: int = Field(
         500, ge=0, description="After a Redis error, bypass without trying for this long.")
     semantic: SemanticPolicy = SemanticPolicy()

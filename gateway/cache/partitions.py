@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from gateway.cache.index import Vector, VectorIndex
-from gateway.cache.store.base import CacheStore, Changes
+from gateway.cache.index import VectorIndex
+from gateway.cache.store.base import CacheStore, Changes, Vector
 
 
 class PartitionIndexes:
@@ -56,8 +56,9 @@ class PartitionIndexes:
             return None
 
     async def _load(self, partition: str, dimension: int) -> VectorIndex:
-        index = VectorIndex(dimension)
-        self._apply(index, await self._store.changes(partition, None))
+        changes = await self._store.changes(partition, None)
+        index = await asyncio.to_thread(VectorIndex.build, dimension, changes.added)
+        index.cursor = changes.cursor
         return index
 
     def _loaded(self, partition: str, task: asyncio.Task[VectorIndex]) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from gateway.cache.index import VectorIndex
+from gateway.cache.store.base import Indexed
 
 
 def unit(*values: float) -> np.ndarray:  # type: ignore[type-arg]
@@ -35,3 +36,13 @@ def test_vectors_of_another_dimension_are_ignored() -> None:
     index = VectorIndex(3)
     index.add("a", "q", unit(1, 0))
     assert len(index) == 0 and index.search(unit(1, 0), 0.0) == []
+
+
+def test_bulk_build_matches_adding_one_by_one() -> None:
+    items = [Indexed(f"k{i}", f"q{i}", unit(1, i, 0)) for i in range(40)] + [Indexed("odd", "q", unit(1, 0))]
+    built = VectorIndex.build(3, items)
+    assert len(built) == 40  # the 2-d vector is skipped
+    hits = built.search(unit(1, 5, 0), 0.99999)
+    assert [c.key for c in hits] == ["k5"] and hits[0].query == "q5"
+    built.add("k40", "q40", unit(0, 0, 1))
+    assert [c.key for c in built.search(unit(0, 0, 1), 0.99)] == ["k40"]

@@ -159,3 +159,12 @@ async def test_slow_redis_is_bypassed_within_the_budget(caches: list[ResponseCac
     await blocker.wait()
     server.kill()
     server.wait()
+
+
+async def test_more_concurrent_requests_than_connections_wait_instead_of_bypassing(
+        caches: list[ResponseCache], prefix: str, minilm: MiniLM) -> None:
+    cache = await replica(caches, prefix, minilm, max_connections=4, semantic=False)
+    await cache.store(await cache.lookup(chat("popular question")), answer("popular answer"))
+    results = await asyncio.gather(*(cache.lookup(chat("popular question")) for _ in range(200)))
+    assert {r.status for r in results} == {"hit-exact"}
+    assert cache.stats.backend_errors == 0
