@@ -22,11 +22,6 @@ HOSTED_FALLBACK = "gpt-sim-mini"  # next in the `local-first` chain of policies/
 EASY = [{"role": "user", "content": "What is the capital of France? Answer in one short sentence."}]
 SIMULATED = re.compile(r"^\[[\w.:/-]+\] echo:")
 
-ROUTER_PENDING = pytest.mark.skip(
-    reason="needs the routing engine (issue 4) wired into the gateway: fallback down the chain, "
-           "breakers, max_concurrency; until then an alias calls only its first model")
-
-
 def client(stack: Stack) -> OpenAI:
     return OpenAI(base_url=stack.gateway_url, api_key="unused", max_retries=0, timeout=30)
 
@@ -96,17 +91,32 @@ def test_the_real_model_answers_as_it_does_directly(stack: Stack) -> None:
     assert through.choices[0].message.content == straight.choices[0].message.content
 
 
-def breaker_state(gateway_url: str, model: str) -> str:
-    """The state `GET /admin/breakers` shows for `model` (a list of views, or one under a key)."""
-    body = httpx.get(gateway_url.removesuffix("/v1") + "/admin/breakers", timeout=5).json()
-    views = body.get("breakers", body) if isinstance(body, dict) else body
-    if isinstance(views, dict):
-        views = [{"model": k, **v} for k, v in views.items()]
-    state: str = next(v["state"] for v in views if v["model"] == model)
+def breaker_state(stack: Stack, model: str) -> str:
+    body = httpx.get(stack.gateway_url.removesuffix("/v1") + "/admin/breakers", timeout=5).json()
+    state: str = next(b["state"] for b in body["breakers"] if b["model"] == model)
     return state
 
 
-@ROUTER_PENDING
+def metric(stack: Stack, name: str, **labels: str) -> float:
+    """The sum of the gateway's Prometheus samples `name` whose labels include `labels`."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(stack.gateway_url.removesuffix("/v1") + "/metrics", timeout=5).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())
+
+
+def test_metrics_count_the_real_model(stack: Stack) -> None:
+    attempts = metric(stack, "turnout_upstream_attempts_total", model=LOCAL_MODEL_ID, outcome="ok")
+    tokens = metric(stack, "turnout_tokens_total", model=LOCAL_MODEL_ID, direction="out")
+    completion = client(stack).chat.completions.create(model="local-first", messages=EASY, max_tokens=8)
+
+    assert completion.usage is not None
+    assert metric(stack, "turnout_upstream_attempts_total", model=LOCAL_MODEL_ID, outcome="ok") == attempts + 1
+    assert metric(stack, "turnout_tokens_total", model=LOCAL_MODEL_ID, direction="out") == (
+        tokens + completion.usage.completion_tokens)
+
+
 def test_a_dead_local_server_sends_traffic_down_the_chain_and_opens_its_breaker(own_stack: Stack) -> None:
     sdk = client(own_stack)
     first = sdk.chat.completions.with_raw_response.create(model="local-first", messages=EASY, max_tokens=8)
@@ -120,7 +130,9 @@ def test_a_dead_local_server_sends_traffic_down_the_chain_and_opens_its_breaker(
         assert (raw.parse().choices[0].message.content or "").startswith(f"[{HOSTED_FALLBACK}]")
         attempts.append(int(raw.headers["x-turnout-attempts"]))
     assert attempts[0] >= 2, "the first request after the crash should have tried the local model"
-    assert breaker_state(own_stack.gateway_url, LOCAL_MODEL_ID) == "open"
+    assert breaker_state(own_stack, LOCAL_MODEL_ID) == "open"
+    assert metric(own_stack, "turnout_breaker_state", model=LOCAL_MODEL_ID, state="open") == 1
+    assert metric(own_stack, "turnout_fallbacks_total", from_model=LOCAL_MODEL_ID, to_model=HOSTED_FALLBACK) >= 1
     assert attempts[-1] == 1, "an open breaker should skip the local model without calling it"
 
     with sdk.chat.completions.with_streaming_response.create(
@@ -130,7 +142,6 @@ def test_a_dead_local_server_sends_traffic_down_the_chain_and_opens_its_breaker(
     assert text.startswith(f"[{HOSTED_FALLBACK}]")
 
 
-@ROUTER_PENDING
 async def test_concurrent_requests_never_pile_onto_the_single_slot_model(stack: Stack) -> None:
     """max_concurrency 1: extra requests queue or go to the next model; every stream completes whole
     (llama-cpp-python's server cuts a running stream short when another request arrives)."""
