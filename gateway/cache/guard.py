@@ -83,29 +83,33 @@ def _opposite_swapped(a: _Facts, b: _Facts) -> bool:
     return any(OPPOSITES.get(word, frozenset()) & only_b for word in words_a - words_b)
 
 
-def _neighbour(words: tuple[str, ...], start: int, step: int, shared: set[str]) -> str | None:
-    """The nearest shared content word within three words of `start`, walking by `step`."""
-    for i in range(start + step, start + 4 * step, step):
-        if not 0 <= i < len(words):
-            return None
-        if words[i] in shared:
-            return words[i]
-    return None
+def _neighbour(words: tuple[str, ...], start: int, step: int) -> str | None:
+    """The nearest word that is not a stop word, walking from `start` by `step`."""
+    i = start + step
+    while 0 <= i < len(words) and words[i] in STOP:
+        i += step
+    return words[i] if 0 <= i < len(words) else None
 
 
 def _order_reversed(a: _Facts, b: _Facts) -> bool:
-    """"X to Y" in one question, Y before X in the other (X, Y: content words both share)."""
-    shared = (set(a.words) & set(b.words)) - STOP - DIRECTIONAL
+    """"X to Y" in one question (X, Y: the content words right around it), Y before X in the other."""
     first_b = {w: i for i, w in reversed(list(enumerate(b.words)))}
     if not DIRECTIONAL & first_b.keys():
         return False
     for i, word in enumerate(a.words):
         if word not in DIRECTIONAL:
             continue
-        left, right = _neighbour(a.words, i, -1, shared), _neighbour(a.words, i, 1, shared)
-        if left and right and left != right and first_b[right] < first_b[left]:
+        left, right = _neighbour(a.words, i, -1), _neighbour(a.words, i, 1)
+        if (left in first_b and right in first_b and left != right and left not in DIRECTIONAL
+                and first_b[right] < first_b[left]):
             return True
     return False
+
+
+def _leading(text: str) -> frozenset[str]:
+    """Question words that open a sentence (when / where / who used as conjunctions do not count)."""
+    firsts = (_WORD.findall(sentence.lower())[:1] for sentence in re.split(r"[.?!;:\n]", text))
+    return frozenset(w[0] for w in firsts if w) & INTERROGATIVES
 
 
 def guard_rejects(query: str, cached: str) -> str | None:
@@ -123,6 +127,6 @@ def guard_rejects(query: str, cached: str) -> str | None:
         return "order"
     if _names_swapped(a, b):
         return "names"
-    if INTERROGATIVES & set(a.words) != INTERROGATIVES & set(b.words):
+    if _leading(query) != _leading(cached):
         return "question"
     return None

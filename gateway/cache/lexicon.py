@@ -14,9 +14,10 @@ def _words(text: str) -> tuple[str, ...]:
 NEGATIONS = frozenset(_words(
     "not no never none nobody nothing nowhere neither nor without cannot cant dont doesnt didnt isnt "
     "arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt mustnt"))
+# "one" is left out: far more often a pronoun ("which one", "one can") than a number.
 NUMBER_WORDS = MappingProxyType({w: str(i) for i, w in enumerate(_words(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty"))} | {w: str(i) for i, w in enumerate(_words(
+    "sixteen seventeen eighteen nineteen twenty")) if w != "one"} | {w: str(i) for i, w in enumerate(_words(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth"))})
 INTERROGATIVES = frozenset(_words("when where who"))
 """Question words that ask for a different kind of answer (how / what / which often paraphrase)."""
