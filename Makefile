@@ -31,3 +31,4 @@ test: $(STAMP) lint typecheck
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+include mk/local-model.mk

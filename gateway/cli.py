@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +43,10 @@ def _simulator(policy: object, enabled: bool) -> Iterator[None]:
         sim.stop()
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -59,6 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
           file=sys.stderr)
     common = {"host": args.host, "port": args.port, "log_config": None, "access_log": False,
               "timeout_graceful_shutdown": args.graceful_timeout}
+    # uvicorn re-raises SIGTERM after its graceful shutdown: make that unwind through `finally`,
+    # so the simulated upstreams are stopped too.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     with _simulator(policy, not args.no_simulator):
         if args.workers > 1:
             uvicorn.run("gateway.app:create_app_from_env", factory=True, workers=args.workers, **common)

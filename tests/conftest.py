@@ -47,7 +47,7 @@ def base_policy(sim_url: str) -> dict[str, object]:
         "version": "test-1",
         "models": [
             model("local-small", context_window=4096),
-            model("local-medium", context_window=32768),
+            model("local-medium", context_window=32768, price={"input_per_mtok": 0.2, "output_per_mtok": 0.6}),
             model("claude-sim", litellm_model="anthropic/claude-sim", api_base=sim_url, tags=["hosted"],
                   context_window=200000, price={"input_per_mtok": 3, "output_per_mtok": 15}),
             model("local-embed", capabilities={"chat": False, "embeddings": True}, embedding_dims=32),
