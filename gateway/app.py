@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import logging
 import uuid
 from typing import Any
@@ -13,11 +11,11 @@ from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
 from gateway import errors, schemas
+from gateway.admin import add_admin_routes
 from gateway.lifespan import lifespan
-from gateway.reload import PolicyHolder
 from gateway.service import Answer, GatewayService
 from gateway.settings import Settings
-from router.errors import PayloadTooLarge, PermissionDenied
+from router.errors import PayloadTooLarge
 from router.upstream.base import Upstream
 
 log = logging.getLogger("turnout.gateway")
@@ -56,14 +54,6 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _local_only(request: Request) -> None:
-    host = request.client.host if request.client else ""
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    raise PermissionDenied("admin endpoints answer on localhost only until admin keys are configured")
-
-
 def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -89,7 +79,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
     async def embeddings(request: Request) -> Response:
         rid = _request_id(request)
         body = await json_body(request)
-        return _respond(await service(request).embeddings(body, rid))
+        return _respond(await service(request).embeddings(body, request.headers, rid))
 
     @app.post("/v1/route")
     async def route(request: Request) -> Response:
@@ -98,7 +88,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
-        return _json(service(request).models())
+        return _json(await service(request).models(request.headers))
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -117,21 +107,6 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
     add_admin_routes(app)
     return app
-
-
-def add_admin_routes(app: FastAPI) -> None:
-    @app.post("/admin/reload")
-    async def admin_reload(request: Request) -> Response:
-        _local_only(request)
-        result = await request.app.state.holder.reload("admin API")
-        return _json(result.to_dict(), 200 if result.ok else 422)
-
-    @app.get("/admin/breakers")
-    async def admin_breakers(request: Request) -> Response:
-        _local_only(request)
-        holder: PolicyHolder = request.app.state.holder
-        return _json({"breakers": [v.to_dict() for v in holder.services.breakers.views()]})
-
 
 
 def create_app_from_env() -> FastAPI:

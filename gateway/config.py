@@ -31,6 +31,8 @@ class ServerPolicy(_Frozen):
 
 class RedisPolicy(_Frozen):
     url_env: str = Field("TURNOUT_REDIS_URL", description="Environment variable holding the Redis URL.")
+    timeout_s: float = Field(0.25, gt=0, le=10, description="Socket and connect timeout of each Redis call.")
+    max_connections: int = Field(64, gt=0, description="Connections per process.")
 
 
 class Policy(_Frozen):

@@ -6,13 +6,14 @@ Used by chat completions and by `POST /v1/route` (the decision without a call).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from gateway.runtime import Runtime, Services
 from registry import Tier
-from router.errors import ModelNotFound, RequestError
+from router.errors import ModelNotFound, PermissionDenied, RequestError
 from router.features import RequestFeatures, Signals, features_from_body
 from router.hints import parse_hints
 from router.select import Decision, pinned, select
@@ -70,8 +71,12 @@ def classify(services: Services, runtime: Runtime, alias: str, body: Mapping[str
 
 
 async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[str, Any],
-                 headers: Mapping[str, str]) -> tuple[Decision, float | None]:
-    """The routing decision for a validated chat body, and the classifier's time (ms, aliases only)."""
+                 headers: Mapping[str, str], *, tier_cap: Tier | None = None,
+                 allows: Callable[[str], bool] | None = None) -> tuple[Decision, float | None]:
+    """The routing decision for a validated chat body, and the classifier's time (ms, aliases only).
+
+    `tier_cap` and `allows` are the caller's limits (its key's max tier or a spent budget; the models
+    its key may use)."""
     policy = runtime.policy
     spec = runtime.specs.get(name)
     if spec is not None:
@@ -92,5 +97,11 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
     chain_models = sorted({m for chain in alias.tiers.values() for m in chain} | {policy.router.default_model})
     features = await features_for(runtime, body, chain_models)
     decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,
-                      policy_version=runtime.version, breakers=services.breakers.states())
+                      policy_version=runtime.version, breakers=services.breakers.states(), tier_cap=tier_cap)
+    if allows is not None:
+        chain = tuple(m for m in decision.chain if allows(m))
+        if not chain:
+            raise PermissionDenied(f"this API key may use none of the models that {name!r} routes to",
+                                   param="model")
+        decision = dataclasses.replace(decision, chain=chain)
     return decision, classifier_ms

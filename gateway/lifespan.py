@@ -9,8 +9,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
-from gateway.config import load_policy
+from gateway.access import SpendRecorder
+from gateway.auth.tenancy import Tenancy
+from gateway.config import Policy, load_policy
 from gateway.reload import PolicyHolder
 from gateway.runtime import Services, build_runtime
 from gateway.service import GatewayService
@@ -31,6 +34,24 @@ def _load_classifier() -> Any:
         return None
 
 
+def redis_client(policy: Policy, settings: Settings) -> Redis | None:
+    """The one Redis client of the process (cache, keys, limits), or None when none is configured.
+    Short timeouts and a blocking pool: a slow Redis must cost a request milliseconds, not seconds."""
+    if policy.redis is None:
+        return None
+    url = settings.environ.get(policy.redis.url_env)
+    if not url:
+        log.warning("policy names Redis in %s, which is not set: running without Redis", policy.redis.url_env)
+        return None
+    from redis.asyncio import BlockingConnectionPool
+    from redis.asyncio import Redis as AsyncRedis
+
+    pool = BlockingConnectionPool.from_url(url, max_connections=policy.redis.max_connections, timeout=0.25,
+                                           socket_timeout=policy.redis.timeout_s,
+                                           socket_connect_timeout=policy.redis.timeout_s)
+    return AsyncRedis(connection_pool=pool)
+
+
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
@@ -40,13 +61,16 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         policy = load_policy(settings.policy_path)
         routing_upstream = build_upstream() if upstream is None else None
         chosen: Upstream = upstream if upstream is not None else routing_upstream  # type: ignore[assignment]
-        services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker))
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
+        redis = redis_client(policy, settings)
+        metrics = PrometheusMetrics.from_policy(policy)
+        tenancy = await Tenancy.build(auth=policy.auth, guardrails=policy.guardrails, environ=settings.environ,
+                                      redis=redis, observer=metrics)
+        services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
+                            tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
-        metrics = PrometheusMetrics.from_policy(
-            policy, inflight=lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
+        metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
-        services.observers.append(metrics)
         services.classifier = await classifier_task
         app.state.holder, app.state.metrics = holder, metrics
         app.state.service = GatewayService(services, holder)
@@ -63,7 +87,10 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
+            await services.spend.drain()
             if routing_upstream is not None:
                 await routing_upstream.aclose()
+            if redis is not None:
+                await redis.aclose()
 
     return run

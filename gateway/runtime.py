@@ -13,6 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from redis.asyncio import Redis
+
+from gateway.access import SpendRecorder
+from gateway.auth.tenancy import Tenancy
 from gateway.config import Policy
 from gateway.record import Observer
 from gateway.settings import Settings
@@ -36,8 +40,11 @@ class Services:
     settings: Settings
     upstream: Upstream
     breakers: Breakers
+    tenancy: Tenancy
+    spend: SpendRecorder
     observers: list[Observer] = field(default_factory=list)
     classifier: PromptClassifier | None = None
+    redis: Redis | None = None
 
 
 @dataclass(slots=True)

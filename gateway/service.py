@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from gateway import schemas
+from gateway.access import Access, admit, authenticate
 from gateway.decide import decide, estimate_tokens
 from gateway.record import AttemptRecord, RequestRecord
 from gateway.reload import PolicyHolder
@@ -53,34 +54,65 @@ class GatewayService:
         record = RequestRecord(request_id=request_id, endpoint="chat", route="unknown",
                                policy_version=runtime.version)
         route: RouteRecord | None = None
+        access: Access | None = None
         try:
             name = schemas.validate_chat(body)
             if name in runtime.specs or name in runtime.policy.router.aliases:
                 record.route = name
             record.stream = bool(body.get("stream"))
-            decision, record.classifier_ms = await decide(self.services, runtime, name, body, headers)
+            principal = await authenticate(self.services.tenancy, headers)
+            record.tenant = principal.tenant
+            access = await admit(self.services.tenancy, runtime, principal, name, body,
+                                 estimate_tokens(body["messages"]))
+            decision, record.classifier_ms = await decide(
+                self.services, runtime, name, body, headers, tier_cap=access.max_tier,
+                allows=principal.allows_model if principal.allowed_models is not None else None)
             _note_decision(record, decision)
             route = RouteRecord(decision)
             called = time.perf_counter()
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
-                return Answer(stream=self._relay(stream, record, route, started, called),
-                              headers=self._headers(route, request_id))
-            result = await runtime.executor.complete(decision, body, route)
+                return Answer(stream=self._relay(stream, record, route, access, started, called),
+                              headers=self._headers(route, request_id, access))
+            result = await self._complete(runtime, body, route, access)
         except TurnoutError as exc:
             record.status, record.error_class = exc.status, type(exc).__name__
-            self._finish(record, route, started, upstream_ms=_attempts_ms(route))
+            self._finish(record, route, access, started, upstream_ms=_attempts_ms(route))
             raise
         result["model"] = route.model
-        self._finish(record, route, started, upstream_ms=(time.perf_counter() - called) * 1000)
-        return Answer(body=result, headers=self._headers(route, request_id))
+        self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
+        return Answer(body=result, headers=self._headers(route, request_id, access))
 
-    async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, started: float,
-                     called: float) -> AsyncIterator[bytes]:
+    async def _complete(self, runtime: Runtime, body: dict[str, Any], route: RouteRecord,
+                        access: Access) -> dict[str, Any]:
+        """A plain answer, through the output guardrails; a JSON answer that misses its schema is
+        asked for once more with a corrective message."""
+        result = await runtime.executor.complete(route.decision, body, route)
+        guards = access.guards
+        if guards is None:
+            return result
+        await guards.check_body(result)
+        response_format = body.get("response_format")
+        text = _text(result)
+        verdict = guards.check_structured(text, response_format) if response_format and text is not None else None
+        if verdict is None:
+            return result
+        retry = {**body, "messages": [*body["messages"], {"role": "assistant", "content": text},
+                                      verdict.corrective_message()]}
+        result = await runtime.executor.complete(route.decision, retry, route)
+        await guards.check_body(result)
+        text = _text(result)
+        if text is None or guards.check_structured(text, response_format) is not None:
+            raise verdict.error()
+        return result
+
+    async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, access: Access,
+                     started: float, called: float) -> AsyncIterator[bytes]:
         model = route.model
+        chunks = access.guards.output_stream(stream) if access.guards is not None else stream
         try:
-            async for chunk in stream:
+            async for chunk in chunks:
                 chunk["model"] = model
                 yield _event(chunk)
             yield SSE_DONE
@@ -90,17 +122,20 @@ class GatewayService:
             yield sse_error_event(exc)
         finally:
             await stream.aclose()
-            self._finish(record, route, started, upstream_ms=(time.perf_counter() - called) * 1000)
+            self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
 
-    def _headers(self, route: RouteRecord, request_id: str) -> dict[str, str]:
-        return {**route.headers(), "x-request-id": request_id}
+    def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None) -> dict[str, str]:
+        extra = access.headers if access is not None else {}
+        return {**route.headers(), **extra, "x-request-id": request_id}
 
-    def _finish(self, record: RequestRecord, route: RouteRecord | None, started: float, *,
+    def _finish(self, record: RequestRecord, route: RouteRecord | None, access: Access | None, started: float, *,
                 upstream_ms: float) -> None:
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = min(upstream_ms, record.latency_ms)
         if route is not None:
             _note_route(record, route)
+            if access is not None and route.model is not None:
+                self.services.spend.settle(access, self.holder.current, route.model, route.usage)
         for observer in self.services.observers:
             observer.observe(record)
         payload: dict[str, Any] = route.to_log() if route is not None else {"alias": record.route}
@@ -115,13 +150,18 @@ class GatewayService:
     async def route(self, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
         runtime = self.holder.current
         name = schemas.validate_chat(body)
-        decision, _ = await decide(self.services, runtime, name, body, headers)
+        principal = await authenticate(self.services.tenancy, headers)
+        principal.check_route(name, alias=name in runtime.policy.router.aliases)
+        decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
+                                   allows=principal.allows_model if principal.allowed_models is not None else None)
         return decision.to_dict()
 
     # ------------------------------------------------------------------ embeddings
-    async def embeddings(self, body: dict[str, Any], request_id: str) -> Answer:
+    async def embeddings(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:
         runtime = self.holder.current
         name = schemas.validate_embeddings(body)
+        principal = await authenticate(self.services.tenancy, headers)
+        principal.check_route(name, alias=False)
         spec = runtime.specs.get(name)
         if spec is None:
             from router.errors import ModelNotFound
@@ -133,18 +173,24 @@ class GatewayService:
         if state is not None and not state.available:
             raise UpstreamUnavailable(f"model {name!r} is unavailable: {state.unavailable_reason}")
         route = RouteRecord(pinned(runtime.policy.router, name, policy_version=runtime.version))
+        admission = None
+        if self.services.tenancy.limits is not None:
+            admission = await self.services.tenancy.limits.admit(principal, tokens=0)
         result = await runtime.executor.complete(route.decision, body, route, kind="embeddings")
         result["model"] = name
-        return Answer(body=result, headers=self._headers(route, request_id))
+        access = Access(principal=principal, admission=admission, headers=admission.headers if admission else {})
+        self.services.spend.settle(access, runtime, name, route.usage)
+        return Answer(body=result, headers=self._headers(route, request_id, access))
 
     # ------------------------------------------------------------------ models, readiness
-    def models(self) -> dict[str, Any]:
+    async def models(self, headers: Mapping[str, str]) -> dict[str, Any]:
         runtime = self.holder.current
+        principal = await authenticate(self.services.tenancy, headers)
         available = set(runtime.registry.available_ids())
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "turnout-router"}
-                for name in runtime.policy.router.aliases]
+                for name in runtime.policy.router.aliases if principal.allows_alias(name)]
         data += [{"id": s.id, "object": "model", "created": 0, "owned_by": s.provider}
-                 for s in runtime.policy.models if s.id in available]
+                 for s in runtime.policy.models if s.id in available and principal.allows_model(s.id)]
         return {"object": "list", "data": data}
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
@@ -163,6 +209,12 @@ def _note_decision(record: RequestRecord, decision: Decision) -> None:
     if not decision.pinned:
         record.tier, record.score, record.task = int(decision.tier), decision.score, decision.task
         record.uncertain = decision.escalated is not None and "uncertain" in decision.escalated
+
+
+def _text(result: Mapping[str, Any]) -> str | None:
+    choices = result.get("choices") or [{}]
+    content = (choices[0].get("message") or {}).get("content")
+    return content if isinstance(content, str) else None
 
 
 def _attempts_ms(route: RouteRecord | None) -> float:

@@ -68,7 +68,8 @@ class Decision:
         }
 
 
-def _tier(alias: AliasPolicy, signals: Signals, hints: Hints, allowed: frozenset[str]) -> tuple[Tier, str | None]:
+def _tier(alias: AliasPolicy, signals: Signals, hints: Hints, allowed: frozenset[str],
+          tier_cap: Tier | None = None) -> tuple[Tier, str | None]:
     tier, why = signals.tier, None
     if alias.escalation.on_uncertain and signals.is_uncertain(alias.escalation.uncertainty_margin):
         why = "classifier uncertain"
@@ -80,6 +81,8 @@ def _tier(alias: AliasPolicy, signals: Signals, hints: Hints, allowed: frozenset
         why = None
     if hints.max_tier is not None and "max_tier" in allowed and tier > hints.max_tier:
         tier = hints.max_tier
+    if tier_cap is not None and tier > tier_cap:  # the operator's cap (a key's max tier, a spent budget)
+        tier = tier_cap
     return alias.resolve_tier(tier), why
 
 
@@ -124,7 +127,8 @@ def _no_route(alias_name: str, skipped: list[tuple[str, list[Verdict]]]) -> Exce
 
 def select(policy: RouterPolicy, alias: str, signals: Signals, features: RequestFeatures,
            snapshot: Mapping[str, ModelStats], specs: Mapping[str, ModelSpec], hints: Hints | None = None, *,
-           policy_version: str = "", breakers: Mapping[str, str] | None = None) -> Decision:
+           policy_version: str = "", breakers: Mapping[str, str] | None = None,
+           tier_cap: Tier | None = None) -> Decision:
     """Choose the ordered chain for one request. `breakers` maps model id to breaker state ("open"...).
 
     Raises `ModelNotFound` for an unknown alias, `ContextWindowExceeded` when no model's window fits,
@@ -136,7 +140,7 @@ def select(policy: RouterPolicy, alias: str, signals: Signals, features: Request
     if alias_policy is None:
         raise ModelNotFound(f"the model {alias!r} does not exist", param="model")
     allowed = frozenset(policy.hints.allowed)
-    tier, escalated = _tier(alias_policy, signals, hints, allowed)
+    tier, escalated = _tier(alias_policy, signals, hints, allowed, tier_cap)
     latency = alias_policy.latency
     if hints.latency_class is not None and "latency_class" in allowed:
         latency = policy.latency_classes.get(hints.latency_class, latency)

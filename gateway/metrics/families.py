@@ -48,6 +48,7 @@ class Families:
     policy_reload_time: GaugeVec
     policy: GaugeVec
     redis_errors: CounterVec
+    guardrails: CounterVec
     redis_latency: HistogramVec
 
     def describe(self) -> Iterable[Metric]:
@@ -103,6 +104,8 @@ def build_families(*, cost_by_tenant: bool) -> Families:
                                     "(re)loaded, accepted or not."),
         policy=GaugeVec("turnout_policy_info", "The running policy (value 1).", ["version"]),
         redis_errors=CounterVec("turnout_redis_errors", "Failed Redis calls by component.", ["component"]),
+        guardrails=CounterVec("turnout_guardrail_triggers", "Guardrail findings by guardrail and action "
+                              "(`block`, `redact`, `flag`).", ["guardrail", "action"]),
         redis_latency=HistogramVec("turnout_redis_latency_seconds", "Redis call latency by component.",
                                    FAST_BUCKETS, ["component"]),
     )

@@ -161,6 +161,10 @@ class PrometheusMetrics:
         """`component`: a name fixed in our code (`cache`, `semantic_cache`, ...), never user input."""
         self._f.redis_errors.inc((component,))
 
+    def guardrail_triggered(self, guardrail: str, action: str) -> None:
+        """`guardrail` and `action`: names fixed in our code (`pii`, `injection`, `deny`; `block`, ...)."""
+        self._f.guardrails.inc((guardrail, action))
+
     def redis_latency(self, component: str, seconds: float) -> None:
         self._f.redis_latency.observe((component,), seconds)
 

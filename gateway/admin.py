@@ -1,0 +1,91 @@
+"""Admin endpoints. With a master key set (`auth.master_key_env`), every admin call needs it; without
+one, admin endpoints answer on localhost only (key management needs the master key either way)."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from gateway.auth import handlers
+from gateway.auth.store import bearer_token
+from gateway.reload import PolicyHolder
+from gateway.runtime import Services
+from router.errors import PermissionDenied, StoreUnavailable
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def _guard(request: Request) -> str | None:
+    """The caller's bearer token, once it may use the admin API."""
+    services: Services = request.app.state.holder.services
+    bearer = bearer_token(request.headers.get("authorization"))
+    if services.tenancy.keys.master_key_set:
+        services.tenancy.keys.require_master(bearer)
+        return bearer
+    host = request.client.host if request.client else ""
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return bearer
+    raise PermissionDenied("admin endpoints answer on localhost only until a master key is configured")
+
+
+def _keys(request: Request) -> Any:
+    services: Services = request.app.state.holder.services
+    if services.tenancy.admin is None:
+        raise StoreUnavailable("key management needs Redis and a master key (auth.master_key_env)")
+    return services.tenancy
+
+
+def add_admin_routes(app: FastAPI) -> None:
+    @app.post("/admin/reload")
+    async def admin_reload(request: Request) -> Response:
+        _guard(request)
+        result = await request.app.state.holder.reload("admin API")
+        return _json(result.to_dict(), 200 if result.ok else 422)
+
+    @app.get("/admin/breakers")
+    async def admin_breakers(request: Request) -> Response:
+        _guard(request)
+        holder: PolicyHolder = request.app.state.holder
+        return _json({"breakers": [v.to_dict() for v in holder.services.breakers.views()]})
+
+    @app.post("/admin/keys")
+    async def create_key(request: Request) -> Response:
+        bearer = _guard(request)
+        tenancy = _keys(request)
+        body = orjson.loads(await request.body() or b"null")
+        return _json(await handlers.create_key(tenancy.keys, tenancy.admin, bearer, body), 201)
+
+    @app.get("/admin/keys")
+    async def list_keys(request: Request) -> Response:
+        bearer = _guard(request)
+        tenancy = _keys(request)
+        return _json(await handlers.list_keys(tenancy.keys, tenancy.admin, bearer, request.query_params.get("tenant")))
+
+    @app.post("/admin/keys/{key_id}/rotate")
+    async def rotate_key(request: Request, key_id: str) -> Response:
+        bearer = _guard(request)
+        tenancy = _keys(request)
+        return _json(await handlers.rotate_key(tenancy.keys, tenancy.admin, bearer, key_id))
+
+    @app.delete("/admin/keys/{key_id}")
+    async def revoke_key(request: Request, key_id: str) -> Response:
+        bearer = _guard(request)
+        tenancy = _keys(request)
+        return _json(await handlers.revoke_key(tenancy.keys, tenancy.admin, bearer, key_id))
+
+    @app.get("/admin/spend")
+    async def spend(request: Request) -> Response:
+        bearer = _guard(request)
+        services: Services = request.app.state.holder.services
+        if services.tenancy.limits is None:
+            raise StoreUnavailable("spend is kept in Redis: configure `redis` in the policy")
+        return _json(await handlers.spend_report(services.tenancy.keys, services.tenancy.limits, bearer,
+                                                 request.query_params.get("tenant")))
