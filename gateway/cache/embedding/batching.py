@@ -1,12 +1,14 @@
-"""Runs a blocking encoder in a thread, batching the texts of concurrent requests into one call.
+"""Runs a blocking encoder in threads, batching the texts of concurrent requests into one call.
 
-While one batch is being encoded, new requests queue up; the next call takes all of them (up to
-`max_batch`). A lone request waits for nothing but its own encoding.
+While batches are being encoded, new requests queue up; the next free worker takes all of them (up
+to `max_batch`). A lone request waits for nothing but its own encoding. With one BLAS thread per
+encode (see `gateway.cache.blas`), one worker per core keeps the CPU busy.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -17,11 +19,12 @@ Encode = Callable[[Sequence[str]], Matrix]
 
 
 class BatchingEmbedder:
-    def __init__(self, encode: Encode, *, max_batch: int = 32) -> None:
+    def __init__(self, encode: Encode, *, max_batch: int = 32, workers: int | None = None) -> None:
         self._encode = encode
         self._max_batch = max_batch
+        self._workers = workers or min(2, os.cpu_count() or 1)
         self._pending: list[tuple[str, asyncio.Future[Matrix]]] = []
-        self._worker: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
         self.batches = 0
         """Encoder calls so far (read by benchmarks and tests)."""
 
@@ -31,8 +34,10 @@ class BatchingEmbedder:
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in texts]
         self._pending.extend(zip(texts, futures, strict=True))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain())
+        if len(self._running) < self._workers:
+            task = asyncio.create_task(self._drain())
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
         rows = await asyncio.gather(*futures)
         return np.stack(rows)
 
@@ -55,6 +60,6 @@ class BatchingEmbedder:
                     fut.set_result(row)
 
     async def aclose(self) -> None:
-        if self._worker is not None:
-            self._worker.cancel()
-            await asyncio.gather(self._worker, return_exceptions=True)
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
