@@ -15,6 +15,7 @@ from typing import Any
 from gateway.cache.config import CachePolicy
 from gateway.cache.eligibility import storable_response
 from gateway.cache.embedding.base import Embedder, Matrix
+from gateway.cache.flight import SingleFlight
 from gateway.cache.guard import guard_rejects
 from gateway.cache.keys import CacheKeys, CacheRequest, cache_keys
 from gateway.cache.partitions import PartitionIndexes
@@ -29,8 +30,6 @@ _SCAN_IN_THREAD_ROWS = 4096
 class ResponseCache:
     def __init__(self, *, policy: CachePolicy, store: CacheStore, embedder: Embedder | None,
                  clock: Callable[[], float] = time.time) -> None:
-        from gateway.cache.flight import SingleFlight
-
         self.policy = policy
         self.stats = CacheStats()
         self._store = store

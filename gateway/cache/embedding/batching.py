@@ -1,14 +1,13 @@
 """Runs a blocking encoder in threads, batching the texts of concurrent requests into one call.
 
 While batches are being encoded, new requests queue up; the next free worker takes all of them (up
-to `max_batch`). A lone request waits for nothing but its own encoding. With one BLAS thread per
-encode (see `gateway.cache.blas`), one worker per core keeps the CPU busy.
+to `max_batch`). A lone request waits for nothing but its own encoding. One worker by default
+leaves the other core to the event loop; a second worker measured no faster on a shared 2-core box.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -19,10 +18,10 @@ Encode = Callable[[Sequence[str]], Matrix]
 
 
 class BatchingEmbedder:
-    def __init__(self, encode: Encode, *, max_batch: int = 32, workers: int | None = None) -> None:
+    def __init__(self, encode: Encode, *, max_batch: int = 32, workers: int = 1) -> None:
         self._encode = encode
         self._max_batch = max_batch
-        self._workers = workers or min(2, os.cpu_count() or 1)
+        self._workers = workers
         self._pending: list[tuple[str, asyncio.Future[Matrix]]] = []
         self._running: set[asyncio.Task[None]] = set()
         self.batches = 0
