@@ -125,17 +125,35 @@ async def test_redis_killed_and_restarted_mid_traffic(caches: list[ResponseCache
                           retry_after_ms=100)
     await cache.store(await cache.lookup(chat("before the crash")), answer("stored"))
     assert (await cache.lookup(chat("before the crash"))).status == "hit-exact"
+    seen: set[str] = set()
+    stop = asyncio.Event()
+
+    async def traffic(worker: int) -> None:  # requests keep coming; none may fail
+        i = 0
+        while not stop.is_set():
+            lookup = await cache.lookup(chat(f"worker {worker} question {i % 7}"))
+            seen.add(lookup.status)
+            if lookup.status == "miss":
+                await cache.store(lookup, answer("fresh"))
+            i += 1
+            await asyncio.sleep(0.005)
+
+    workers = [asyncio.create_task(traffic(w)) for w in range(4)]
+    await asyncio.sleep(0.2)
     server.kill()
     server.wait()
-    statuses = {(await cache.lookup(chat("during the outage"))).status for _ in range(5)}
-    assert statuses == {"bypass"}
+    await asyncio.sleep(0.3)
+    assert (await cache.lookup(chat("during the outage"))).status == "bypass"
     assert cache.stats.backend_errors >= 1
-    server = start_redis(port, workdir)
-    await asyncio.sleep(0.15)  # past retry_after_ms
+    server = start_redis(port, workdir)  # empty: it was started without persistence
+    await asyncio.sleep(0.4)  # past retry_after_ms: the cache reconnects on its own
     lookup = await cache.lookup(chat("after the restart"))
-    assert lookup.status == "miss"  # Redis answered again: reconnected on its own
+    assert lookup.status == "miss"
     assert await cache.store(lookup, answer("fresh"))
     assert (await cache.lookup(chat("after the restart"))).status == "hit-exact"
+    stop.set()
+    await asyncio.gather(*workers)  # re-raises anything a request raised
+    assert {"bypass", "hit-exact"} <= seen
     server.kill()
     server.wait()
 
