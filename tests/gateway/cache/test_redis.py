@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -186,3 +187,36 @@ async def test_more_concurrent_requests_than_connections_wait_instead_of_bypassi
     results = await asyncio.gather(*(cache.lookup(chat("popular question")) for _ in range(200)))
     assert {r.status for r in results} == {"hit-exact"}
     assert cache.stats.backend_errors == 0
+
+
+WRITER = """
+import asyncio, sys
+from gateway.cache import CachePolicy, CacheRequest, build_cache
+
+async def main() -> None:
+    cache = await build_cache(CachePolicy.model_validate_json(sys.argv[1]), redis_url=sys.argv[2])
+    request = CacheRequest("default", "auto", {"messages": [{"role": "user", "content": sys.argv[3]}]})
+    body = {"choices": [{"index": 0, "finish_reason": "stop",
+                         "message": {"role": "assistant", "content": "from the other process"}}]}
+    assert await cache.store(await cache.lookup(request), body)
+    await cache.aclose()
+
+asyncio.run(main())
+"""
+
+
+async def test_an_entry_from_another_gateway_process_is_found(caches: list[ResponseCache], prefix: str,
+                                                              minilm: MiniLM) -> None:
+    reader = await replica(caches, prefix, minilm)
+    assert (await reader.lookup(chat("How do I undo my last git commit?"))).status == "miss"
+    writer = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", WRITER, policy(prefix).model_dump_json(), REDIS_URL,
+        "How do I undo the last git commit?")
+    assert await writer.wait() == 0
+    started = time.monotonic()
+    got = await reader.lookup(chat("How do I undo my last git commit?"))
+    while got.status != "hit-semantic" and time.monotonic() - started < 1.0:
+        await asyncio.sleep(0.05)
+        got = await reader.lookup(chat("How do I undo my last git commit?"))
+    assert got.status == "hit-semantic" and got.response is not None
+    assert got.response["choices"][0]["message"]["content"] == "from the other process"
