@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from gateway.cache.blas import limit_blas_threads
 from gateway.cache.cache import ResponseCache
 from gateway.cache.config import CachePolicy
 from gateway.cache.embedding.base import Embedder
 from gateway.cache.store.base import CacheStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 def _minilm() -> Embedder:
@@ -26,26 +30,33 @@ def _minilm() -> Embedder:
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {"minilm": _minilm}
 
 
-def _store(policy: CachePolicy, redis_url: str | None) -> CacheStore:
-    if redis_url is None:
+def _store(policy: CachePolicy, redis_url: str | None, redis: Redis | None) -> CacheStore:
+    if redis is None and redis_url is None:
         from gateway.cache.store.memory import MemoryStore
 
         return MemoryStore()
-    from gateway.cache.store.redis import RedisStore
+    from gateway.cache.store.redis import RedisStore, redis_client
 
-    return RedisStore(url=redis_url, prefix=policy.key_prefix, read_budget_s=policy.lookup_timeout_ms / 1000,
+    owned = redis is None
+    if redis is None and redis_url is not None:
+        redis = redis_client(redis_url, max_connections=policy.max_connections,
+                             timeout_s=policy.write_timeout_ms / 1000)
+    assert redis is not None
+    return RedisStore(client=redis, prefix=policy.key_prefix, read_budget_s=policy.lookup_timeout_ms / 1000,
                       write_budget_s=policy.write_timeout_ms / 1000, load_budget_s=policy.load_timeout_ms / 1000,
-                      max_connections=policy.max_connections)
+                      owned=owned)
 
 
 def _uses_semantic(policy: CachePolicy) -> bool:
     return policy.enabled and bool(policy.semantic.routes)
 
 
-async def build_cache(policy: CachePolicy, *, redis_url: str | None, embedder: Embedder | None = None,
-                      store: CacheStore | None = None) -> ResponseCache:
-    """The cache for a policy. `embedder` overrides `semantic.embedder` (required for registry models);
-    `store` overrides the Redis / in-process choice (tests)."""
+async def build_cache(policy: CachePolicy, *, redis_url: str | None = None, redis: Redis | None = None,
+                      embedder: Embedder | None = None, store: CacheStore | None = None) -> ResponseCache:
+    """The cache for a policy: on the gateway's shared `redis` client (bytes responses; not closed by
+    the cache), on a client of its own for `redis_url`, or in-process when neither is given.
+    `embedder` overrides `semantic.embedder` (required for registry models); `store` overrides the
+    store (tests)."""
     if _uses_semantic(policy):
         limit_blas_threads(policy.semantic.blas_threads)
     if embedder is None and _uses_semantic(policy):
@@ -54,4 +65,4 @@ async def build_cache(policy: CachePolicy, *, redis_url: str | None, embedder: E
             raise ValueError(f"cache.semantic.embedder: {policy.semantic.embedder!r} is not a local embedder "
                              f"({', '.join(EMBEDDERS)}); pass an Embedder for registry models")
         embedder = await asyncio.to_thread(factory)  # loads weights: keep it off the event loop
-    return ResponseCache(policy=policy, store=store or _store(policy, redis_url), embedder=embedder)
+    return ResponseCache(policy=policy, store=store or _store(policy, redis_url, redis), embedder=embedder)

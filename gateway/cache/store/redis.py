@@ -48,15 +48,21 @@ def _decode_all(raw: list[tuple[bytes, bytes]]) -> list[Indexed]:
     return [unpack_vector(key.decode(), blob) for key, blob in raw]
 
 
+def redis_client(url: str, *, max_connections: int, timeout_s: float) -> Redis:
+    """A client of our own when the gateway does not share its one. A blocking pool: past
+    `max_connections`, a command waits (within its budget) for a free connection instead of failing."""
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=None, socket_connect_timeout=timeout_s,
+        socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0), health_check_interval=30)
+    return Redis(connection_pool=pool)
+
+
 class RedisStore:
-    def __init__(self, *, url: str, prefix: str, read_budget_s: float, write_budget_s: float,
-                 load_budget_s: float, max_connections: int = 64) -> None:
-        # A blocking pool: past `max_connections`, a command waits (within its budget) for a free
-        # connection instead of failing at once.
-        pool = BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=None, socket_connect_timeout=write_budget_s,
-            socket_timeout=write_budget_s, retry=Retry(NoBackoff(), 0), health_check_interval=30)
-        self._redis: Redis = Redis(connection_pool=pool)
+    def __init__(self, *, client: Redis, prefix: str, read_budget_s: float, write_budget_s: float,
+                 load_budget_s: float, owned: bool) -> None:
+        """`client` must return bytes (`decode_responses=False`); `owned`: close it with the store."""
+        self._redis = client
+        self._owned = owned
         self._prefix = prefix
         self._read = read_budget_s
         self._write = write_budget_s
@@ -161,4 +167,5 @@ class RedisStore:
         return removed
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        if self._owned:
+            await self._redis.aclose()

@@ -220,3 +220,15 @@ async def test_an_entry_from_another_gateway_process_is_found(caches: list[Respo
         got = await reader.lookup(chat("How do I undo my last git commit?"))
     assert got.status == "hit-semantic" and got.response is not None
     assert got.response["choices"][0]["message"]["content"] == "from the other process"
+
+
+async def test_on_the_gateway_shared_client_which_it_does_not_close(prefix: str, minilm: MiniLM) -> None:
+    from redis.asyncio import Redis
+
+    shared = Redis.from_url(REDIS_URL)
+    cache = await build_cache(policy(prefix), redis=shared, embedder=BatchingEmbedder(minilm.encode))
+    await cache.store(await cache.lookup(chat("shared client question")), answer("x"))
+    assert (await cache.lookup(chat("shared client question"))).status == "hit-exact"
+    await cache.aclose()
+    assert await shared.ping()
+    await shared.aclose()
