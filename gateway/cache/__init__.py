@@ -2,7 +2,7 @@
 
 The request path calls:
 
-    cache = await build_cache(policy.cache, redis_url=url)          # once, at startup
+    cache = await build_cache(policy.cache, redis=client)          # once, at startup (or redis_url=)
     lookup = await cache.lookup(CacheRequest(tenant, route, body, parse_cache_control(header)))
     if lookup.hit: serve lookup.response (or `replay_sse(lookup.response, include_usage=...)`)
     else:

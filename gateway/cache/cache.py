@@ -88,8 +88,8 @@ class ResponseCache:
             if self._fresh(request, entry):
                 self.stats.hits_semantic += 1
                 return CacheLookup("hit-semantic", request, entry.response, candidate.similarity,
-                                   self._age(entry), keys=keys, vector=vector)
-        return self._miss(request, keys, vector, reason=rejected)
+                                   self._age(entry), keys=keys, vector=vector, searched_semantic=True)
+        return self._miss(request, keys, vector, reason=rejected, searched=True)
 
     async def _embed(self, text: str) -> Matrix | None:
         assert self._embedder is not None
@@ -110,9 +110,9 @@ class ResponseCache:
         return max(0.0, self._clock() - entry.created)
 
     def _miss(self, request: CacheRequest, keys: CacheKeys, vector: Matrix | None,
-              reason: str | None = None) -> CacheLookup:
+              reason: str | None = None, searched: bool = False) -> CacheLookup:
         self.stats.misses += 1
-        return CacheLookup("miss", request, keys=keys, vector=vector, reason=reason)
+        return CacheLookup("miss", request, keys=keys, vector=vector, reason=reason, searched_semantic=searched)
 
     def _bypass(self, request: CacheRequest, keys: CacheKeys | None, reason: str) -> CacheLookup:
         self.stats.bypasses += 1

@@ -24,7 +24,9 @@ class CacheLookup:
     """Why a bypass or a skipped semantic lookup happened (`no-cache`, `store-error`, `guard:numbers`...)."""
     keys: CacheKeys | None = None
     vector: Matrix | None = None
-    """The query's embedding, reused by `store`."""
+    """The query's embedding, reused by `store` (and free for the classifier to use)."""
+    searched_semantic: bool = False
+    """The semantic layer was searched (metrics: a miss there vs. an exact-only miss)."""
 
     @property
     def hit(self) -> bool:

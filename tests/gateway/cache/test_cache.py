@@ -52,7 +52,9 @@ async def test_semantic_hit_on_a_paraphrase(make_cache: MakeCache) -> None:
     assert hit.similarity is not None and 0.95 <= hit.similarity < 1.0
     assert hit.header().startswith("hit-semantic; similarity=0.9")
     unrelated = await cache.lookup(chat("How do I sort a dictionary by value in Python?"))
-    assert unrelated.status == "miss"
+    assert unrelated.status == "miss" and unrelated.searched_semantic
+    exact_only = await cache.lookup(chat("How do I reverse a list in Python?", route="other"))
+    assert exact_only.status == "miss" and not exact_only.searched_semantic
 
 
 async def test_guard_rejects_reversed_and_changed_numbers(make_cache: MakeCache) -> None:
