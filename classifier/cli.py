@@ -1,0 +1,111 @@
+"""Command line: `classifier train|eval|build-data` and `classify`, registered on the gateway CLI's parser.
+
+scikit-learn and the training modules are imported inside the commands, so `turnout --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from classifier.model import DEFAULT_ARTIFACT
+
+
+def _data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, action="append", default=[], metavar="JSONL",
+                        help="extra labelled JSONL(.gz): prompt or messages plus tier or per-model outcomes "
+                             "(repeatable)")
+    parser.add_argument("--ladder", help="cheap,mid,strong model names for rows labelled by `outcomes`")
+    parser.add_argument("--no-default-data", action="store_true",
+                        help="leave out the committed training set (classifier/data/routing.jsonl.gz)")
+    parser.add_argument("--routerdc", type=Path, metavar="DIR",
+                        help="also use RouterDC scores from DIR/routerdc (e.g. ../shared/data/routing); "
+                             "CC BY-SA rows, not redistributed, so the shipped artifact is built without them")
+    parser.add_argument("--folds", type=int, default=5, help="grouped folds over task families (default 5)")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _spec(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from classifier.pipeline import DataSpec
+
+    ladder = tuple(args.ladder.split(",")) if args.ladder else None
+    if ladder is not None and len(ladder) != 3:
+        raise SystemExit("--ladder needs three comma-separated model names: cheap,mid,strong")
+    return DataSpec(default_data=not args.no_default_data, extra=tuple(args.data), ladder=ladder,
+                    routerdc_root=args.routerdc)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from classifier.pipeline import train
+    from classifier.training import TrainConfig
+
+    result = train(_spec(args), TrainConfig(seed=args.seed), output=args.output, folds=args.folds)
+    print(f"artifact {result.artifact} sha256 {result.sha256} ({result.seconds:.1f}s)")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from classifier.evaluation import render
+    from classifier.pipeline import run_eval
+    from classifier.training import TrainConfig
+
+    examples, _ = _spec(args).load()
+    report, _, _ = run_eval(examples, TrainConfig(seed=args.seed), folds=args.folds)
+    print(render(report))
+    return 0
+
+
+def cmd_build_data(args: argparse.Namespace) -> int:
+    from classifier.dataset import write_examples
+    from classifier.sources import COMMITTABLE, SOURCES
+
+    examples = [e for name in COMMITTABLE for e in SOURCES[name](args.shared)]
+    count = write_examples(args.output, examples)
+    print(f"wrote {count} rows to {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from classifier.batch import classify_file
+    from classifier.dataset import DatasetError
+    from classifier.model import Classifier
+
+    classifier = Classifier.from_file(args.artifact, expected_sha256=args.sha256)
+    start = time.monotonic()
+    try:
+        count = classify_file(classifier, args.input, args.output, uncertainty_margin=args.margin)
+    except (DatasetError, OSError) as exc:
+        print(f"classify: {exc}", file=sys.stderr)
+        return 2
+    print(f"classified {count} requests in {time.monotonic() - start:.1f}s -> {args.output}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `classifier {train,eval,build-data}` and `classify` to a CLI's subcommands."""
+    group = subparsers.add_parser("classifier", help="train and evaluate the complexity classifier")
+    commands = group.add_subparsers(dest="classifier_command", required=True)
+
+    train = commands.add_parser("train", help="rebuild the shipped artifact and its model card")
+    _data_args(train)
+    train.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT.parent, help="artifact directory")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("eval", help="grouped held-out metrics and the cost/quality table")
+    _data_args(evaluate)
+    evaluate.set_defaults(func=cmd_eval)
+
+    build = commands.add_parser("build-data", help="derive the committed training set from the raw data")
+    build.add_argument("--shared", type=Path, default=Path("../shared/data/routing"))
+    build.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT.parent.parent / "data" / "routing.jsonl.gz")
+    build.set_defaults(func=cmd_build_data)
+
+    classify = subparsers.add_parser("classify", help="score a JSONL file of prompts or conversations")
+    classify.add_argument("--input", type=Path, required=True, help="one {prompt} or {messages} object per line")
+    classify.add_argument("--output", type=Path, required=True, help="JSONL results, other input fields kept")
+    classify.add_argument("--artifact", type=Path, default=DEFAULT_ARTIFACT)
+    classify.add_argument("--sha256", help="expected artifact sha256 (default: the one recorded beside it)")
+    classify.add_argument("--margin", type=float, default=0.5, help="uncertain when the top probability is below")
+    classify.set_defaults(func=cmd_classify)

@@ -1,0 +1,39 @@
+"""The public result of classifying one request."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from registry.spec import Tier
+
+
+class Task(enum.StrEnum):
+    """What kind of work a request asks for."""
+
+    CODE = "code"
+    MATH = "math"
+    REASONING = "reasoning"
+    KNOWLEDGE = "knowledge"
+    EXTRACTION = "extraction"
+    SUMMARISATION = "summarisation"
+    TRANSLATION = "translation"
+    CREATIVE = "creative"
+    CHAT = "chat"
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """How hard a request is and what kind of work it is.
+
+    `probabilities` are the calibrated chances of tiers 1, 2 and 3 (they sum to 1); `score` is the
+    chance the request needs more than the cheap model, P(tier >= 2), so it is monotone in need
+    for a stronger model and suitable for threshold sweeps. `uncertain` is true when the top
+    probability is below the margin the caller passed.
+    """
+
+    tier: Tier
+    score: float
+    probabilities: tuple[float, float, float]
+    task: Task
+    uncertain: bool
