@@ -46,14 +46,15 @@ class RedisBreakerSync:
             self._pending[model] = time.time()
 
     async def push(self) -> None:
-        pending, self._pending = self._pending, {}
         ttl_ms = max(1, round(self._breakers.policy.reset_timeout_s * 1000))
-        for model, opened_at in pending.items():
+        for model, opened_at in list(self._pending.items()):
             try:
                 await self._redis.set(self._prefix + model, repr(opened_at), px=ttl_ms)
             except RedisError as exc:
-                self._pending.setdefault(model, opened_at)
                 log.warning("breaker sync: cannot publish %s: %s", model, type(exc).__name__)
+                continue
+            if self._pending.get(model) == opened_at:  # kept (for the next tick) if not sent
+                del self._pending[model]
 
     async def pull(self) -> None:
         try:
@@ -78,6 +79,11 @@ class RedisBreakerSync:
     async def run(self) -> None:
         """Push and pull forever; start it in the app's lifespan and cancel it on shutdown."""
         while True:
-            await self.push()
-            await self.pull()
-            await asyncio.sleep(self._interval or self._breakers.policy.sync_interval_s)
+            interval = self._interval or self._breakers.policy.sync_interval_s
+            try:
+                async with asyncio.timeout(max(1.0, 5 * interval)):  # a stalled Redis must not stall syncing
+                    await self.push()
+                    await self.pull()
+            except TimeoutError:
+                log.warning("breaker sync: Redis did not answer in time")
+            await asyncio.sleep(interval)

@@ -49,6 +49,8 @@ class _Listener(pybreaker.CircuitBreakerListener):
         log.log(level, "breaker %s: %s -> %s (failures %d/%d)", model, old, new,
                 cb.fail_counter, cb.fail_max, extra={"model": model, "old": old, "new": new})
         self._owner.changed_at = time.time()
+        if new == pybreaker.STATE_OPEN:
+            self._owner.opened_at = self._owner.changed_at
         for callback in self._owner.callbacks:
             callback(model, old, new)
 
@@ -80,6 +82,8 @@ class ModelBreaker:
         self.callbacks = callbacks
         self.changed_at = 0.0
         """Wall-clock time of the last state change (0: none yet)."""
+        self.opened_at: float | None = None
+        """Wall-clock time the breaker last opened (pybreaker also times its reset on the wall clock)."""
         self._probing = False
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=policy.fail_max, reset_timeout=policy.reset_timeout_s, exclude=[self._excluded],
@@ -95,11 +99,9 @@ class ModelBreaker:
         self._breaker.reset_timeout = policy.reset_timeout_s
 
     def _retry_in(self) -> float | None:
-        opened_at = self._breaker._state_storage.opened_at
-        if self._breaker.current_state != pybreaker.STATE_OPEN or opened_at is None:
+        if self._breaker.current_state != pybreaker.STATE_OPEN or self.opened_at is None:
             return None
-        elapsed = (datetime.now(UTC) - opened_at).total_seconds()
-        return max(0.0, self._breaker.reset_timeout - elapsed)
+        return max(0.0, self._breaker.reset_timeout - (time.time() - self.opened_at))
 
     @property
     def state(self) -> str:
@@ -139,8 +141,8 @@ class ModelBreaker:
             raise exc
 
     def view(self) -> BreakerView:
-        opened_at = self._breaker._state_storage.opened_at
         retry_in = self._retry_in()
+        opened_at = datetime.fromtimestamp(self.opened_at, UTC) if self.opened_at is not None else None
         return BreakerView(
             model=self.model, state=self.state, failures=self._breaker.fail_counter,
             fail_max=self._breaker.fail_max, reset_timeout_s=self._breaker.reset_timeout,

@@ -20,7 +20,7 @@ POLICY = BreakerPolicy(fail_max=1, reset_timeout_s=0.4, shared=True, sync_interv
 
 @pytest.fixture
 async def client() -> AsyncIterator[aioredis.Redis]:
-    redis = aioredis.from_url("redis://127.0.0.1:6379/0")
+    redis = aioredis.from_url("redis://127.0.0.1:6379/0", socket_timeout=2, socket_connect_timeout=2)
     yield redis
     await redis.aclose()
 
