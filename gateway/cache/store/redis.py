@@ -122,7 +122,10 @@ class RedisStore:
                 pipe.xrange(log, "-", "+", count=1)
                 pipe.xrange(log, f"({cursor}", "+", count=_BATCH)
                 first, rows = await pipe.execute()
-            if (first and stream_id(first[0][0].decode()) > stream_id(cursor)) or len(rows) == _BATCH:
+            # Entries lost to trimming: the log starts after our cursor and not with what we read next.
+            trimmed = (bool(first) and stream_id(first[0][0].decode()) > stream_id(cursor)
+                       and (not rows or rows[0][0] != first[0][0]))
+            if trimmed or len(rows) == _BATCH:
                 return Changes(cursor=cursor, full=False, reload=True)
             return await self._apply_log(vec, cursor, rows)
         # The cursor first, then the vectors in chunks: a change made meanwhile is also in the log

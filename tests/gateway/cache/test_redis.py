@@ -232,3 +232,32 @@ async def test_on_the_gateway_shared_client_which_it_does_not_close(prefix: str,
     await cache.aclose()
     assert await shared.ping()
     await shared.aclose()
+
+
+async def test_a_replica_behind_the_trimmed_log_reloads(prefix: str) -> None:
+    from gateway.cache import CacheDirectives
+
+    from .test_partitions import HashEmbedder
+
+    reader = await build_cache(policy(prefix), redis_url=REDIS_URL, embedder=HashEmbedder())
+    writer = await build_cache(policy(prefix), redis_url=REDIS_URL, embedder=HashEmbedder())
+    await writer.store(await writer.lookup(chat("entry 0")), answer("a"))
+    assert (await reader.lookup(chat("Entry 0!"))).status == "hit-semantic"  # the reader's index is loaded
+    no_cache = CacheDirectives(no_cache=True)
+
+    async def put(i: int) -> None:
+        await writer.store(await writer.lookup(chat(f"entry {i}", directives=no_cache)), answer("a"))
+
+    for start in range(1, 2300, 100):  # past the log's ~1,000 entries (trimmed approximately)
+        await asyncio.gather(*(put(i) for i in range(start, start + 100)))
+    assert writer.stats.stores == 2301
+    for text in ("Entry 2300!", "Entry 5!"):
+        got = await reader.lookup(chat(text))
+        for _ in range(20):  # the reload runs in the background
+            if got.reason != "index-loading":
+                break
+            await asyncio.sleep(0.05)
+            got = await reader.lookup(chat(text))
+        assert got.status == "hit-semantic", got.reason
+    await reader.aclose()
+    await writer.aclose()
