@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-HEAD_CHARS = 2500  # long turns: features read the head and the tail, lengths count everything
-TAIL_CHARS = 1000
+HEAD_CHARS = 1500  # long turns: features read the head and the tail, lengths count everything
+TAIL_CHARS = 700
 ASK_MIN_CHARS = 80
-ASK_MAX_CHARS = 1500
+ASK_MAX_CHARS = 700
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ import numpy as np
 
 from classifier.conversation import Conversation
 
-HEAD_CHARS = 1600  # sparse keys read the first and last characters of a long turn
-TAIL_CHARS = 800
+HEAD_CHARS = 1000  # sparse keys read the first and last characters of a long turn
+TAIL_CHARS = 500
 
 _WORD = re.compile(r"[a-z0-9_]+|[^\sa-z0-9_]")
 _DIGITS = string.digits.encode()
