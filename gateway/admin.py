@@ -15,7 +15,8 @@ from gateway.auth import handlers
 from gateway.auth.store import bearer_token
 from gateway.reload import PolicyHolder
 from gateway.runtime import Services
-from router.errors import PermissionDenied, StoreUnavailable
+from gateway.schemas import parse_json_object
+from router.errors import PermissionDenied, RequestError, StoreUnavailable
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -60,7 +61,7 @@ def add_admin_routes(app: FastAPI) -> None:
     async def create_key(request: Request) -> Response:
         bearer = _guard(request)
         tenancy = _keys(request)
-        body = orjson.loads(await request.body() or b"null")
+        body = parse_json_object(await request.body())
         return _json(await handlers.create_key(tenancy.keys, tenancy.admin, bearer, body), 201)
 
     @app.get("/admin/keys")
@@ -80,6 +81,19 @@ def add_admin_routes(app: FastAPI) -> None:
         bearer = _guard(request)
         tenancy = _keys(request)
         return _json(await handlers.revoke_key(tenancy.keys, tenancy.admin, bearer, key_id))
+
+    @app.post("/admin/cache/purge")
+    async def purge_cache(request: Request) -> Response:
+        _guard(request)
+        services: Services = request.app.state.holder.services
+        body = parse_json_object(await request.body())
+        tenant, route = body.get("tenant"), body.get("route")
+        neither = tenant is None and route is None
+        if neither or not isinstance(tenant, str | None) or not isinstance(route, str | None):
+            raise RequestError("purge needs a JSON body with a `tenant`, a `route`, or both (strings)")
+        if services.cache is None:
+            return _json({"purged": 0})
+        return _json({"purged": await services.cache.purge(tenant=tenant, route=route)})
 
     @app.get("/admin/spend")
     async def spend(request: Request) -> Response:

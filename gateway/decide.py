@@ -49,12 +49,8 @@ async def features_for(runtime: Runtime, body: Mapping[str, Any], chain_models: 
     exact = await asyncio.to_thread(_exact_counts, runtime, near, messages) if near else {}
     features = features_from_body(body, prompt_tokens=estimate)
     if exact:
-        features = RequestFeatures(**{**_fields(features), "prompt_tokens_by_model": exact})
+        features = dataclasses.replace(features, prompt_tokens_by_model=exact)
     return features
-
-
-def _fields(features: RequestFeatures) -> dict[str, Any]:
-    return {name: getattr(features, name) for name in features.__slots__}
 
 
 def classify(services: Services, runtime: Runtime, alias: str, body: Mapping[str, Any]) -> tuple[Signals, float]:

@@ -52,9 +52,22 @@ def redis_client(policy: Policy, settings: Settings) -> Redis | None:
     return AsyncRedis(connection_pool=pool)
 
 
+async def warm(redis: Redis | None) -> None:
+    """Open the first connection now, so the first request does not pay for it (and miss its budget)."""
+    if redis is None:
+        return
+    from redis.exceptions import RedisError
+
+    try:
+        await redis.ping()
+    except (RedisError, OSError):
+        log.warning("Redis is not reachable at start; caching, keys in Redis and limits retry on their own")
+
+
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
+        from gateway.cache import build_cache
         from gateway.metrics import PrometheusMetrics
         from router.upstream import build_upstream
 
@@ -63,11 +76,14 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         chosen: Upstream = upstream if upstream is not None else routing_upstream  # type: ignore[assignment]
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
         redis = redis_client(policy, settings)
+        await warm(redis)
         metrics = PrometheusMetrics.from_policy(policy)
         tenancy = await Tenancy.build(auth=policy.auth, guardrails=policy.guardrails, environ=settings.environ,
                                       redis=redis, observer=metrics)
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
                             tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
+        if policy.cache.enabled:
+            services.cache = await build_cache(policy.cache, redis=redis)
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
@@ -77,6 +93,12 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         background = []
         if routing_upstream is not None:
             background.append(asyncio.create_task(routing_upstream.prepare(policy.models)))
+        if redis is not None and policy.router.breaker.shared:
+            from router.breaker_sync import RedisBreakerSync
+
+            sync = RedisBreakerSync(redis=redis, breakers=services.breakers,
+                                    interval_s=policy.router.breaker.sync_interval_s)
+            background.append(asyncio.create_task(sync.run()))
         if settings.policy_watch_s > 0:
             background.append(asyncio.create_task(holder.watch(settings.policy_watch_s)))
         holder.install_sighup()
@@ -88,6 +110,8 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await services.spend.drain()
+            if services.cache is not None:
+                await services.cache.aclose()
             if routing_upstream is not None:
                 await routing_upstream.aclose()
             if redis is not None:

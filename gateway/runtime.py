@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
 
@@ -24,6 +24,9 @@ from registry import ModelSpec, Registry
 from router.breakers import Breakers
 from router.executor import Executor
 from router.upstream.base import Upstream
+
+if TYPE_CHECKING:
+    from gateway.cache import ResponseCache
 
 log = logging.getLogger("turnout.gateway")
 
@@ -45,6 +48,7 @@ class Services:
     observers: list[Observer] = field(default_factory=list)
     classifier: PromptClassifier | None = None
     redis: Redis | None = None
+    cache: ResponseCache | None = None
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,9 @@ from router.record import RouteRecord
 from router.select import Decision, pinned
 from router.sse import SSE_DONE, sse_error_event
 from router.streaming import ChunkStream
+
+if TYPE_CHECKING:
+    from gateway.cache import CacheLookup
 
 log = logging.getLogger("turnout.requests")
 
@@ -64,6 +67,9 @@ class GatewayService:
             record.tenant = principal.tenant
             access = await admit(self.services.tenancy, runtime, principal, name, body,
                                  estimate_tokens(body["messages"]))
+            lookup = await self._lookup(record, access, name, body, headers)
+            if lookup is not None and lookup.hit:
+                return self._cached(lookup, record, access, started, request_id)
             decision, record.classifier_ms = await decide(
                 self.services, runtime, name, body, headers, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None)
@@ -73,16 +79,61 @@ class GatewayService:
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
-                return Answer(stream=self._relay(stream, record, route, access, started, called),
-                              headers=self._headers(route, request_id, access))
-            result = await self._complete(runtime, body, route, access)
+                return Answer(stream=self._relay(stream, record, route, access, lookup, started, called),
+                              headers=self._headers(route, request_id, access, lookup))
+            result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
             record.status, record.error_class = exc.status, type(exc).__name__
             self._finish(record, route, access, started, upstream_ms=_attempts_ms(route))
             raise
-        result["model"] = route.model
+        result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
         self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
-        return Answer(body=result, headers=self._headers(route, request_id, access))
+        return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
+
+    async def _lookup(self, record: RequestRecord, access: Access, name: str, body: dict[str, Any],
+                      headers: Mapping[str, str]) -> CacheLookup | None:
+        cache = self.services.cache
+        if cache is None:
+            return None
+        from gateway.cache import CacheRequest, parse_cache_control
+
+        threshold = _float(headers.get("x-turnout-cache-threshold"))
+        lookup = await cache.lookup(CacheRequest(access.principal.tenant, name, body,
+                                                 parse_cache_control(headers.get("cache-control")), threshold))
+        record.cache, record.cache_similarity = lookup.status, lookup.similarity
+        return lookup
+
+    def _cached(self, lookup: CacheLookup, record: RequestRecord, access: Access, started: float,
+                request_id: str) -> Answer:
+        """A cache hit: the stored answer, as JSON or replayed as a stream."""
+        assert lookup.response is not None
+        record.model = lookup.response.get("model")
+        headers = {**access.headers, "x-request-id": request_id, "x-turnout-cache": lookup.header(),
+                   "x-turnout-attempts": "0", "x-turnout-policy-version": record.policy_version}
+        if record.model:
+            headers["x-turnout-model"] = record.model
+        self._finish(record, None, access, started, upstream_ms=0.0)
+        if record.stream:
+            from gateway.cache import replay_sse
+
+            options = lookup.request.body.get("stream_options") or {}
+            return Answer(stream=replay_sse(lookup.response, include_usage=bool(options.get("include_usage"))),
+                          headers=headers)
+        return Answer(body=lookup.response, headers=headers)
+
+    async def _complete_once(self, runtime: Runtime, body: dict[str, Any], route: RouteRecord, access: Access,
+                             lookup: CacheLookup | None, record: RequestRecord) -> dict[str, Any]:
+        """The upstream call of a cache miss, once for identical concurrent misses (single flight)."""
+        cache = self.services.cache
+        if cache is None or lookup is None:
+            return await self._complete(runtime, body, route, access)
+        async with cache.single_flight(lookup) as flight:
+            if flight.hit and flight.response is not None:
+                record.cache = "hit-exact"
+                return dict(flight.response)
+            result = await self._complete(runtime, body, route, access)
+            await cache.store(flight, result)
+            return result
 
     async def _complete(self, runtime: Runtime, body: dict[str, Any], route: RouteRecord,
                         access: Access) -> dict[str, Any]:
@@ -108,14 +159,19 @@ class GatewayService:
         return result
 
     async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, access: Access,
-                     started: float, called: float) -> AsyncIterator[bytes]:
+                     lookup: CacheLookup | None, started: float, called: float) -> AsyncIterator[bytes]:
         model = route.model
         chunks = access.guards.output_stream(stream) if access.guards is not None else stream
+        kept: list[dict[str, Any]] | None = [] if lookup is not None and lookup.keys is not None else None
         try:
             async for chunk in chunks:
                 chunk["model"] = model
+                if kept is not None:
+                    kept.append(chunk)
                 yield _event(chunk)
             yield SSE_DONE
+            if kept is not None:
+                await self._fill(lookup, kept)
         except TurnoutError as exc:
             record.status, record.error_class = 502, type(exc).__name__
             log.warning("stream from %s failed after the first byte: %s", model, exc.code)
@@ -124,9 +180,21 @@ class GatewayService:
             await stream.aclose()
             self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
 
-    def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None) -> dict[str, str]:
+    async def _fill(self, lookup: CacheLookup | None, chunks: list[dict[str, Any]]) -> None:
+        """Store a stream that finished whole (never a partial one: this runs only after [DONE])."""
+        from gateway.cache.assemble import response_from_chunks
+
+        response = response_from_chunks(chunks)
+        if response is not None and lookup is not None and self.services.cache is not None:
+            await self.services.cache.store(lookup, response)
+
+    def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
+                 lookup: CacheLookup | None = None) -> dict[str, str]:
         extra = access.headers if access is not None else {}
-        return {**route.headers(), **extra, "x-request-id": request_id}
+        headers = {**route.headers(), **extra, "x-request-id": request_id}
+        if lookup is not None:
+            headers["x-turnout-cache"] = lookup.header()
+        return headers
 
     def _finish(self, record: RequestRecord, route: RouteRecord | None, access: Access | None, started: float, *,
                 upstream_ms: float) -> None:
@@ -209,6 +277,13 @@ def _note_decision(record: RequestRecord, decision: Decision) -> None:
     if not decision.pinned:
         record.tier, record.score, record.task = int(decision.tier), decision.score, decision.task
         record.uncertain = decision.escalated is not None and "uncertain" in decision.escalated
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        raise RequestError("x-turnout-cache-threshold: must be a number", param="x-turnout-cache-threshold") from None
 
 
 def _text(result: Mapping[str, Any]) -> str | None:

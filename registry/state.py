@@ -9,12 +9,14 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from registry.spec import ModelSpec
 
 WINDOW_SECONDS = 60.0
 WINDOW_MAX_SAMPLES = 512
+SNAPSHOT_TTL_SECONDS = 0.25
+"""Percentiles are recomputed at most this often; in-flight counts and health are always live."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +46,8 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 class ModelState:
     """Sliding-window counters for one model."""
 
-    __slots__ = ("_samples", "available", "healthy", "in_flight", "spec", "unavailable_reason")
+    __slots__ = ("_cached", "_cached_at", "_samples", "available", "healthy", "in_flight", "spec",
+                 "unavailable_reason")
 
     def __init__(self, spec: ModelSpec, *, available: bool = True, reason: str | None = None) -> None:
         self.spec = spec
@@ -54,6 +57,8 @@ class ModelState:
         self.in_flight = 0
         # (monotonic time, latency ms, ttft ms or None, ok, completion tokens)
         self._samples: deque[tuple[float, float, float | None, bool, int]] = deque(maxlen=WINDOW_MAX_SAMPLES)
+        self._cached: ModelStats | None = None
+        self._cached_at = float("-inf")
 
     def record(self, *, latency_ms: float, ok: bool, ttft_ms: float | None = None,
                completion_tokens: int = 0, now: float | None = None) -> None:
@@ -67,7 +72,17 @@ class ModelState:
         return list(self._samples)
 
     def snapshot(self, now: float | None = None) -> ModelStats:
-        window = self._window(time.monotonic() if now is None else now)
+        now = time.monotonic() if now is None else now
+        cached = self._cached
+        if cached is None or not 0 <= now - self._cached_at < SNAPSHOT_TTL_SECONDS:
+            cached = self._cached = self._compute(now)
+            self._cached_at = now
+        if cached.in_flight == self.in_flight and cached.healthy == self.healthy and cached.available == self.available:
+            return cached
+        return replace(cached, in_flight=self.in_flight, healthy=self.healthy, available=self.available)
+
+    def _compute(self, now: float) -> ModelStats:
+        window = self._window(now)
         latencies = sorted(s[1] for s in window if s[3])
         ttfts = sorted(s[2] for s in window if s[2] is not None)
         errors = sum(1 for s in window if not s[3])
@@ -128,3 +143,4 @@ class Registry:
                 state.healthy = old.healthy
                 state.in_flight = old.in_flight
                 state._samples = old._samples
+                state._cached = None

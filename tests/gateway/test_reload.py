@@ -29,6 +29,7 @@ def _write(path: Path, policy: dict[str, Any]) -> None:
 def _policy(sim: SimulatorProcess, version: str, first: str) -> dict[str, Any]:
     policy = base_policy(sim.base_url)
     policy["version"] = version
+    policy["cache"] = {"enabled": False}  # every request must reach a model: which one is the point
     policy["router"] = {"default_model": "local-medium",
                         "aliases": {"auto": {"tiers": {1: list(dict.fromkeys([first, "local-medium"]))}}}}
     return policy

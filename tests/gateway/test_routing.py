@@ -53,6 +53,7 @@ def routing_policy(sim_url: str) -> dict[str, Any]:
         "retry": {"max_attempts_per_model": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05},
         "breaker": {"fail_max": 2, "reset_timeout_s": 1.0},
     }
+    policy["cache"] = {"enabled": False}  # every request here must reach a model
     return policy
 
 
