@@ -45,6 +45,7 @@ class EvalReport:
     tiers: TierReport  # outcome-labelled rows only
     tiers_all: TierReport  # including the weak difficulty labels
     routing: dict[str, list[RoutingRow]]  # held-out family (or "all") -> rows
+    noise: dict[str, tuple[float, float]]  # held-out family -> 95% range of APGR over random orders
 
 
 def family_folds(groups: np.ndarray, k: int) -> list[set[str]]:
@@ -91,20 +92,33 @@ def _routing_rows(examples: Sequence[Example], score: np.ndarray) -> list[Routin
     return rows
 
 
+def _noise(examples: Sequence[Example], shuffles: int = 200) -> tuple[float, float]:
+    """The 2.5% and 97.5% quantiles of APGR over random orders: differences inside this band are noise."""
+    rng = np.random.default_rng(0)
+    q_cheap = np.asarray([e.outcomes.get(CHEAP, 0.0) for e in examples])
+    q_strong = np.asarray([e.outcomes.get(STRONG, 0.0) for e in examples])
+    costs = np.ones(len(examples))
+    apgr = [routing_report(routing_curve(rng.random(len(examples)), q_cheap, q_strong, costs, costs)).apgr
+            for _ in range(shuffles)]
+    return float(np.quantile(apgr, 0.025)), float(np.quantile(apgr, 0.975))
+
+
 def evaluate(examples: Sequence[Example], feat: Featurized, out: HeldOut) -> EvalReport:
     outcome_rows = np.asarray([e.source != "difficulty" for e in examples])
     score = out.probs[:, 1] + out.probs[:, 2]
     priced = [i for i, e in enumerate(examples) if CHEAP in e.costs and STRONG in e.costs
               and CHEAP in e.outcomes and STRONG in e.outcomes]
     routing: dict[str, list[RoutingRow]] = {}
+    noise: dict[str, tuple[float, float]] = {}
     for group in sorted({examples[i].group for i in priced}):
         index = [i for i in priced if examples[i].group == group]
         routing[group] = _routing_rows([examples[i] for i in index], score[index])
+        noise[group] = _noise([examples[i] for i in index])
     if priced:
         routing["all priced rows"] = _routing_rows([examples[i] for i in priced], score[priced])
     prior = out.ordinal.prior
     return EvalReport(tiers=tier_report(out.probs[outcome_rows], feat.tiers[outcome_rows], prior),
-                      tiers_all=tier_report(out.probs, feat.tiers, prior), routing=routing)
+                      tiers_all=tier_report(out.probs, feat.tiers, prior), routing=routing, noise=noise)
 
 
 def render(report: EvalReport) -> str:
@@ -124,5 +138,8 @@ def render(report: EvalReport) -> str:
                   "|---|---|---|---|", "| always cheap | 0.000 | - | - |", "| always strong | 1.000 | 1.000 | 0.0% |"]
         lines += [f"| {r.router} | {r.report.apgr:.3f} | {r.report.share_for_half_gap:.3f} | "
                   f"{100 * r.report.cost_saved_at_95:.1f}% |" for r in rows]
+        if group in report.noise:
+            low, high = report.noise[group]
+            lines += ["", f"APGR of random orders on these {group} rows: 95% between {low:.3f} and {high:.3f}."]
         lines.append("")
     return "\n".join(lines)

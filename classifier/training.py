@@ -36,7 +36,7 @@ class TrainConfig:
     min_groups: int = 3  # a word or bigram must occur in this many task families to enter the vocabulary
     min_count: int = 5
     max_vocab: int = 20000
-    group_balance: float = 0.5  # weight rows by (median group size / group size) ** this
+    group_balance: float = 1.0  # weight rows by (median group size / group size) ** this: 1 = families equal
     fixed_effects: bool = False  # a per-family intercept while fitting (see _fit_head)
     drop_unsolved: bool = True  # leave rows no model got right out of the tier head (they hold no signal)
     seed: int = 0
