@@ -1,0 +1,431 @@
+"""Keys, admin API, rate limits and budgets end to end: real gateway processes sharing the real Redis,
+the real `openai` SDK as the client, simulated upstreams. The security tests of issue 7 live here.
+
+Two replicas (`a`, `b`) run the same policy over one Redis; a third (`thrifty`) differs only in
+`on_budget_exhausted: downgrade`. Every Redis key of the module is under one unique prefix, deleted
+at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import redis
+
+from tests.conftest import GatewayProcess, base_policy
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+MSG = [{"role": "user", "content": "Say hello to the turnout"}]
+HARD = [{"role": "user", "content": "Prove that there are infinitely many primes, then derive the asymptotic "
+                                    "density using the prime number theorem, step by step."}]
+RPM = 20
+
+
+class Secrets:
+    """Every secret the module hands to a gateway; none may ever come back in a log, metric or error."""
+
+    def __init__(self) -> None:
+        self.master = "mk-" + secrets.token_urlsafe(24)
+        self.pepper = secrets.token_urlsafe(16)
+        self.acme = "tk-" + secrets.token_urlsafe(32)
+        self.beta = "tk-" + secrets.token_urlsafe(32)
+        self.broke = "tk-" + secrets.token_urlsafe(32)
+        self.issued: list[str] = []
+        """Keys the admin API returned during the tests."""
+
+    def all(self) -> list[str]:
+        return [self.master, self.pepper, self.acme, self.beta, self.broke, *self.issued]
+
+
+@pytest.fixture(scope="module")
+def prefix() -> Iterator[str]:
+    name = f"test-tenancy-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{name}:*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def keys() -> Secrets:
+    return Secrets()
+
+
+def tenancy_policy(sim_url: str, prefix: str, *, cache: bool = False, **limits: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = base_policy(sim_url)
+    doc["redis"] = {"url_env": "TURNOUT_REDIS_URL", "timeout_s": 2.0}  # the test Redis is shared with benchmarks
+    doc["cache"] = {"enabled": cache, "key_prefix": f"{prefix}:cache"}
+    doc["auth"] = {
+        "redis_prefix": prefix,
+        "tenants": {"beta": {"allowed_models": ["local-small", "local-medium"]}},
+        "keys": [
+            {"id": "acme-1", "tenant": "acme", "key_env": "E2E_ACME_KEY"},
+            {"id": "beta-1", "tenant": "beta", "key_env": "E2E_BETA_KEY", "allowed_aliases": []},
+            {"id": "broke-1", "tenant": "broke", "key_env": "E2E_BROKE_KEY",
+             "limits": {"budget_usd_per_day": 1e-9}},
+        ],
+        "limits": {"on_budget_exhausted": "refuse", **limits},
+    }
+    return doc
+
+
+def _env(keys: Secrets) -> dict[str, str]:
+    return {"TURNOUT_REDIS_URL": REDIS_URL, "TURNOUT_MASTER_KEY": keys.master, "TURNOUT_KEY_PEPPER": keys.pepper,
+            "E2E_ACME_KEY": keys.acme, "E2E_BETA_KEY": keys.beta, "E2E_BROKE_KEY": keys.broke}
+
+
+@pytest.fixture(scope="module")
+def start(sim: Any, gateway_factory: Callable[..., GatewayProcess], keys: Secrets, prefix: str
+          ) -> Iterator[Callable[[dict[str, Any]], GatewayProcess]]:
+    """Gateways of this module, stopped together when it ends (each takes seconds to exit), before
+    the module's Redis keys are deleted."""
+    started: list[GatewayProcess] = []
+
+    def start(policy: dict[str, Any]) -> GatewayProcess:
+        started.append(gateway_factory(policy, env=_env(keys)))
+        return started[-1]
+
+    yield start
+    for gw in started:
+        gw.process.terminate()
+    for gw in started:
+        gw.stop()
+
+
+@pytest.fixture(scope="module")
+def replicas(sim: Any, start: Callable[[dict[str, Any]], GatewayProcess], prefix: str
+             ) -> tuple[GatewayProcess, GatewayProcess]:
+    policy = tenancy_policy(sim.base_url, prefix)
+    return start(policy), start(policy)
+
+
+@pytest.fixture(scope="module")
+def a(replicas: tuple[GatewayProcess, GatewayProcess]) -> GatewayProcess:
+    return replicas[0]
+
+
+@pytest.fixture(scope="module")
+def b(replicas: tuple[GatewayProcess, GatewayProcess]) -> GatewayProcess:
+    return replicas[1]
+
+
+def client(gw: GatewayProcess, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=gw.base_url + "/v1", api_key=key, max_retries=0, timeout=30)
+
+
+def admin(gw: GatewayProcess, method: str, path: str, key: str | None, **kw: Any) -> httpx.Response:
+    headers = {"authorization": f"Bearer {key}"} if key is not None else {}
+    return httpx.request(method, gw.base_url + path, headers=headers, timeout=10, **kw)
+
+
+def create_key(gw: GatewayProcess, keys: Secrets, **grant: Any) -> dict[str, Any]:
+    response = admin(gw, "POST", "/admin/keys", keys.master, json=grant)
+    assert response.status_code == 201, response.text
+    issued: dict[str, Any] = response.json()
+    keys.issued.append(issued["key"])
+    return issued
+
+
+def chat_status(gw: GatewayProcess, key: str) -> int:
+    response = httpx.post(gw.base_url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                          json={"model": "local-small", "messages": MSG, "max_tokens": 4}, timeout=10)
+    return response.status_code
+
+
+def spend(gw: GatewayProcess, keys: Secrets, tenant: str) -> dict[str, Any]:
+    response = admin(gw, "GET", "/admin/spend", keys.master, params={"tenant": tenant})
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def wait_for_spend(gw: GatewayProcess, keys: Secrets, tenant: str, key_id: str, at_least: float) -> float:
+    """Spend is settled off the response path: poll until it shows (or a few seconds pass)."""
+    deadline = time.monotonic() + 5
+    while True:
+        entry = spend(gw, keys, tenant)["tenants"].get(tenant, {}).get("keys", {}).get(key_id, {})
+        used = float(entry.get("day_usd", 0.0))
+        if used >= at_least or time.monotonic() > deadline:
+            return used
+        time.sleep(0.02)
+
+
+def assert_openai_error(response: httpx.Response, status: int, type_: str, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error: dict[str, Any] = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert (error["type"], error["code"]) == (type_, code)
+    return error
+
+
+# ---------------------------------------------------------------------------------------------- keys
+
+
+def test_a_static_key_calls_models_and_a_missing_or_wrong_key_is_a_clean_401(a: GatewayProcess,
+                                                                             keys: Secrets) -> None:
+    completion = client(a, keys.acme).chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+    assert str(completion.choices[0].message.content).startswith("[local-small] echo: Say hello")
+
+    missing = httpx.post(a.base_url + "/v1/chat/completions", json={"model": "local-small", "messages": MSG})
+    assert "Bearer" in assert_openai_error(missing, 401, "authentication_error", "invalid_api_key")["message"]
+    wrong = "tk-" + secrets.token_urlsafe(32)
+    with pytest.raises(openai.AuthenticationError) as info:
+        client(a, wrong).chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+    assert info.value.code == "invalid_api_key" and wrong not in info.value.response.text
+    basic = httpx.get(a.base_url + "/v1/models", headers={"authorization": f"Basic {keys.acme}"})
+    assert_openai_error(basic, 401, "authentication_error", "invalid_api_key")
+    master = httpx.post(a.base_url + "/v1/chat/completions", headers={"authorization": f"Bearer {keys.master}"},
+                        json={"model": "local-small", "messages": MSG})
+    assert_openai_error(master, 403, "permission_error", "permission_denied")
+
+
+def test_route_permissions_and_the_model_list_follow_the_key(a: GatewayProcess, keys: Secrets) -> None:
+    beta = client(a, keys.beta)
+    assert {m.id for m in beta.models.list()} == {"local-small", "local-medium"}
+    assert beta.chat.completions.create(model="local-medium", messages=MSG).model == "local-medium"  # type: ignore[arg-type]
+    for model in ("claude-sim", "auto"):
+        with pytest.raises(openai.PermissionDeniedError) as info:
+            beta.chat.completions.create(model=model, messages=MSG)  # type: ignore[arg-type]
+        assert info.value.param == "model" and model in info.value.message
+
+
+def test_admin_keys_create_list_rotate_revoke(a: GatewayProcess, keys: Secrets) -> None:
+    issued = create_key(a, keys, tenant="gamma", name="ci", allowed_models=["local-small"], max_tier=1,
+                        limits={"requests_per_minute": 100})
+    assert issued["key"].startswith("tk-") and issued["id"].startswith("key_")
+    assert (issued["tenant"], issued["name"], issued["max_tier"]) == ("gamma", "ci", 1)
+    completion = client(a, issued["key"]).chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+    assert completion.model == "local-small"
+
+    listed = admin(a, "GET", "/admin/keys", keys.master, params={"tenant": "gamma"}).json()["data"]
+    assert [k["id"] for k in listed] == [issued["id"]]
+    assert issued["key"] not in str(listed) and listed[0]["hint"].endswith(issued["key"][-4:])
+
+    rotated = admin(a, "POST", f"/admin/keys/{issued['id']}/rotate", keys.master).json()
+    keys.issued.append(rotated["key"])
+    assert rotated["id"] == issued["id"] and rotated["key"] != issued["key"]
+    assert chat_status(a, issued["key"]) == 401
+    assert chat_status(a, rotated["key"]) == 200
+
+    assert admin(a, "DELETE", f"/admin/keys/{issued['id']}", keys.master).json() == {"id": issued["id"],
+                                                                                       "revoked": True}
+    assert chat_status(a, rotated["key"]) == 401
+    gone = admin(a, "DELETE", f"/admin/keys/{issued['id']}", keys.master)
+    assert_openai_error(gone, 404, "invalid_request_error", "key_not_found")
+    bad = admin(a, "POST", "/admin/keys", keys.master, json={"tenant": "gamma", "api_base": "http://x"})
+    assert_openai_error(bad, 400, "invalid_request_error", "invalid_request")
+
+
+def _first_refusal(gw: GatewayProcess, key: str, since: float, limit_s: float = 3.0) -> float:
+    """Seconds from `since` until `gw` refuses `key` (polling), or `limit_s` if it never does."""
+    while time.monotonic() - since < limit_s:
+        status = chat_status(gw, key)
+        if status == 401:
+            return time.monotonic() - since
+        assert status == 200
+        time.sleep(0.02)
+    return limit_s
+
+
+def test_a_revoked_key_stops_working_on_every_replica_within_a_second(a: GatewayProcess, b: GatewayProcess,
+                                                                      keys: Secrets) -> None:
+    issued = create_key(a, keys, tenant="delta")
+    assert chat_status(a, issued["key"]) == 200 and chat_status(b, issued["key"]) == 200  # both have it cached
+    assert admin(a, "DELETE", f"/admin/keys/{issued['id']}", keys.master).status_code == 200
+    revoked = time.monotonic()
+    assert chat_status(a, issued["key"]) == 401  # the replica that revoked it forgets it at once
+    assert _first_refusal(b, issued["key"], revoked) < 1.0
+
+    rotating = create_key(b, keys, tenant="delta")
+    assert chat_status(a, rotating["key"]) == 200
+    rotated = admin(b, "POST", f"/admin/keys/{rotating['id']}/rotate", keys.master)
+    keys.issued.append(rotated.json()["key"])
+    assert _first_refusal(a, rotating["key"], time.monotonic()) < 1.0
+    assert chat_status(a, rotated.json()["key"]) == 200
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("GET", "/admin/spend"), ("GET", "/admin/keys"), ("POST", "/admin/keys"), ("DELETE", "/admin/keys/acme-1"),
+    ("POST", "/admin/keys/acme-1/rotate"), ("POST", "/admin/reload"), ("GET", "/admin/breakers"),
+])
+def test_admin_endpoints_refuse_tenant_keys(a: GatewayProcess, keys: Secrets, method: str, path: str) -> None:
+    body = {"json": {"tenant": "beta"}} if method == "POST" else {}
+    for key in (keys.acme, keys.beta):
+        error = assert_openai_error(admin(a, method, path, key, **body), 403, "permission_error", "permission_denied")
+        assert key not in error["message"]
+    assert_openai_error(admin(a, method, path, None, **body), 401, "authentication_error", "invalid_api_key")
+
+
+def test_tenant_b_never_sees_tenant_a_spend_or_keys(a: GatewayProcess, keys: Secrets) -> None:
+    client(a, keys.acme).chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+    client(a, keys.beta).chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+    wait_for_spend(a, keys, "beta", "beta-1", 1e-12)
+    report = spend(a, keys, "beta")
+    assert set(report["tenants"]) == {"beta"} and set(report["tenants"]["beta"]["keys"]) == {"beta-1"}
+    for path in ("/admin/spend?tenant=acme", "/admin/keys?tenant=acme"):
+        assert admin(a, "GET", path, keys.beta).status_code == 403
+
+
+# -------------------------------------------------------------------------------- request hygiene
+
+
+@pytest.mark.parametrize("field", ["api_base", "base_url", "api_key", "custom_llm_provider", "extra_headers",
+                                   "aws_region_name", "litellm_params"])
+def test_clients_cannot_reach_arbitrary_upstreams(a: GatewayProcess, keys: Secrets, field: str) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        client(a, keys.acme).chat.completions.create(
+            model="local-small", messages=MSG, extra_body={field: "http://169.254.169.254/latest"})  # type: ignore[arg-type]
+    assert (info.value.code, info.value.param) == ("forbidden_parameter", field)
+    assert field in info.value.message and "169.254" not in info.value.message
+
+
+def test_oversized_and_malformed_inputs_are_refused_cleanly(a: GatewayProcess, keys: Secrets) -> None:
+    with pytest.raises(openai.APIStatusError) as info:
+        client(a, keys.acme).chat.completions.create(
+            model="local-small", messages=[{"role": "user", "content": "x" * 70_000}])
+    assert info.value.status_code == 413 and info.value.code == "request_too_large"
+    auth = {"authorization": f"Bearer {keys.acme}"}
+    for body, code in ((b'{"model": "local-small", "messages": [', "invalid_json"), (b"[]", "invalid_request"),
+                       (b'{"model": "local-small", "messages": [{"role": "user", "content": 5}]}',
+                        "invalid_request")):
+        response = httpx.post(a.base_url + "/v1/chat/completions", content=body, headers=auth)
+        error = assert_openai_error(response, 400, "invalid_request_error", code)
+        assert "Traceback" not in response.text and keys.acme not in response.text
+        assert error["message"]
+    long_header = httpx.get(a.base_url + "/v1/models", headers={"authorization": "Bearer " + "k" * 8000})
+    assert_openai_error(long_header, 401, "authentication_error", "invalid_api_key")
+    assert a.process.poll() is None
+
+
+# ----------------------------------------------------------------------------------- rate limits
+
+
+async def _burst(gw: GatewayProcess, key: str, n: int) -> list[Any]:
+    async with openai.AsyncOpenAI(base_url=gw.base_url + "/v1", api_key=key, max_retries=0, timeout=30) as aio:
+        calls = [aio.chat.completions.with_raw_response.create(model="local-small", messages=MSG, max_tokens=4)  # type: ignore[arg-type]
+                 for _ in range(n)]
+        return list(await asyncio.gather(*calls, return_exceptions=True))
+
+
+async def test_the_rate_limit_holds_under_load_from_two_replicas(a: GatewayProcess, b: GatewayProcess,
+                                                                 keys: Secrets) -> None:
+    issued = await asyncio.to_thread(create_key, a, keys, tenant="epsilon", limits={"requests_per_minute": RPM})
+    per_replica = RPM + RPM // 2  # each replica alone would admit RPM: together they must not
+    results = [r for batch in await asyncio.gather(_burst(a, issued["key"], per_replica),
+                                                   _burst(b, issued["key"], per_replica)) for r in batch]
+    admitted = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, openai.RateLimitError)]
+    assert len(admitted) == RPM and len(refused) == 2 * per_replica - RPM, [type(r).__name__ for r in results]
+    remaining = sorted(int(r.headers["x-ratelimit-remaining-requests"]) for r in admitted)
+    assert remaining == list(range(RPM))
+    assert {r.headers["x-ratelimit-limit-requests"] for r in admitted} == {str(RPM)}
+    for exc in refused:
+        headers = exc.response.headers
+        assert exc.code == "rate_limit_exceeded"
+        assert 1 <= int(headers["retry-after"]) <= 60
+        assert headers["x-ratelimit-limit-requests"] == str(RPM) and headers["x-ratelimit-remaining-requests"] == "0"
+        assert headers["x-ratelimit-reset-requests"].endswith("s")
+    refused_by = {r.response.url.port for r in refused}
+    assert refused_by == {a.port, b.port}
+
+
+# ---------------------------------------------------------------------------------------- budgets
+
+
+def test_spend_accumulates_from_usage_and_registry_prices(a: GatewayProcess, b: GatewayProcess,
+                                                          keys: Secrets) -> None:
+    issued = create_key(a, keys, tenant="zeta")
+    prices = {"local-small": (0.1, 0.2), "local-medium": (0.2, 0.6)}  # USD per million tokens, from base_policy
+    expected = 0.0
+    for gw, model in ((a, "local-small"), (b, "local-medium"), (a, "local-medium")):
+        completion = client(gw, issued["key"]).chat.completions.create(model=model, messages=MSG)  # type: ignore[arg-type]
+        assert completion.usage is not None
+        price_in, price_out = prices[model]
+        expected += (completion.usage.prompt_tokens * price_in + completion.usage.completion_tokens * price_out) / 1e6
+    used = wait_for_spend(b, keys, "zeta", issued["id"], expected * 0.999)
+    assert used == pytest.approx(expected, rel=1e-6)
+    tenant = spend(a, keys, "zeta")["tenants"]["zeta"]
+    assert tenant["day_usd"] == pytest.approx(expected, rel=1e-6) and tenant["month_usd"] >= tenant["day_usd"]
+
+
+def test_a_spent_budget_is_refused_with_insufficient_quota(a: GatewayProcess, b: GatewayProcess,
+                                                           keys: Secrets) -> None:
+    client(a, keys.broke).chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+    assert wait_for_spend(a, keys, "broke", "broke-1", 1e-9) >= 1e-9
+    for gw in (a, b):
+        with pytest.raises(openai.RateLimitError) as info:
+            client(gw, keys.broke).chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+        assert info.value.code == "insufficient_quota" and "budget" in info.value.message
+        assert 1 <= int(info.value.response.headers["retry-after"]) <= 86400
+
+
+@pytest.fixture(scope="module")
+def thrifty(sim: Any, start: Callable[[dict[str, Any]], GatewayProcess], prefix: str) -> GatewayProcess:
+    """A replica of another deployment (its own Redis prefix): budgets downgrade, the response cache is on."""
+    return start(tenancy_policy(sim.base_url, prefix + ":thrifty", cache=True, on_budget_exhausted="downgrade",
+                                downgrade_to_tier=1))
+
+
+def test_a_spent_budget_downgrades_the_tier_under_downgrade(thrifty: GatewayProcess, keys: Secrets) -> None:
+    uncached = {"cache-control": "no-cache, no-store"}
+    broke = client(thrifty, keys.broke)
+    before = broke.chat.completions.with_raw_response.create(model="auto", messages=HARD, extra_headers=uncached)  # type: ignore[arg-type]
+    assert int(before.headers["x-turnout-tier"]) > 1
+    assert wait_for_spend(thrifty, keys, "broke", "broke-1", 1e-9) >= 1e-9
+    after = broke.chat.completions.with_raw_response.create(model="auto", messages=HARD, extra_headers=uncached)  # type: ignore[arg-type]
+    assert after.headers["x-turnout-tier"] == "1" and after.headers["x-turnout-model"] == "local-small"
+    assert str(after.parse().choices[0].message.content).startswith("[local-small]")
+    acme = client(thrifty, keys.acme).chat.completions.with_raw_response.create(
+        model="auto", messages=HARD, extra_headers=uncached)  # type: ignore[arg-type]
+    assert acme.headers["x-turnout-tier"] == before.headers["x-turnout-tier"]  # other keys keep their tier
+
+
+def test_tenant_b_never_reads_tenant_a_cache_entries(thrifty: GatewayProcess, keys: Secrets) -> None:
+    question = [{"role": "user", "content": f"What is the capital of France? ({uuid.uuid4().hex})"}]
+
+    def ask(key: str) -> str:
+        raw = client(thrifty, key).chat.completions.with_raw_response.create(model="local-small", messages=question)  # type: ignore[arg-type]
+        return raw.headers["x-turnout-cache"]
+
+    assert (ask(keys.acme), ask(keys.acme)) == ("miss", "hit-exact")
+    assert (ask(keys.beta), ask(keys.beta)) == ("miss", "hit-exact")
+
+
+# ---------------------------------------------------------------------------------------- open mode
+
+
+def test_open_mode_serves_without_a_key(gateway: GatewayProcess) -> None:
+    response = httpx.post(gateway.base_url + "/v1/chat/completions", json={"model": "local-small", "messages": MSG})
+    assert response.status_code == 200 and response.json()["model"] == "local-small"
+    completion = client(gateway, "anything").chat.completions.create(model="local-small", messages=MSG)  # type: ignore[arg-type]
+    assert completion.model == "local-small"
+    assert "open mode" in gateway.logs()
+
+
+# ------------------------------------------------------------------------------ secrets never leak
+
+
+def test_keys_never_appear_in_logs_metrics_or_errors(a: GatewayProcess, b: GatewayProcess, keys: Secrets) -> None:
+    issued = create_key(b, keys, tenant="eta")
+    admin(b, "DELETE", f"/admin/keys/{issued['id']}", keys.master)
+    bodies = [httpx.post(gw.base_url + "/v1/chat/completions", headers={"authorization": f"Bearer {key}"},
+                         json={"model": model, "messages": MSG}).text
+              for gw in (a, b) for key in keys.all() for model in ("local-small", "nope")]
+    bodies += [admin(a, "GET", "/admin/keys", key).text for key in keys.all()]
+    texts = {"errors": "\n".join(bodies), "metrics": httpx.get(a.base_url + "/metrics").text + httpx.get(
+        b.base_url + "/metrics").text, "logs": a.logs() + b.logs()}
+    assert "turnout_requests" in texts["metrics"] and '"request"' in texts["logs"]
+    for where, text in texts.items():
+        leaked = [k[:8] for k in keys.all() if k in text]
+        assert not leaked, f"{where} contain a key starting {leaked}"
