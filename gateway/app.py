@@ -10,8 +10,9 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response, StreamingResponse
 
-from gateway import errors, schemas
+from gateway import errors, schemas, shedding
 from gateway.admin import add_admin_routes
+from gateway.debug import add_debug_routes
 from gateway.lifespan import lifespan
 from gateway.service import Answer, GatewayService
 from gateway.settings import Settings
@@ -54,12 +55,19 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
+def _body_schema(*required: str) -> dict[str, Any]:
+    """The request body in the OpenAPI spec: a JSON object (the handler validates it in full)."""
+    schema = {"type": "object", "required": list(required), "additionalProperties": True}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     app = FastAPI(title="Turnout", version="0.1.0", lifespan=lifespan(settings, upstream), docs_url=None,
                   redoc_url=None)
     errors.install(app)
+    shedding.install(app)
 
     def service(request: Request) -> GatewayService:
         svc: GatewayService = request.app.state.service
@@ -69,13 +77,13 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         limit = request.app.state.holder.current.policy.server.max_body_bytes
         return schemas.parse_json_object(await read_body(request, limit))
 
-    @app.post("/v1/chat/completions")
+    @app.post("/v1/chat/completions", openapi_extra=_body_schema("model", "messages"))
     async def chat_completions(request: Request) -> Response:
         rid = _request_id(request)
         body = await json_body(request)
         return _respond(await service(request).chat(body, request.headers, rid))
 
-    @app.post("/v1/embeddings")
+    @app.post("/v1/embeddings", openapi_extra=_body_schema("model", "input"))
     async def embeddings(request: Request) -> Response:
         rid = _request_id(request)
         body = await json_body(request)
@@ -106,6 +114,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         return Response(body, media_type=content_type)
 
     add_admin_routes(app)
+    add_debug_routes(app)
     return app
 
 

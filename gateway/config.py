@@ -27,6 +27,12 @@ class _Frozen(BaseModel):
 
 class ServerPolicy(_Frozen):
     max_body_bytes: int = Field(4 * 1024 * 1024, gt=0, description="Larger request bodies get a 413.")
+    max_in_flight: int = Field(1024, gt=0, description="Requests in flight per process (a stream counts until it "
+                               "ends); past it a request gets 503 `overloaded` with Retry-After.")
+    body_timeout_s: float = Field(30.0, gt=0, le=600, description="A request body must arrive whole within this "
+                                  "(408 otherwise), so slow clients cannot hold request slots.")
+    drain_delay_s: float = Field(0.0, ge=0, le=300, description="After SIGTERM, how long /readyz answers 503 and "
+                                 "new requests are refused before the listener closes (lets load balancers see it).")
 
 
 class RedisPolicy(_Frozen):
