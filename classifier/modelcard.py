@@ -43,7 +43,7 @@ def _label_table(examples: Sequence[Example]) -> list[str]:
 
 def write_model_card(path: Path, *, examples: Sequence[Example], used: Sequence[str], report: EvalReport,
                      config: TrainConfig, ordinal: Ordinal, vocab_size: int,
-                     sha256: str, seconds: float, folds: int) -> None:
+                     sha256: str, seconds: float, folds: int, latency: str) -> None:
     lines = [
         "# Model card: Turnout complexity classifier", "",
         "Written by `turnout classifier train`; do not edit by hand. Design notes: `classifier/README.md`.", "",
@@ -57,7 +57,8 @@ def write_model_card(path: Path, *, examples: Sequence[Example], used: Sequence[
         f"{vocab_size} word/bigram keys and the same dense features, after clear cues.",
         f"- config: `{asdict(config)}`",
         f"- library versions: {_versions()}",
-        f"- training time: {seconds:.1f} s on {platform.machine()} ({platform.system()})", "",
+        f"- training time: {seconds:.1f} s on {platform.machine()} ({platform.system()})",
+        f"- serve-time cost, measured after training: {latency}", "",
         "## Data", "",
         *[f"- {u}" for u in used], "",
         "Tiers: along a cheap -> mid -> strong price ladder the first model that got the prompt right gives the "

@@ -11,7 +11,8 @@ from pathlib import Path
 from classifier import artifact
 from classifier.dataset import Example, read_examples
 from classifier.evaluation import EvalReport, HeldOut, evaluate, held_out
-from classifier.model import FORMAT_VERSION
+from classifier.latency import measure
+from classifier.model import FORMAT_VERSION, Classifier
 from classifier.modelcard import write_model_card
 from classifier.progress import step
 from classifier.sources import SOURCES
@@ -91,7 +92,9 @@ def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT,
     path = output / ARTIFACT_NAME
     digest = artifact.save(path, arrays, meta)
     seconds = time.monotonic() - start
+    latency = measure(Classifier.from_file(path), calls=1000).describe()
     write_model_card(output / "MODEL_CARD.md", examples=examples, used=used, report=report, config=config,
-                     ordinal=out.ordinal, vocab_size=len(vocab), sha256=digest, seconds=seconds, folds=folds)
+                     ordinal=out.ordinal, vocab_size=len(vocab), sha256=digest, seconds=seconds, folds=folds,
+                     latency=latency)
     step(f"wrote {path} (sha256 {digest}) in {seconds:.1f}s")
     return TrainResult(artifact=path, sha256=digest, report=report, seconds=seconds)

@@ -83,19 +83,5 @@ def test_task_types(classifier: Classifier, text: str, task: Task) -> None:
     assert classifier.classify(_user(text)).task == task
 
 
-def test_whole_conversation_is_read(classifier: Classifier) -> None:
-    """Tools, images, a system prompt and earlier turns change the features, not just the last line."""
-    last = {"role": "user", "content": "Can you do that for the second file as well?"}
-    bare = classifier.classify([last])
-    rich = classifier.classify(
-        [{"role": "system", "content": "You are a coding agent with repository access. " * 20},
-         {"role": "user", "content": [{"type": "text", "text": "Refactor this module."},
-                                      {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]},
-         {"role": "assistant", "content": "Done, see the diff.", "tool_calls": [{"id": "1"}]},
-         {"role": "tool", "content": "diff --git a/x.py b/x.py"}, last],
-        tools=[{"type": "function", "function": {"name": "edit"}}], response_format={"type": "json_object"})
-    assert rich.probabilities != bare.probabilities
-
-
 def test_load_default_loads_once() -> None:
     assert load_default() is load_default()
