@@ -15,7 +15,7 @@ from gateway.auth.store import bearer_token
 from gateway.auth.tenancy import Tenancy
 from gateway.guardrails.service import Guardrails
 from gateway.limits.service import Admission
-from registry import Tier
+from registry import ModelSpec, Tier
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -58,24 +58,52 @@ async def admit(tenancy: Tenancy, runtime: Runtime, principal: Principal, name: 
 
 
 class SpendRecorder:
-    """Settles each answer's usage against its key's budgets off the response path, keeping the
-    tasks referenced until they finish (and waiting for them at shutdown)."""
+    """Settles answers' usage against keys' budgets and token windows off the response path.
 
-    def __init__(self, tenancy: Tenancy) -> None:
+    Usage is summed per key and model and written every `interval_s` (one Redis round trip per key
+    and model per interval instead of one per request); cost is linear in tokens, so the sums are
+    exact. Budgets therefore lag by at most one interval. `drain()` writes what is pending (shutdown).
+    """
+
+    def __init__(self, tenancy: Tenancy, *, interval_s: float = 0.2) -> None:
         self._tenancy = tenancy
-        self._tasks: set[asyncio.Task[float]] = set()
+        self._interval = interval_s
+        self._pending: dict[tuple[str, str, str], _Usage] = {}
 
     def settle(self, access: Access, runtime: Runtime, model: str | None, usage: Mapping[str, int]) -> None:
-        limits = self._tenancy.limits
-        if limits is None or model is None or model not in runtime.specs:
+        if self._tenancy.limits is None or model is None or model not in runtime.specs:
             return
-        task = asyncio.create_task(limits.settle(
-            access.principal, spec=runtime.specs[model], prompt_tokens=usage.get("prompt_tokens", 0),
-            completion_tokens=usage.get("completion_tokens", 0),
-            reserved_tokens=access.admission.reserved_tokens if access.admission else 0))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        principal = access.principal
+        key = (principal.tenant, principal.key_id, model)
+        entry = self._pending.get(key)
+        if entry is None:
+            entry = self._pending[key] = _Usage(principal, runtime.specs[model])
+        entry.prompt += usage.get("prompt_tokens", 0)
+        entry.completion += usage.get("completion_tokens", 0)
+        entry.reserved += access.admission.reserved_tokens if access.admission else 0
+
+    async def flush(self) -> None:
+        limits = self._tenancy.limits
+        pending, self._pending = self._pending, {}
+        if limits is None or not pending:
+            return
+        await asyncio.gather(*(limits.settle(u.principal, spec=u.spec, prompt_tokens=u.prompt,
+                                             completion_tokens=u.completion, reserved_tokens=u.reserved)
+                               for u in pending.values()), return_exceptions=True)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.flush()
 
     async def drain(self) -> None:
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.flush()
+
+
+@dataclass(slots=True)
+class _Usage:
+    principal: Principal
+    spec: ModelSpec
+    prompt: int = 0
+    completion: int = 0
+    reserved: int = 0

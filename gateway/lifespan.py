@@ -99,6 +99,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             sync = RedisBreakerSync(redis=redis, breakers=services.breakers,
                                     interval_s=policy.router.breaker.sync_interval_s)
             background.append(asyncio.create_task(sync.run()))
+        background.append(asyncio.create_task(services.spend.run()))
         if settings.policy_watch_s > 0:
             background.append(asyncio.create_task(holder.watch(settings.policy_watch_s)))
         holder.install_sighup()

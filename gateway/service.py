@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -16,6 +17,7 @@ import orjson
 
 from gateway import schemas
 from gateway.access import Access, admit, authenticate
+from gateway.auth.principal import Principal
 from gateway.decide import decide, estimate_tokens
 from gateway.record import AttemptRecord, RequestRecord
 from gateway.reload import PolicyHolder
@@ -65,9 +67,7 @@ class GatewayService:
             record.stream = bool(body.get("stream"))
             principal = await authenticate(self.services.tenancy, headers)
             record.tenant = principal.tenant
-            access = await admit(self.services.tenancy, runtime, principal, name, body,
-                                 estimate_tokens(body["messages"]))
-            lookup = await self._lookup(record, access, name, body, headers)
+            access, lookup = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
                 return self._cached(lookup, record, access, started, request_id)
             decision, record.classifier_ms = await decide(
@@ -90,7 +90,16 @@ class GatewayService:
         self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
         return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
 
-    async def _lookup(self, record: RequestRecord, access: Access, name: str, body: dict[str, Any],
+    async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
+                     body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Access, CacheLookup | None]:
+        """Limits and input guardrails, and the cache lookup: at once when nothing may rewrite the prompt."""
+        admitting = admit(self.services.tenancy, runtime, principal, name, body, estimate_tokens(body["messages"]))
+        if self.services.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
+            return await asyncio.gather(admitting, self._lookup(record, principal, name, body, headers))
+        access = await admitting  # input guardrails may redact the prompt: look up what would be sent
+        return access, await self._lookup(record, principal, name, body, headers)
+
+    async def _lookup(self, record: RequestRecord, principal: Principal, name: str, body: dict[str, Any],
                       headers: Mapping[str, str]) -> CacheLookup | None:
         cache = self.services.cache
         if cache is None:
@@ -98,7 +107,7 @@ class GatewayService:
         from gateway.cache import CacheRequest, parse_cache_control
 
         threshold = _float(headers.get("x-turnout-cache-threshold"))
-        lookup = await cache.lookup(CacheRequest(access.principal.tenant, name, body,
+        lookup = await cache.lookup(CacheRequest(principal.tenant, name, body,
                                                  parse_cache_control(headers.get("cache-control")), threshold))
         record.cache, record.cache_similarity = lookup.status, lookup.similarity
         return lookup
@@ -229,7 +238,11 @@ class GatewayService:
         runtime = self.holder.current
         name = schemas.validate_embeddings(body)
         principal = await authenticate(self.services.tenancy, headers)
-        principal.check_route(name, alias=False)
+        principal.check_route(name, alias=name in runtime.policy.router.aliases)
+        alias = runtime.policy.router.aliases.get(name)
+        if alias is not None:  # an alias serves embeddings from the first embeddings model it routes to
+            name = next((m for chain in alias.tiers.values() for m in chain
+                         if runtime.specs[m].capabilities.embeddings), name)
         spec = runtime.specs.get(name)
         if spec is None:
             from router.errors import ModelNotFound

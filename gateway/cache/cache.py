@@ -160,7 +160,7 @@ class ResponseCache:
         """Store a complete success (finish_reason stop, no tool calls, not filtered); True if stored."""
         keys = lookup.keys
         if (keys is None or lookup.hit or not keys.storable or lookup.request.directives.no_store
-                or not storable_response(response)):
+                or not self.policy.store or not storable_response(response)):
             self.stats.store_skips += 1
             return False
         self._flights.publish(keys.exact, response)

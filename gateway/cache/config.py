@@ -55,6 +55,7 @@ class SemanticPolicy(_Frozen):
 
 class CachePolicy(_Frozen):
     enabled: bool = Field(True, description="Exact-match response cache on or off.")
+    store: bool = Field(True, description="Store new answers; false makes a read-only cache (lookups only).")
     ttl_s: int = Field(3600, gt=0, description="Seconds an entry lives after it was stored.")
     max_entries_per_partition: int = Field(
         10_000, gt=0, description="Least recently used entries beyond this are trimmed.")
