@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from registry.spec import Tier
 
@@ -37,3 +39,11 @@ class Classification:
     probabilities: tuple[float, float, float]
     task: Task
     uncertain: bool
+
+
+class RequestClassifier(Protocol):
+    """What the gateway needs from a classifier (`classifier.Classifier` is the implementation; tests may fake it)."""
+
+    def classify(self, messages: Sequence[Mapping[str, Any]], *, tools: Sequence[Any] | None = None,
+                 response_format: Mapping[str, Any] | None = None,
+                 uncertainty_margin: float = 0.5) -> Classification: ...

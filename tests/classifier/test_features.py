@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from classifier.conversation import parse
 from classifier.features import DENSE_NAMES, dense, sparse_keys
 
-LAST = {"role": "user", "content": "Can you do that for the second file as well?"}
-RICH = [
+LAST: dict[str, Any] = {"role": "user", "content": "Can you do that for the second file as well?"}
+RICH: list[dict[str, Any]] = [
     {"role": "system", "content": "You are a coding agent with repository access."},
     {"role": "user", "content": [{"type": "text", "text": "Refactor this module."},
                                  {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}}]},
@@ -16,7 +18,7 @@ RICH = [
 ]
 
 
-def _features(messages, **kwargs):  # type: ignore[no-untyped-def]
+def _features(messages: list[dict[str, Any]], **kwargs: Any) -> dict[str, float]:
     return dict(zip(DENSE_NAMES, dense(parse(messages, **kwargs)), strict=True))
 
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from classifier import Classification, Classifier, Task, load_default
+from classifier import Classification, Classifier, RequestClassifier, Task, load_default
 from registry.spec import Tier
 
 EASY = ["hi", "What is the capital of France?", "Thanks, that's all!", "Who wrote Hamlet?"]
@@ -85,3 +85,8 @@ def test_task_types(classifier: Classifier, text: str, task: Task) -> None:
 
 def test_load_default_loads_once() -> None:
     assert load_default() is load_default()
+
+
+def test_classifier_satisfies_the_protocol(classifier: Classifier) -> None:
+    implementation: RequestClassifier = classifier
+    assert implementation.classify([{"role": "user", "content": "hi"}]).tier == Tier.SIMPLE
