@@ -35,7 +35,7 @@ def reliability_policy(sim_url: str, *, server: dict[str, Any] | None = None,
             "router": {"default_model": "steady", "aliases": {"auto": {"tiers": {1: ["flaky"], 2: ["flaky"],
                                                                                 3: ["flaky"]}}},
                        **(router or {})},
-            "server": {"max_body_bytes": 65536, **(server or {})}, **extra}
+            "server": {"max_body_bytes": 65536, **(server or {})}, "cache": {"enabled": False}, **extra}
 
 
 def chat(model: str, *, stream: bool = False, text: str = "Say something short.") -> dict[str, Any]:
