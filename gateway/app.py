@@ -120,4 +120,9 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
 def create_app_from_env() -> FastAPI:
     """Factory for `uvicorn --factory` (used with several workers): settings from TURNOUT_* variables."""
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    if not logging.getLogger().handlers:  # a worker process spawned by uvicorn: set up its own logs
+        from gateway import logs
+
+        logs.configure(settings.log_level)
+    return create_app(settings)

@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.update({"TURNOUT_POLICY": str(args.policy), "TURNOUT_HOST": args.host,
                        "TURNOUT_PORT": str(args.port), "TURNOUT_WORKERS": str(args.workers),
                        "TURNOUT_LOG_LEVEL": args.log_level})
-    logs.configure(args.log_level)
+    listener = logs.configure(args.log_level)
     settings = Settings.from_env()
     print(f"turnout: OpenAI-compatible API on http://{args.host}:{args.port}/v1 (policy {args.policy})",
           file=sys.stderr)
@@ -67,11 +67,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that unwind through `finally`,
     # so the simulated upstreams are stopped too.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    with _simulator(policy, not args.no_simulator):
-        if args.workers > 1:
-            uvicorn.run("gateway.app:create_app_from_env", factory=True, workers=args.workers, **common)
-        else:
-            uvicorn.run(create_app(settings), **common)
+    try:
+        with _simulator(policy, not args.no_simulator):
+            if args.workers > 1:
+                uvicorn.run("gateway.app:create_app_from_env", factory=True, workers=args.workers, **common)
+            else:
+                uvicorn.run(create_app(settings), **common)
+    finally:
+        listener.stop()  # flush the last log lines
     return 0
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from typing import Any
@@ -30,11 +32,24 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-def configure(level: str = "info") -> None:
+class _Enqueue(logging.handlers.QueueHandler):
+    """Hands the record itself to the writer thread: formatting and the write happen there."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+def configure(level: str = "info") -> logging.handlers.QueueListener:
+    """JSON lines on stderr, formatted and written by a background thread (off the event loop).
+    Returns the started listener; `stop()` it to flush at exit."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    listener = logging.handlers.QueueListener(records, handler)
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_Enqueue(records)]
     root.setLevel(level.upper())
+    listener.start()
     for noisy in ("uvicorn.access", "httpx", "LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return listener
