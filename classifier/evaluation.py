@@ -17,7 +17,7 @@ import numpy as np
 from classifier.baselines import BASELINES
 from classifier.conversation import parse
 from classifier.dataset import Example
-from classifier.metrics import RoutingReport, TierReport, routing_curve, routing_report, tier_report
+from classifier.metrics import Curve, RoutingReport, TierReport, routing_curve, routing_report, tier_report
 from classifier.ordinal import Ordinal, fit_ordinal
 from classifier.progress import progress
 from classifier.sources import ROUTERBENCH_LADDER
@@ -38,6 +38,7 @@ class HeldOut:
 class RoutingRow:
     router: str
     report: RoutingReport
+    curve: Curve
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,8 @@ def _routing_rows(examples: Sequence[Example], score: np.ndarray) -> list[Routin
     c_strong = np.asarray([e.costs[STRONG] for e in examples])
 
     def row(name: str, s: np.ndarray) -> RoutingRow:
-        return RoutingRow(name, routing_report(routing_curve(s, q_cheap, q_strong, c_cheap, c_strong)))
+        curve = routing_curve(s, q_cheap, q_strong, c_cheap, c_strong)
+        return RoutingRow(name, routing_report(curve), curve)
 
     convs = [parse(e.messages, e.tools, e.response_format) for e in examples]
     rows = [row(CLASSIFIER, score), row("random (equal cost)", np.zeros(len(examples)))]
@@ -131,9 +133,10 @@ def render(report: EvalReport) -> str:
               f"score ECE {t.score_ece:.3f}; with weak labels: macro-F1 {report.tiers_all.macro_f1:.3f}, "
               f"ECE {report.tiers_all.ece:.3f}", ""]
     for group, rows in report.routing.items():
-        first = rows[0].report
+        first, curve = rows[0].report, rows[0].curve
         lines += [f"### Routing on held-out `{group}` (RouterBench prices: always cheap {CHEAP} quality "
-                  f"{first.quality_cheap:.3f}, always strong {STRONG} quality {first.quality_strong:.3f})", "",
+                  f"{first.quality_cheap:.3f} for ${curve.cost[0]:.3f}, always strong {STRONG} quality "
+                  f"{first.quality_strong:.3f} for ${curve.cost[-1]:.3f})", "",
                   "| router | APGR | strong share for 50% of gap | cost saved at 95% strong quality |",
                   "|---|---|---|---|", "| always cheap | 0.000 | - | - |", "| always strong | 1.000 | 1.000 | 0.0% |"]
         lines += [f"| {r.router} | {r.report.apgr:.3f} | {r.report.share_for_half_gap:.3f} | "
@@ -141,5 +144,17 @@ def render(report: EvalReport) -> str:
         if group in report.noise:
             low, high = report.noise[group]
             lines += ["", f"APGR of random orders on these {group} rows: 95% between {low:.3f} and {high:.3f}."]
-        lines.append("")
+        lines += ["", *_curve_table(rows), ""]
     return "\n".join(lines)
+
+
+def _curve_table(rows: Sequence[RoutingRow]) -> list[str]:
+    """Quality against the share of calls sent to the strong model (the cost/quality curve, sampled)."""
+    shares = [i / 10 for i in range(11)]
+    lines = ["| quality at strong share | " + " | ".join(f"{s:.0%}" for s in shares) + " |",
+             "|---" * (len(shares) + 1) + "|"]
+    for row in rows:
+        n = len(row.curve.share) - 1
+        lines.append(f"| {row.router} | " + " | ".join(f"{row.curve.quality[round(s * n)]:.3f}" for s in shares)
+                     + " |")
+    return lines
