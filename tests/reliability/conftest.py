@@ -77,3 +77,31 @@ def rsim() -> Iterator[SimulatorProcess]:
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The long suite (`@pytest.mark.reliability`) runs only when asked for: `pytest -m reliability`."""
+    if "reliability" in (config.getoption("markexpr") or ""):
+        return
+    long = [item for item in items if item.get_closest_marker("reliability") is not None]
+    if long:
+        config.hook.pytest_deselected(items=long)
+        items[:] = [item for item in items if item.get_closest_marker("reliability") is None]
+
+
+@pytest.fixture(scope="session")
+def figures(request: pytest.FixtureRequest) -> list[str]:
+    """Lines of figures, printed in the terminal summary at the end of the run."""
+    lines: list[str] = request.config.stash.setdefault(FIGURES, [])
+    return lines
+
+
+FIGURES = pytest.StashKey[list[str]]()
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
