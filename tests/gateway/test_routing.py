@@ -188,3 +188,13 @@ def test_hints_cap_the_tier(rgw: GatewayProcess) -> None:
     bad = httpx.post(rgw.base_url + "/v1/chat/completions", headers={"x-turnout-max-tier": "9"},
                      json={"model": "auto", "messages": MSG})
     assert bad.status_code == 400 and "max_tier" in bad.json()["error"]["message"]
+
+
+def test_requests_of_different_complexity_land_on_different_models(rgw: GatewayProcess) -> None:
+    easy = client(rgw).chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hi there"}])
+    hard = client(rgw).chat.completions.with_raw_response.create(model="auto", messages=[{
+        "role": "user", "content": "Write a Python function that implements a thread-safe LRU cache with TTL "
+                                   "eviction, and prove its amortized complexity."}])
+    assert easy.headers["x-turnout-tier"] == "1" and easy.headers["x-turnout-model"] == "local-small"
+    assert hard.headers["x-turnout-tier"] == "3" and hard.headers["x-turnout-model"] == "claude-sim"
