@@ -124,6 +124,32 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_route(args: argparse.Namespace) -> int:
+    """Explain how a prompt would be routed, without starting a gateway or calling a model."""
+    from classifier import load_default
+    from gateway.config import Policy
+    from gateway.decide import classify, estimate_tokens
+    from router.explain import explain
+    from router.features import features_from_body
+    from router.select import select
+
+    policy = _policy_or_exit(args.policy)
+    assert isinstance(policy, Policy)
+    alias = policy.router.aliases.get(args.model)
+    if alias is None:
+        print(f"{args.model!r} is not an alias of {args.policy} (aliases: {', '.join(policy.router.aliases)})",
+              file=sys.stderr)
+        return 2
+    body = {"model": args.model, "messages": [{"role": "user", "content": args.prompt}]}
+    signals, ms = classify(load_default(), alias.escalation.uncertainty_margin, body)
+    features = features_from_body(body, prompt_tokens=estimate_tokens(body["messages"]))
+    decision = select(policy.router, args.model, signals, features, {}, {m.id: m for m in policy.models},
+                      policy_version=policy.version or "")
+    print(explain(decision) if args.explain else decision.to_dict())
+    print(f"classified in {ms:.2f} ms", file=sys.stderr)
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gateway.simulator.cli import main as simulate
 
@@ -158,6 +184,13 @@ def build_parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="the registry as a table, with availability")
     models.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     models.set_defaults(func=cmd_models)
+
+    route = sub.add_parser("route", help="how a prompt would be routed (no model is called)")
+    route.add_argument("prompt")
+    route.add_argument("--explain", action="store_true", help="for a person, not as JSON")
+    route.add_argument("--model", default="auto", help="the alias to route by")
+    route.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
+    route.set_defaults(func=cmd_route)
 
     simulate = sub.add_parser("simulate", help="run the upstream simulator", add_help=False)
     simulate.add_argument("rest", nargs=argparse.REMAINDER)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gateway.runtime import Runtime, Services
+from gateway.runtime import PromptClassifier, Runtime, Services
 from registry import Tier
 from router.errors import ModelNotFound, PermissionDenied, RequestError
 from router.features import RequestFeatures, Signals, features_from_body
@@ -53,14 +53,13 @@ async def features_for(runtime: Runtime, body: Mapping[str, Any], chain_models: 
     return features
 
 
-def classify(services: Services, runtime: Runtime, alias: str, body: Mapping[str, Any]) -> tuple[Signals, float]:
+def classify(classifier: PromptClassifier | None, margin: float, body: Mapping[str, Any]) -> tuple[Signals, float]:
     """The classifier's verdict as routing signals, and the time it took (ms)."""
-    if services.classifier is None:
+    if classifier is None:
         return Signals(tier=Tier.MODERATE, score=0.5, task="chat", uncertain=True), 0.0
-    margin = runtime.policy.router.aliases[alias].escalation.uncertainty_margin
     started = time.perf_counter()
-    c = services.classifier.classify(body["messages"], tools=body.get("tools"),
-                                     response_format=body.get("response_format"), uncertainty_margin=margin)
+    c = classifier.classify(body["messages"], tools=body.get("tools"),
+                            response_format=body.get("response_format"), uncertainty_margin=margin)
     elapsed = (time.perf_counter() - started) * 1000
     return Signals(tier=Tier(int(c.tier)), score=float(c.score), task=str(c.task), uncertain=bool(c.uncertain),
                    probabilities=tuple(c.probabilities)), elapsed
@@ -89,7 +88,7 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
         raise ModelNotFound(f"model {name!r} does not exist; GET /v1/models lists the models and aliases",
                             param="model")
     hints = parse_hints(headers, body)
-    signals, classifier_ms = classify(services, runtime, name, body)
+    signals, classifier_ms = classify(services.classifier, alias.escalation.uncertainty_margin, body)
     chain_models = sorted({m for chain in alias.tiers.values() for m in chain} | {policy.router.default_model})
     features = await features_for(runtime, body, chain_models)
     decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,
