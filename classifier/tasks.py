@@ -6,7 +6,8 @@ import re
 
 from classifier.types import Task
 
-# Checked in order; the first cue found in the last user turn (or system prompt) names the task.
+# Checked in order; the first cue found in the last user turn names the task. Only cues that are clear
+# on their own: the learned head answers the rest.
 CUES: dict[Task, re.Pattern[str]] = {
     Task.TRANSLATION: re.compile(r"\btranslat(?:e|ion|ing)\b|\binto (?:english|french|german|spanish|chinese"
                                  r"|japanese|italian|portuguese|russian|korean|arabic)\b"),
@@ -16,6 +17,13 @@ CUES: dict[Task, re.Pattern[str]] = {
                                 r"|\bfill in (?:the|this) (?:json|schema|form)\b"),
     Task.CHAT: re.compile(r"^\s*(?:hi|hello|hey|thanks|thank you|good (?:morning|evening)|how are you)\b[\s!.?,]*"
                           r"(?:\w+[\s!.?,]*){0,4}$"),
+    Task.MATH: re.compile(r"\$[^$\n]{1,80}\$|\\frac|\\sqrt|\bprove that\b|\bsolve (?:for|the equation)\b|\bequations?\b"
+                          r"|\bintegral\b|\bderivative\b|\bprobability (?:that|of)\b|\binfinitely many\b|\bprimes?\b"),
+    Task.CODE: re.compile(r"```|(?<!\w)(?:c\+\+|c#)|\b(?:python|javascript|typescript|java|rust|golang|kotlin|swift|sql"
+                          r"|bash|html|css|regex)\b|\bimplement\b|\balgorithm\b|\bdef |\bclass \w+\s*[:({]"
+                          r"|\bcompiler?\b|\bdebug\b|\bstack trace\b|\bunit tests?\b|\bfunction (?:that|to|which)\b"),
+    Task.CREATIVE: re.compile(r"\bwrite (?:me )?(?:a|an) (?:short |funny |\d+-word )?(?:poem|story|haiku|blog post"
+                              r"|essay|song|limerick|sonnet|novel|screenplay|speech|letter)\b"),
 }
 
 

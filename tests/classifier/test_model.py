@@ -78,6 +78,9 @@ def test_result_is_frozen(classifier: Classifier) -> None:
     ("hello there!", Task.CHAT),
     ("Write a Python function that returns the n-th Fibonacci number.\n```python\ndef fib(n):\n```", Task.CODE),
     ("Solve for x: 3x + 7 = 22. What is $x^2$?", Task.MATH),
+    ("Prove that there are infinitely many primes.", Task.MATH),
+    ("Implement Dijkstra's algorithm in C++ with a binary heap.", Task.CODE),
+    ("Write a 500-word blog post about a trip to Hawaii.", Task.CREATIVE),
 ])
 def test_task_types(classifier: Classifier, text: str, task: Task) -> None:
     assert classifier.classify(_user(text)).task == task
