@@ -227,15 +227,19 @@ def test_admin_keys_create_list_rotate_revoke(a: GatewayProcess, keys: Secrets) 
     assert_openai_error(bad, 400, "invalid_request_error", "invalid_request")
 
 
-def _first_refusal(gw: GatewayProcess, key: str, since: float, limit_s: float = 3.0) -> float:
-    """Seconds from `since` until `gw` refuses `key` (polling), or `limit_s` if it never does."""
-    while time.monotonic() - since < limit_s:
-        status = chat_status(gw, key)
-        if status == 401:
-            return time.monotonic() - since
-        assert status == 200
-        time.sleep(0.02)
-    return limit_s
+def last_accepted(gw: GatewayProcess, key: str, since: float, limit_s: float = 3.0) -> float:
+    """Poll `gw` with `key` until it is refused; return when (seconds after `since`) the last request
+    that was still accepted had been sent. A slow answer on a busy machine does not count against it."""
+    last = 0.0
+    with httpx.Client(base_url=gw.base_url, headers={"authorization": f"Bearer {key}"}, timeout=10) as http:
+        while (sent := time.monotonic() - since) < limit_s:
+            status = http.get("/v1/models").status_code  # authenticates like a chat call, without an upstream
+            if status == 401:
+                return last
+            assert status == 200
+            last = sent
+            time.sleep(0.01)
+    raise AssertionError(f"{key[:6]}... still accepted {limit_s} s later")
 
 
 def test_a_revoked_key_stops_working_on_every_replica_within_a_second(a: GatewayProcess, b: GatewayProcess,
@@ -245,13 +249,13 @@ def test_a_revoked_key_stops_working_on_every_replica_within_a_second(a: Gateway
     assert admin(a, "DELETE", f"/admin/keys/{issued['id']}", keys.master).status_code == 200
     revoked = time.monotonic()
     assert chat_status(a, issued["key"]) == 401  # the replica that revoked it forgets it at once
-    assert _first_refusal(b, issued["key"], revoked) < 1.0
+    assert last_accepted(b, issued["key"], revoked) < 1.0
 
     rotating = create_key(b, keys, tenant="delta")
     assert chat_status(a, rotating["key"]) == 200
     rotated = admin(b, "POST", f"/admin/keys/{rotating['id']}/rotate", keys.master)
     keys.issued.append(rotated.json()["key"])
-    assert _first_refusal(a, rotating["key"], time.monotonic()) < 1.0
+    assert last_accepted(a, rotating["key"], time.monotonic()) < 1.0
     assert chat_status(a, rotated.json()["key"]) == 200
 
 
