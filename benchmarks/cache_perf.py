@@ -113,7 +113,7 @@ async def partition_sizes(sizes: Sequence[int], redis_url: str | None) -> None:
     rng = np.random.default_rng(7)
     prefix = f"bench:cache:{uuid.uuid4().hex[:8]}"
     # Generous budgets: this measures latency; a budget would turn the slow tail into bypasses.
-    policy = CachePolicy(key_prefix=prefix, max_entries_per_partition=max(sizes), lookup_timeout_ms=5000,
+    policy = CachePolicy(enabled=True, key_prefix=prefix, max_entries_per_partition=max(sizes), lookup_timeout_ms=5000,
                          write_timeout_ms=10_000, load_timeout_ms=60_000,
                          semantic=SemanticPolicy(routes={"auto": SemanticRoute()}))
     for size in sizes:

@@ -72,7 +72,7 @@ async def through_cache(pairs: Pairs, embedder: TableEmbedder, threshold: float,
                         shared: bool) -> Score:
     semantic = SemanticPolicy(routes={"auto": SemanticRoute()}, threshold=threshold,
                               min_threshold=min(threshold, 0.5), guard=guard, max_prompt_chars=100_000)
-    cache = ResponseCache(policy=CachePolicy(semantic=semantic, max_entries_per_partition=1_000_000),
+    cache = ResponseCache(policy=CachePolicy(enabled=True, semantic=semantic, max_entries_per_partition=1_000_000),
                           store=MemoryStore(), embedder=embedder)
 
     def tenant(i: int) -> str:

@@ -16,7 +16,8 @@ from registry.spec import ModelSpec
 WINDOW_SECONDS = 60.0
 WINDOW_MAX_SAMPLES = 512
 SNAPSHOT_TTL_SECONDS = 0.25
-"""Percentiles are recomputed at most this often; in-flight counts and health are always live."""
+"""A snapshot is reused until a new sample arrives or this much time passes (samples age out of the
+window); in-flight counts and health are always live."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,7 @@ class ModelState:
                completion_tokens: int = 0, now: float | None = None) -> None:
         self._samples.append((time.monotonic() if now is None else now, latency_ms, ttft_ms, ok,
                               completion_tokens))
+        self._cached = None  # the next snapshot sees this sample
 
     def _window(self, now: float) -> list[tuple[float, float, float | None, bool, int]]:
         horizon = now - WINDOW_SECONDS

@@ -54,7 +54,7 @@ class SemanticPolicy(_Frozen):
 
 
 class CachePolicy(_Frozen):
-    enabled: bool = Field(True, description="Exact-match response cache on or off.")
+    enabled: bool = Field(False, description="The response cache on or off (off unless the policy turns it on).")
     store: bool = Field(True, description="Store new answers; false makes a read-only cache (lookups only).")
     ttl_s: int = Field(3600, gt=0, description="Seconds an entry lives after it was stored.")
     max_entries_per_partition: int = Field(

@@ -26,7 +26,7 @@ def calls(sim: SimulatorProcess, model: str) -> int:
 def cache_policy(sim: SimulatorProcess, prefix: str, *, semantic: bool = False) -> dict[str, Any]:
     policy = base_policy(sim.base_url)
     policy["redis"] = {"url_env": "TURNOUT_TEST_REDIS_URL"}
-    policy["cache"] = {"key_prefix": prefix, "ttl_s": 60}
+    policy["cache"] = {"enabled": True, "key_prefix": prefix, "ttl_s": 60}
     if semantic:
         policy["cache"]["semantic"] = {"routes": {"local-small": {}}}  # type: ignore[index]
     return policy

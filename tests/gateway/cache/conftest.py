@@ -40,6 +40,7 @@ def policy(prefix: str = "turnout:cache", *, semantic: bool = True, **overrides:
     # budgets set their own).
     overrides.setdefault("lookup_timeout_ms", 2000)
     overrides.setdefault("write_timeout_ms", 2000)
+    overrides.setdefault("enabled", True)
     return CachePolicy(key_prefix=prefix, semantic=sem, **overrides)
 
 
