@@ -18,6 +18,8 @@ class Outcome:
     latency_s: float
     model: str = ""
     error: str = ""  # set when the client saw a failure: a non-200 status, a broken stream, a transport error
+    at_s: float = 0.0  # when it was sent, from the start of the run
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -41,7 +43,13 @@ class LoadReport:
                 f"skipped {self.skipped}")
 
 
-async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> Outcome:
+async def _one(client: httpx.AsyncClient, body: dict[str, Any], at_s: float) -> Outcome:
+    outcome = await _send(client, body)
+    outcome.at_s = at_s
+    return outcome
+
+
+async def _send(client: httpx.AsyncClient, body: dict[str, Any]) -> Outcome:
     started = time.monotonic()
     try:
         if body.get("stream"):
@@ -50,11 +58,12 @@ async def _one(client: httpx.AsyncClient, body: dict[str, Any]) -> Outcome:
                 ok = response.status_code == 200 and data.rstrip().endswith(b"data: [DONE]") \
                     and b'"error"' not in data
                 return Outcome(response.status_code, time.monotonic() - started, response.headers.get(
-                    "x-turnout-model", ""), "" if ok else data[-300:].decode(errors="replace"))
+                    "x-turnout-model", ""), "" if ok else data[-300:].decode(errors="replace"),
+                               headers=dict(response.headers))
         response = await client.post("/v1/chat/completions", json=body)
         error = "" if response.status_code == 200 else response.text[:300]
         return Outcome(response.status_code, time.monotonic() - started, response.headers.get("x-turnout-model", ""),
-                       error)
+                       error, headers=dict(response.headers))
     except httpx.HTTPError as exc:
         return Outcome(0, time.monotonic() - started, "", repr(exc))
 
@@ -75,7 +84,7 @@ async def run_load(base_url: str, *, rate: float, seconds: float, body: Callable
             if len(tasks) >= max_outstanding:
                 report.skipped += 1
                 continue
-            task = asyncio.create_task(_one(client, body(i)))
+            task = asyncio.create_task(_one(client, body(i), time.monotonic() - start))
             tasks.add(task)
             task.add_done_callback(lambda t: (tasks.discard(t), report.outcomes.append(t.result())))
         if tasks:
