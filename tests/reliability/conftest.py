@@ -15,7 +15,7 @@ from gateway.simulator.process import SimulatorProcess, start_simulator
 
 RELIABILITY_MODELS = (
     SimModel(name="fast", latency_ms=5),
-    SimModel(name="slow", latency_ms=700),
+    SimModel(name="slow", latency_ms=1500),
     SimModel(name="trickle", tokens_per_second=12, min_output_tokens=36, max_output_tokens=36),
     SimModel(name="flaky", latency_ms=10, tokens_per_second=400,
              faults=(Fault(kind="http_500", rate=0.05), Fault(kind="timeout", rate=0.02, hang_s=5),

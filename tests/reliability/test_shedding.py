@@ -25,7 +25,7 @@ async def test_requests_past_the_limit_are_shed_and_probes_still_answer(
     for response in shed:
         assert_openai_error(response, 503, "overloaded")
         assert response.headers["retry-after"] == "1"
-        assert response.elapsed.total_seconds() < 0.5  # refused at once, not queued behind the slow ones
+        assert response.elapsed.total_seconds() < 1.0  # refused at once, not queued behind the 1.5 s ones
     assert [p.status_code for p in probes] == [200, 200, 200]
     assert wait_for(lambda: runtime(gw.base_url)["in_flight"] == 0, 5)
     assert runtime(gw.base_url)["shed"] == 5
