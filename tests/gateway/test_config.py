@@ -47,13 +47,15 @@ def test_good_policy_loads_with_a_content_hash_version() -> None:
 
 
 @pytest.mark.parametrize(("edit", "expected"), [
-    (lambda t: t.replace("    api_base: http://127.0.0.1:1/v1\n", "    api_base: http://127.0.0.1:1/v1\n    colour: red\n"),
+    (lambda t: t.replace("    api_base: http://127.0.0.1:1/v1\n",
+                         "    api_base: http://127.0.0.1:1/v1\n    colour: red\n"),
      "models[0].colour (line 5): unknown key"),
     (lambda t: t.replace("id: b", "id: a"), "models[1].id (line 5): duplicate model id 'a'"),
     (lambda t: t.replace("3: [b, a]", "3: [b, zz]"), "router.aliases.auto.tiers[3][1] (line 14): undefined model 'zz'"),
     (lambda t: t.replace("default_model: b", "default_model: nope"), "router.default_model (line 9): undefined model"),
     (lambda t: t.replace("litellm_model: openai/a", "litellm_model: a"), "models[0].litellm_model (line 3):"),
-    (lambda t: t.replace("api_key_env: ANTHROPIC_API_KEY", "api_key_env: sk-abc123"), "models[1].api_key_env (line 7):"),
+    (lambda t: t.replace("api_key_env: ANTHROPIC_API_KEY", "api_key_env: sk-abc123"),
+     "models[1].api_key_env (line 7):"),
     (lambda t: t.replace("1: [a]", "1: []"), "router.aliases.auto.tiers (line 12): tier 1 has an empty model list"),
     (lambda t: t + "router: {}\n", "duplicate key 'router'"),
     (lambda t: t.replace("  aliases:", "  aliases:\n    a: {tiers: {1: [a]}}"), "alias 'a' shadows a model id"),
