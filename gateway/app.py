@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
 import uuid
 from typing import Any
@@ -16,7 +18,7 @@ from gateway.debug import add_debug_routes
 from gateway.lifespan import lifespan
 from gateway.service import Answer, GatewayService
 from gateway.settings import Settings
-from router.errors import PayloadTooLarge
+from router.errors import PayloadTooLarge, PermissionDenied
 from router.upstream.base import Upstream
 
 log = logging.getLogger("turnout.gateway")
@@ -61,6 +63,20 @@ def _body_schema(*required: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def _open_mode_gate(request: Request) -> None:
+    """Without any key configured, the gateway serves localhost only (unless the operator says
+    otherwise with TURNOUT_ALLOW_OPEN_NETWORK=1, e.g. for a demo container)."""
+    services = request.app.state.holder.services
+    if not services.tenancy.keys.open_mode or services.settings.allow_open_network:
+        return
+    host = request.client.host if request.client else ""
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    raise PermissionDenied("this gateway has no API keys configured and serves localhost only; "
+                           "configure keys (auth.keys or TURNOUT_MASTER_KEY)")
+
+
 def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
@@ -74,6 +90,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         return svc
 
     async def json_body(request: Request) -> dict[str, Any]:
+        _open_mode_gate(request)
         limit = request.app.state.holder.current.policy.server.max_body_bytes
         return schemas.parse_json_object(await read_body(request, limit))
 
@@ -96,6 +113,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
+        _open_mode_gate(request)
         return _json(await service(request).models(request.headers))
 
     @app.get("/healthz")

@@ -17,6 +17,8 @@ class Settings:
     workers: int = 1
     log_level: str = "info"
     policy_watch_s: float = 1.0
+    allow_open_network: bool = False
+    """Serve clients beyond localhost even with no API keys configured (TURNOUT_ALLOW_OPEN_NETWORK=1)."""
     """How often the policy file is checked for changes (0 turns the watch off)."""
     environ: dict[str, str] = field(default_factory=dict, repr=False)
     """The environment secrets are read from (API keys, Redis URL). Never logged."""
@@ -31,5 +33,6 @@ class Settings:
             workers=int(env.get("TURNOUT_WORKERS", "1")),
             log_level=env.get("TURNOUT_LOG_LEVEL", "info"),
             policy_watch_s=float(env.get("TURNOUT_POLICY_WATCH_S", "1.0")),
+            allow_open_network=env.get("TURNOUT_ALLOW_OPEN_NETWORK", "") in ("1", "true", "yes"),
             environ=env,
         )
