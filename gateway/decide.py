@@ -65,6 +65,16 @@ def classify(classifier: PromptClassifier | None, margin: float, body: Mapping[s
                    probabilities=tuple(c.probabilities)), elapsed
 
 
+def model_tier(runtime: Runtime, model: str) -> Tier:
+    """The lowest tier any alias routes to `model` (the default model counts as tier 1); a model no
+    alias names is tier 3, so a key capped below it cannot reach it by its id."""
+    tiers = [tier for alias in runtime.policy.router.aliases.values() for tier, chain in alias.tiers.items()
+             if model in chain]
+    if model == runtime.policy.router.default_model:
+        tiers.append(Tier.SIMPLE)
+    return min(tiers, default=Tier.COMPLEX)
+
+
 async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[str, Any],
                  headers: Mapping[str, str], *, tier_cap: Tier | None = None,
                  allows: Callable[[str], bool] | None = None) -> tuple[Decision, float | None]:
@@ -82,6 +92,9 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
             from router.errors import UpstreamUnavailable
 
             raise UpstreamUnavailable(f"model {name!r} is unavailable: {state.unavailable_reason}")
+        if tier_cap is not None and model_tier(runtime, name) > tier_cap:
+            raise PermissionDenied(f"model {name!r} serves tier {int(model_tier(runtime, name))}; this key is "
+                                   f"limited to tier {int(tier_cap)} (its max tier, or a spent budget)", param="model")
         return pinned(policy.router, name, policy_version=runtime.version), None
     alias = policy.router.aliases.get(name)
     if alias is None:
