@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from router.record import RouteRecord
+    from router.select import Decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +65,29 @@ class RequestRecord:
 
 class Observer(Protocol):
     def observe(self, record: RequestRecord) -> None: ...
+
+
+def note_decision(record: RequestRecord, decision: Decision) -> None:
+    record.chain = decision.chain
+    if not decision.pinned:
+        record.tier, record.score, record.task = int(decision.tier), decision.score, decision.task
+        record.uncertain = decision.escalated is not None and "uncertain" in decision.escalated
+
+
+def attempts_ms(route: RouteRecord | None) -> float:
+    return sum(a.latency_ms for a in route.attempts) if route is not None else 0.0
+
+
+def note_route(record: RequestRecord, route: RouteRecord) -> None:
+    record.model = route.model
+    record.attempts = tuple(AttemptRecord(a.model, "ok" if a.outcome == "ok" else (a.error or a.outcome),
+                                          a.latency_ms, None) for a in route.attempts)
+    fallbacks = []
+    for before, after in zip(route.attempts, route.attempts[1:], strict=False):
+        if before.model != after.model:
+            fallbacks.append((before.model, after.model, before.error or before.outcome))
+    record.fallbacks = tuple(fallbacks)
+    record.tokens_in = route.usage.get("prompt_tokens", 0)
+    record.tokens_out = route.usage.get("completion_tokens", 0)
+    record.cost_usd = route.cost_usd or 0.0
+    record.ttft_ms = route.ttft_ms

@@ -19,12 +19,12 @@ from gateway import schemas
 from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
 from gateway.decide import decide, estimate_tokens
-from gateway.record import AttemptRecord, RequestRecord
+from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
 from router.errors import RequestError, TurnoutError, UpstreamUnavailable
 from router.record import RouteRecord
-from router.select import Decision, pinned
+from router.select import pinned
 from router.sse import SSE_DONE, sse_error_event
 from router.streaming import ChunkStream
 
@@ -73,7 +73,7 @@ class GatewayService:
             decision, record.classifier_ms = await decide(
                 self.services, runtime, name, body, headers, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None)
-            _note_decision(record, decision)
+            note_decision(record, decision)
             route = RouteRecord(decision)
             called = time.perf_counter()
             if record.stream:
@@ -84,7 +84,7 @@ class GatewayService:
             result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
             record.status, record.error_class = exc.status, type(exc).__name__
-            self._finish(record, route, access, started, upstream_ms=_attempts_ms(route))
+            self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
         self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
@@ -210,7 +210,7 @@ class GatewayService:
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = min(upstream_ms, record.latency_ms)
         if route is not None:
-            _note_route(record, route)
+            note_route(record, route)
             if access is not None and route.model is not None:
                 self.services.spend.settle(access, self.holder.current, route.model, route.usage)
         for observer in self.services.observers:
@@ -285,13 +285,6 @@ def readiness_checks(runtime: Runtime) -> dict[str, dict[str, Any]]:
             "upstreams": {"ok": bool(chat), "available": len(chat)}}
 
 
-def _note_decision(record: RequestRecord, decision: Decision) -> None:
-    record.chain = decision.chain
-    if not decision.pinned:
-        record.tier, record.score, record.task = int(decision.tier), decision.score, decision.task
-        record.uncertain = decision.escalated is not None and "uncertain" in decision.escalated
-
-
 def _float(value: str | None) -> float | None:
     try:
         return float(value) if value else None
@@ -303,22 +296,3 @@ def _text(result: Mapping[str, Any]) -> str | None:
     choices = result.get("choices") or [{}]
     content = (choices[0].get("message") or {}).get("content")
     return content if isinstance(content, str) else None
-
-
-def _attempts_ms(route: RouteRecord | None) -> float:
-    return sum(a.latency_ms for a in route.attempts) if route is not None else 0.0
-
-
-def _note_route(record: RequestRecord, route: RouteRecord) -> None:
-    record.model = route.model
-    record.attempts = tuple(AttemptRecord(a.model, "ok" if a.outcome == "ok" else (a.error or a.outcome),
-                                          a.latency_ms, None) for a in route.attempts)
-    fallbacks = []
-    for before, after in zip(route.attempts, route.attempts[1:], strict=False):
-        if before.model != after.model:
-            fallbacks.append((before.model, after.model, before.error or before.outcome))
-    record.fallbacks = tuple(fallbacks)
-    record.tokens_in = route.usage.get("prompt_tokens", 0)
-    record.tokens_out = route.usage.get("completion_tokens", 0)
-    record.cost_usd = route.cost_usd or 0.0
-    record.ttft_ms = route.ttft_ms
