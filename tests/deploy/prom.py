@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,14 +56,14 @@ def rules_firing_at_once(path: Path) -> Path:
 
 
 class Prometheus:
-    def __init__(self, binary: str, workdir: Path, target: str) -> None:
-        """Scrapes `target` (a base URL like http://127.0.0.1:4000) every second."""
-        host = target.split("://", 1)[-1].rstrip("/")
+    def __init__(self, binary: str, workdir: Path, targets: Sequence[str]) -> None:
+        """Scrapes `targets` (base URLs like http://127.0.0.1:4000) every second, as one job."""
+        hosts = [target.split("://", 1)[-1].rstrip("/") for target in targets]
         rules = rules_firing_at_once(workdir / "alerts.yml")
         config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "1s"},
                   "rule_files": [str(rules)],
                   "scrape_configs": [{"job_name": "turnout", "metrics_path": "/metrics",
-                                      "static_configs": [{"targets": [host]}]}]}
+                                      "static_configs": [{"targets": hosts}]}]}
         config_path = workdir / "prometheus.yml"
         config_path.write_text(yaml.safe_dump(config))
         self.port = free_port()
