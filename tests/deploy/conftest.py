@@ -98,8 +98,9 @@ def scrape_targets(prometheus_bins: tuple[str, str], sim: SimulatorProcess,
 
 
 @pytest.fixture(scope="module")
-def provoked_alerts() -> frozenset[str]:
-    return frozenset() if os.environ.get("TURNOUT_METRICS_URL") else PROVOKED_ALERTS
+def provoked_alerts() -> dict[str, dict[str, str]]:
+    """Alert name -> labels one of its firing instances carries."""
+    return {} if os.environ.get("TURNOUT_METRICS_URL") else PROVOKED_ALERTS
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,13 @@ from tests.conftest import base_policy
 
 REDIS_ENV = "TURNOUT_TEST_REDIS_URL"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-PROVOKED_ALERTS = frozenset({"TurnoutBreakerOpen", "TurnoutFallbackRateHigh", "TurnoutErrorRateHigh",
-                             "TurnoutOverheadP99High", "TurnoutRedisErrors", "TurnoutPolicyReloadFailed"})
-"""The alerts this traffic provokes (with `for:` shortened to 0s)."""
+PROVOKED_ALERTS: dict[str, dict[str, str]] = {
+    "TurnoutBreakerOpen": {"model": "error-500"}, "TurnoutFallbackRateHigh": {}, "TurnoutErrorRateHigh": {},
+    "TurnoutOverheadP99High": {}, "TurnoutRedisErrors": {"component": "rate limits"},
+    "TurnoutPolicyReloadFailed": {},
+}
+"""The alerts this traffic provokes (with `for:` shortened to 0s), each with labels one of its firing
+instances must carry."""
 
 PROMPTS = (
     "Say hello to the team.",
