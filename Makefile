@@ -32,3 +32,4 @@ test: $(STAMP) lint typecheck
 clean:
 	rm -rf $(VENV) build *.egg-info
 include mk/local-model.mk
+include mk/reliability.mk

@@ -110,6 +110,11 @@ class GatewayService:
         lookup = await cache.lookup(CacheRequest(principal.tenant, name, body,
                                                  parse_cache_control(headers.get("cache-control")), threshold))
         record.cache, record.cache_similarity = lookup.status, lookup.similarity
+        if lookup.reason == "store-error":  # Redis failed under the cache: bypassed, and counted
+            for observer in self.services.observers:
+                redis_error = getattr(observer, "redis_error", None)
+                if redis_error is not None:
+                    redis_error("cache")
         return lookup
 
     def _cached(self, lookup: CacheLookup, record: RequestRecord, access: Access, started: float,

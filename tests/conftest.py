@@ -75,6 +75,17 @@ class GatewayProcess:
     def logs(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def wait_for_log(self, text: str, timeout_s: float = 5.0) -> str:
+        """The logs once they contain `text` (a background thread writes them), or fail."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            logs = self.logs()
+            if text in logs:
+                return logs
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the gateway's logs after {timeout_s} s")
+            time.sleep(0.05)
+
 
 def start_gateway(policy: dict[str, object] | Path, workdir: Path, *, env: dict[str, str] | None = None,
                   args: tuple[str, ...] = ()) -> GatewayProcess:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -16,9 +17,11 @@ log = logging.getLogger("turnout.limits")
 
 
 class RedisErrorObserver(Protocol):
-    """Told of every Redis failure (`PrometheusMetrics` is one)."""
+    """Told of every Redis call's latency and every failure (`PrometheusMetrics` is one)."""
 
     def redis_error(self, component: str) -> None: ...
+
+    def redis_latency(self, component: str, seconds: float) -> None: ...
 
 
 class FailOpen(Exception):
@@ -27,9 +30,13 @@ class FailOpen(Exception):
 
 @contextmanager
 def redis_guard(component: str, mode: FailMode, observer: RedisErrorObserver | None) -> Iterator[None]:
-    """Map a Redis failure to `FailOpen` (mode open) or `StoreUnavailable` (503, mode closed)."""
+    """Map a Redis failure to `FailOpen` (mode open) or `StoreUnavailable` (503, mode closed), and
+    report the call's latency."""
+    started = time.perf_counter()
     try:
         yield
+        if observer is not None:
+            observer.redis_latency(component, time.perf_counter() - started)
     except (RedisError, OSError) as exc:
         if observer is not None:
             observer.redis_error(component)

@@ -160,4 +160,6 @@ def test_redis_killed_and_restarted_mid_traffic(sim: SimulatorProcess, tmp_path:
         server.wait()
     assert "bypass" in statuses[10:20]
     assert statuses[-1] == "miss"
-    assert "turnout_cache" in httpx.get(gw.base_url + "/metrics").text
+    metrics = httpx.get(gw.base_url + "/metrics").text
+    assert "turnout_cache" in metrics
+    assert 'turnout_redis_errors_total{component="cache"}' in metrics

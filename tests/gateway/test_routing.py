@@ -80,6 +80,18 @@ def breaker_state(gw: GatewayProcess, model: str) -> str:
     return next((v["state"] for v in views if v["model"] == model), "closed")
 
 
+def log_line(gw: GatewayProcess, request_id: str, timeout_s: float = 5.0) -> dict[str, Any]:
+    """The request's log line (logs are written by a background thread: wait for it)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        lines = [x for x in gw.logs().splitlines() if f'"{request_id}"' in x]
+        if lines or time.monotonic() > deadline:
+            assert lines, f"no log line for {request_id}"
+            found: dict[str, Any] = json.loads(lines[-1])
+            return found
+        time.sleep(0.05)
+
+
 def test_failing_model_trips_its_breaker_then_recovers_with_one_probe(rgw: GatewayProcess,
                                                                        rsim: SimulatorProcess) -> None:
     faults(rsim, "local-small", {"kind": "http_500"})
@@ -173,7 +185,7 @@ def test_route_explains_without_calling_and_requests_are_logged(rgw: GatewayProc
         model="auto", messages=MSG, extra_headers={"x-request-id": "req-log-1"})
     assert raw.headers["x-request-id"] == "req-log-1"
     assert raw.headers["x-turnout-tier"] in {"1", "2", "3"}
-    line = next(json.loads(x) for x in reversed(rgw.logs().splitlines()) if '"req-log-1"' in x)
+    line = log_line(rgw, "req-log-1")
     assert line["alias"] == "auto" and line["model"] == raw.headers["x-turnout-model"]
     assert line["chain"] and line["attempts"][0]["outcome"] == "ok"
     assert line["cost_usd"] > 0 and line["tokens_out"] > 0 and "Say hello" not in json.dumps(line)

@@ -19,6 +19,9 @@ class Observer:
     def redis_error(self, component: str) -> None:
         self.events.append(f"redis:{component}")
 
+    def redis_latency(self, component: str, seconds: float) -> None:
+        pass
+
     def guardrail_triggered(self, guardrail: str, action: str) -> None:
         self.events.append(f"{guardrail}:{action}")
 

@@ -29,6 +29,9 @@ class Counter:
     def redis_error(self, component: str) -> None:
         self.errors.append(component)
 
+    def redis_latency(self, component: str, seconds: float) -> None:
+        pass
+
 
 def service(redis: aioredis.Redis, prefix: str, **policy: object) -> LimitsService:
     return LimitsService(redis=redis, policy=LimitsPolicy.model_validate(policy), prefix=prefix)
