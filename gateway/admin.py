@@ -25,7 +25,7 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _guard(request: Request) -> str | None:
+def require_admin(request: Request) -> str | None:
     """The caller's bearer token, once it may use the admin API."""
     services: Services = request.app.state.holder.services
     bearer = bearer_token(request.headers.get("authorization"))
@@ -57,45 +57,45 @@ async def _stored(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
 def add_admin_routes(app: FastAPI) -> None:
     @app.post("/admin/reload")
     async def admin_reload(request: Request) -> Response:
-        _guard(request)
+        require_admin(request)
         result = await request.app.state.holder.reload("admin API")
         return _json(result.to_dict(), 200 if result.ok else 422)
 
     @app.get("/admin/breakers")
     async def admin_breakers(request: Request) -> Response:
-        _guard(request)
+        require_admin(request)
         holder: PolicyHolder = request.app.state.holder
         return _json({"breakers": [v.to_dict() for v in holder.services.breakers.views()]})
 
     @app.post("/admin/keys")
     async def create_key(request: Request) -> Response:
-        bearer = _guard(request)
+        bearer = require_admin(request)
         tenancy = _keys(request)
         body = parse_json_object(await request.body())
         return _json(await _stored(handlers.create_key(tenancy.keys, tenancy.admin, bearer, body)), 201)
 
     @app.get("/admin/keys")
     async def list_keys(request: Request) -> Response:
-        bearer = _guard(request)
+        bearer = require_admin(request)
         tenancy = _keys(request)
         tenant = request.query_params.get("tenant")
         return _json(await _stored(handlers.list_keys(tenancy.keys, tenancy.admin, bearer, tenant)))
 
     @app.post("/admin/keys/{key_id}/rotate")
     async def rotate_key(request: Request, key_id: str) -> Response:
-        bearer = _guard(request)
+        bearer = require_admin(request)
         tenancy = _keys(request)
         return _json(await _stored(handlers.rotate_key(tenancy.keys, tenancy.admin, bearer, key_id)))
 
     @app.delete("/admin/keys/{key_id}")
     async def revoke_key(request: Request, key_id: str) -> Response:
-        bearer = _guard(request)
+        bearer = require_admin(request)
         tenancy = _keys(request)
         return _json(await _stored(handlers.revoke_key(tenancy.keys, tenancy.admin, bearer, key_id)))
 
     @app.post("/admin/cache/purge")
     async def purge_cache(request: Request) -> Response:
-        _guard(request)
+        require_admin(request)
         services: Services = request.app.state.holder.services
         body = parse_json_object(await request.body())
         tenant, route = body.get("tenant"), body.get("route")
@@ -108,7 +108,7 @@ def add_admin_routes(app: FastAPI) -> None:
 
     @app.get("/admin/spend")
     async def spend(request: Request) -> Response:
-        bearer = _guard(request)
+        bearer = require_admin(request)
         services: Services = request.app.state.holder.services
         if services.tenancy.limits is None:
             raise StoreUnavailable("spend is kept in Redis: configure `redis` in the policy")

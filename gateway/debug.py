@@ -12,7 +12,7 @@ import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from gateway.admin import _guard
+from gateway.admin import require_admin
 from gateway.shedding import Gate
 
 
@@ -39,5 +39,5 @@ def snapshot(gate: Gate) -> dict[str, Any]:
 def add_debug_routes(app: FastAPI) -> None:
     @app.get("/admin/runtime", include_in_schema=False)
     async def runtime(request: Request) -> Response:
-        _guard(request)
+        require_admin(request)
         return Response(orjson.dumps(snapshot(request.app.state.gate)), media_type="application/json")
