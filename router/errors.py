@@ -4,12 +4,14 @@
     ├── RequestError (400, invalid_request_error)          the caller's fault: never retried
     │   ├── ForbiddenParameter (400)                       api_base, api_key, ... set by a client
     │   ├── ContextWindowExceeded (400)                    the prompt does not fit the model
-    │   └── ContentPolicyViolation (400)                   the upstream refused the content
+    │   ├── ContentPolicyViolation (400)                   the upstream refused the content
+    │   └── GuardrailViolation (400)                       a blocking guardrail matched
     ├── PayloadTooLarge (413)
     ├── AuthenticationError (401)
     ├── PermissionDenied (403)
     ├── ModelNotFound (404)
     ├── RateLimited (429)                                  carries retry_after
+    ├── StoreUnavailable (503)                             Redis down and the policy fails closed
     └── UpstreamError (502, upstream_error)                the model failed us
         ├── UpstreamUnavailable (503)
         │   ├── CircuitOpen (503)                          the model's breaker is open: not called
@@ -18,7 +20,8 @@
         │   └── DeadlineExceeded (504)                     the request's overall deadline ran out
         └── AllAttemptsFailed (429/502/503/504)           every model in the chain failed
 
-Upstream (litellm) exceptions become these in exactly one place: `router.upstream.litellm_adapter`.
+Third-party exceptions become these at one boundary per adapter: `router.upstream.litellm_adapter`
+(litellm) and `router.upstream.http_errors` (the direct OpenAI-compatible adapter).
 Messages never contain upstream URLs or keys.
 """
 
