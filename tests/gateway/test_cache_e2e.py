@@ -26,7 +26,10 @@ def calls(sim: SimulatorProcess, model: str) -> int:
 def cache_policy(sim: SimulatorProcess, prefix: str, *, semantic: bool = False) -> dict[str, Any]:
     policy = base_policy(sim.base_url)
     policy["redis"] = {"url_env": "TURNOUT_TEST_REDIS_URL"}
-    policy["cache"] = {"enabled": True, "key_prefix": prefix, "ttl_s": 60}
+    # generous Redis budgets, as in the component tests: a busy CI machine must not turn a slow
+    # lookup into a bypass (a dead Redis still bypasses at once: its connection is refused)
+    policy["cache"] = {"enabled": True, "key_prefix": prefix, "ttl_s": 60, "lookup_timeout_ms": 2000,
+                       "write_timeout_ms": 2000}
     if semantic:
         policy["cache"]["semantic"] = {"routes": {"local-small": {}}}  # type: ignore[index]
     return policy
