@@ -13,6 +13,13 @@ from pathlib import Path
 from classifier.model import DEFAULT_ARTIFACT
 
 
+def _fold_count(text: str) -> int:
+    folds = int(text)
+    if folds < 0:
+        raise argparse.ArgumentTypeError("0 (leave one family out) or a positive fold count")
+    return folds
+
+
 def _data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, action="append", default=[], metavar="JSONL",
                         help="extra labelled JSONL(.gz): prompt or messages plus tier or per-model outcomes "
@@ -23,7 +30,9 @@ def _data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--routerdc", type=Path, metavar="DIR",
                         help="also use RouterDC scores from DIR/routerdc (e.g. ../shared/data/routing); "
                              "CC BY-SA rows, not redistributed, so the shipped artifact is built without them")
-    parser.add_argument("--folds", type=int, default=5, help="grouped folds over task families (default 5)")
+    parser.add_argument("--folds", type=_fold_count, default=0, metavar="K",
+                        help="held-out protocol: 0 (default) = leave one task family out, each scored by a model "
+                             "fitted on all the others; K > 0 = task families dealt into K grouped folds")
     parser.add_argument("--seed", type=int, default=0)
 
 

@@ -1,9 +1,11 @@
 """Grouped held-out evaluation: every task family is scored by a model that never saw it.
 
-Task families (arc, mbpp, winogrande, math, ...) are dealt into k folds; each fold is scored by a
-model fitted on the other folds only, so no family is ever seen in training and in test. The softmax
-calibration map applied to a fold's logits is fitted on the held-out logits of the *other* folds, so
-calibration is measured on unseen groups too.
+By default every task family (arc, mbpp, winogrande, math, ...) is held out alone and scored by a
+model fitted on all the other families (leave-one-family-out: deterministic, and each held-out model
+is the shipped one minus that family). With `folds=k > 0` the families are dealt into k folds instead.
+Either way no family is ever seen in training and in test, and the calibration map applied to a
+held-out unit's logits is fitted on the held-out logits of the *other* units, so calibration is
+measured on unseen families too.
 """
 
 from __future__ import annotations
@@ -61,18 +63,35 @@ def family_folds(groups: np.ndarray, k: int) -> list[set[str]]:
     return folds
 
 
-def held_out(feat: Featurized, config: TrainConfig, *, folds: int = 5, show_progress: bool = True) -> HeldOut:
-    """Logits for every row from a model fitted without the row's task family (grouped k-fold)."""
+def held_out_units(groups: np.ndarray, folds: int = 0) -> list[set[str]]:
+    """The sets of task families held out together: each family alone (`folds=0`) or k dealt folds."""
+    if folds < 0:
+        raise ValueError(f"folds must be 0 (leave one family out) or a positive fold count, not {folds}")
+    if folds == 0:
+        return [{family} for family in sorted(set(groups.tolist()))]
+    return family_folds(groups, folds)
+
+
+def protocol(folds: int) -> str:
+    """How the rows were held out, for reports: 'leave-one-family-out' or 'grouped k-fold'."""
+    return "leave-one-family-out" if folds == 0 else f"grouped {folds}-fold"
+
+
+def held_out_masks(groups: np.ndarray, folds: int = 0) -> list[np.ndarray]:
+    """One boolean row mask per held-out unit: a unit's model is fitted on `~mask`, scores `mask`."""
+    return [np.isin(groups, list(families)) for families in held_out_units(groups, folds)]
+
+
+def held_out(feat: Featurized, config: TrainConfig, *, folds: int = 0, show_progress: bool = True) -> HeldOut:
+    """Logits for every row from a model fitted without the row's task family (see `held_out_units`)."""
     logits = np.zeros(len(feat.tiers))
-    parts = family_folds(feat.groups, folds)
-    items = progress(parts, total=len(parts), label="held-out folds") if show_progress else parts
-    for families in items:
-        mask = np.isin(feat.groups, list(families))
+    masks = held_out_masks(feat.groups, folds)
+    items = progress(masks, total=len(masks), label="held-out families") if show_progress else masks
+    for mask in items:
         weights, vocab = fit(subset(feat, np.nonzero(~mask)[0]), config, with_task=False)
         logits[mask] = logits_of(weights, subset(feat, np.nonzero(mask)[0]), vocab)
     probs = np.zeros((len(logits), 3))
-    for families in parts:
-        mask = np.isin(feat.groups, list(families))
+    for mask in masks:
         probs[mask] = fit_ordinal(logits[~mask], feat.tiers[~mask], feat.weights[~mask]).probabilities_many(
             logits[mask])
     return HeldOut(logits=logits, probs=probs, ordinal=fit_ordinal(logits, feat.tiers, feat.weights))
@@ -118,6 +137,7 @@ def evaluate(examples: Sequence[Example], feat: Featurized, out: HeldOut) -> Eva
         noise[group] = _noise([examples[i] for i in index])
     if priced:
         routing["all priced rows"] = _routing_rows([examples[i] for i in priced], score[priced])
+        noise["all priced rows"] = _noise([examples[i] for i in priced])
     prior = out.ordinal.prior
     return EvalReport(tiers=tier_report(out.probs[outcome_rows], feat.tiers[outcome_rows], prior),
                       tiers_all=tier_report(out.probs, feat.tiers, prior), routing=routing, noise=noise)
@@ -143,7 +163,7 @@ def render(report: EvalReport) -> str:
                   f"{100 * r.report.cost_saved_at_95:.1f}% |" for r in rows]
         if group in report.noise:
             low, high = report.noise[group]
-            lines += ["", f"APGR of random orders on these {group} rows: 95% between {low:.3f} and {high:.3f}."]
+            lines += ["", f"APGR of random orders of these rows: 95% between {low:.3f} and {high:.3f}."]
         lines += ["", *_curve_table(rows), ""]
     return "\n".join(lines)
 

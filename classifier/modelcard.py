@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from classifier.dataset import Example
-from classifier.evaluation import EvalReport, render
+from classifier.evaluation import EvalReport, protocol, render
 from classifier.features import DENSE_NAMES
 from classifier.ordinal import Ordinal
 from classifier.training import TrainConfig
@@ -64,7 +64,7 @@ def write_model_card(path: Path, *, examples: Sequence[Example], used: Sequence[
         "Tiers: along a cheap -> mid -> strong price ladder the first model that got the prompt right gives the "
         "tier; none right is tier 1. `difficulty` rows are weak labels (no outcomes) with a lower weight.", "",
         *_label_table(examples), "",
-        f"## Held-out metrics (grouped {folds}-fold: whole task families unseen in training)", "",
+        f"## Held-out metrics ({protocol(folds)}: whole task families unseen in training)", "",
         render(report),
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -75,7 +75,7 @@ def run_eval(examples: Sequence[Example], config: TrainConfig, *, folds: int,
         return evaluate(examples, feat, out), out, feat
 
 
-def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT, folds: int = 5,
+def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT, folds: int = 0,
           show_progress: bool = True) -> TrainResult:
     """Fit on all rows, with the calibration map and the metrics taken from grouped held-out predictions."""
     start = time.monotonic()

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from classifier.cli import cmd_classify, cmd_eval, cmd_train, register
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +19,10 @@ def test_register_adds_the_commands_with_handlers() -> None:
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command", required=True))
     assert parser.parse_args(["classifier", "train"]).func is cmd_train
+    assert parser.parse_args(["classifier", "eval"]).folds == 0  # leave one task family out
     assert parser.parse_args(["classifier", "eval", "--folds", "3"]).func is cmd_eval
+    with pytest.raises(SystemExit):
+        parser.parse_args(["classifier", "eval", "--folds", "-1"])
     args = parser.parse_args(["classify", "--input", "a.jsonl", "--output", "b.jsonl"])
     assert args.func is cmd_classify and args.margin == 0.5
 

@@ -51,14 +51,14 @@ def test_operator_rows_with_outcomes_need_a_ladder(tmp_path: Path) -> None:
 def test_train_on_a_small_labelled_file_writes_a_loadable_artifact_and_card(tmp_path: Path) -> None:
     data = _subset(tmp_path)
     out = tmp_path / "artifacts"
-    result = train(DataSpec(default_data=False, extra=(data,)), TrainConfig(), output=out, folds=3,
-                   show_progress=False)
+    result = train(DataSpec(default_data=False, extra=(data,)), TrainConfig(), output=out, show_progress=False)
     classifier = Classifier.from_file(result.artifact)
     hard = classifier.classify([{"role": "user", "content": "Prove the Riemann hypothesis step by step. " * 5}])
     assert 0.0 <= hard.score <= 1.0
     card = (out / "MODEL_CARD.md").read_text()
     assert result.sha256 in card and "scikit-learn" in card and "macro-F1" in card
-    again = train(DataSpec(default_data=False, extra=(data,)), TrainConfig(), output=tmp_path / "again", folds=3,
+    assert "leave-one-family-out" in card  # the default protocol
+    again = train(DataSpec(default_data=False, extra=(data,)), TrainConfig(), output=tmp_path / "again",
                   show_progress=False)
     assert again.sha256 == result.sha256  # seeded and byte-reproducible
 
