@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO, cast
 
 CORRECT = 0.5  # an outcome score at or above this counts as "the model got it right"
+WEAK_SOURCE = "difficulty"  # rows labelled by benchmark difficulty, not by outcomes along a price ladder
 
 
 class DatasetError(ValueError):
@@ -37,6 +38,11 @@ class Example:
     response_format: Mapping[str, Any] | None = None
     outcomes: Mapping[str, float] = field(default_factory=dict)
     costs: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def outcome_labelled(self) -> bool:
+        """False for weak labels: they may train the difficulty head but do not set the probability scale."""
+        return self.source != WEAK_SOURCE
 
     def to_json(self) -> dict[str, Any]:
         row: dict[str, Any] = {"source": self.source, "group": self.group, "tier": self.tier}

@@ -4,8 +4,8 @@ By default every task family (arc, mbpp, winogrande, math, ...) is held out alon
 model fitted on all the other families (leave-one-family-out: deterministic, and each held-out model
 is the shipped one minus that family). With `folds=k > 0` the families are dealt into k folds instead.
 Either way no family is ever seen in training and in test, and the calibration map applied to a
-held-out unit's logits is fitted on the held-out logits of the *other* units, so calibration is
-measured on unseen families too.
+held-out unit's logits is fitted on the held-out logits of the *other* units' outcome-labelled rows, so
+calibration is measured on unseen families too (weak labels never set it: see `calibrate`).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ CLASSIFIER = "turnout classifier"
 @dataclass(frozen=True, slots=True)
 class HeldOut:
     logits: np.ndarray  # (n,) raw held-out difficulty logits
-    probs: np.ndarray  # (n, 3) calibrated by maps fitted on the other folds only
-    ordinal: Ordinal  # fitted on all held-out logits (the one the shipped model uses)
+    probs: np.ndarray  # (n, 3) calibrated by maps fitted on the other units' outcome-labelled rows only
+    ordinal: Ordinal  # fitted on the held-out logits of all outcome-labelled rows (the one the shipped model uses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,9 +92,17 @@ def held_out(feat: Featurized, config: TrainConfig, *, folds: int = 0, show_prog
         logits[mask] = logits_of(weights, subset(feat, np.nonzero(mask)[0]), vocab)
     probs = np.zeros((len(logits), 3))
     for mask in masks:
-        probs[mask] = fit_ordinal(logits[~mask], feat.tiers[~mask], feat.weights[~mask]).probabilities_many(
-            logits[mask])
-    return HeldOut(logits=logits, probs=probs, ordinal=fit_ordinal(logits, feat.tiers, feat.weights))
+        probs[mask] = calibrate(logits, feat, ~mask).probabilities_many(logits[mask])
+    return HeldOut(logits=logits, probs=probs, ordinal=calibrate(logits, feat, np.ones(len(logits), dtype=bool)))
+
+
+def calibrate(logits: np.ndarray, feat: Featurized, rows: np.ndarray) -> Ordinal:
+    """The ordinal maps fitted on the outcome-labelled rows among `rows`: weak labels are not outcomes along
+    a price ladder, so they may train the difficulty head but do not set the probability scale or the prior."""
+    use = rows & feat.outcome
+    if not use.any():
+        raise ValueError("calibration needs outcome-labelled rows (every row here is a weak label)")
+    return fit_ordinal(logits[use], feat.tiers[use], feat.weights[use])
 
 
 def _routing_rows(examples: Sequence[Example], score: np.ndarray) -> list[RoutingRow]:
@@ -125,7 +133,6 @@ def _noise(examples: Sequence[Example], shuffles: int = 200) -> tuple[float, flo
 
 
 def evaluate(examples: Sequence[Example], feat: Featurized, out: HeldOut) -> EvalReport:
-    outcome_rows = np.asarray([e.source != "difficulty" for e in examples])
     score = out.probs[:, 1] + out.probs[:, 2]
     priced = [i for i, e in enumerate(examples) if CHEAP in e.costs and STRONG in e.costs
               and CHEAP in e.outcomes and STRONG in e.outcomes]
@@ -139,7 +146,7 @@ def evaluate(examples: Sequence[Example], feat: Featurized, out: HeldOut) -> Eva
         routing["all priced rows"] = _routing_rows([examples[i] for i in priced], score[priced])
         noise["all priced rows"] = _noise([examples[i] for i in priced])
     prior = out.ordinal.prior
-    return EvalReport(tiers=tier_report(out.probs[outcome_rows], feat.tiers[outcome_rows], prior),
+    return EvalReport(tiers=tier_report(out.probs[feat.outcome], feat.tiers[feat.outcome], prior),
                       tiers_all=tier_report(out.probs, feat.tiers, prior), routing=routing, noise=noise)
 
 

@@ -51,7 +51,8 @@ def write_model_card(path: Path, *, examples: Sequence[Example], used: Sequence[
         "- file: `classifier.npz` (numpy arrays + JSON metadata, loaded with `allow_pickle=False`)",
         f"- sha256: `{sha256}` (also in `classifier.npz.sha256`; the loader refuses a mismatch)",
         f"- model: difficulty head = logistic regression (need more than the cheap model) over the "
-        f"{len(DENSE_NAMES)} dense conversation features; ordinal calibration on held-out logits "
+        f"{len(DENSE_NAMES)} dense conversation features; ordinal calibration on the held-out logits of "
+        f"outcome-labelled rows "
         f"`{_rounded(ordinal)}`;"
         f" score = P(tier >= 2); tier = argmax P(tier) / prior. Task head = logistic regression over "
         f"{vocab_size} word/bigram keys and the same dense features, after clear cues.",

@@ -1,10 +1,11 @@
 """From one difficulty logit to calibrated tier probabilities, a score and a tier (numpy only).
 
 The tier head gives one logit f per request (higher = more likely to need more than the cheap
-model). Two Platt maps fitted on *held-out* logits turn it into P(tier >= 2) and P(tier >= 3); both
-increase with f, so the score P(tier >= 2) keeps the head's ranking exactly (the cost/quality sweep
-is over that ranking). The tier is the class most over-represented relative to its prior
-(argmax p_k / prior_k): with a 73% tier-1 base rate, a plain argmax would almost never say 2 or 3.
+model). Two Platt maps fitted on *held-out* logits of outcome-labelled rows (weak labels do not set the
+scale) turn it into P(tier >= 2) and P(tier >= 3); both increase with f, so the score P(tier >= 2)
+keeps the head's ranking exactly (the cost/quality sweep is over that ranking). The tier is the class
+most over-represented relative to its prior (argmax p_k / prior_k): with a 74% tier-1 base rate, a
+plain argmax would almost never say 2 or 3.
 """
 
 from __future__ import annotations

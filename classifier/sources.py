@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from classifier.dataset import Example, tier_from_outcomes
+from classifier.dataset import WEAK_SOURCE, Example, tier_from_outcomes
 
 ROUTERBENCH_LADDER = ("mistralai/mistral-7b-chat", "mistralai/mixtral-8x7b-chat", "gpt-4-1106-preview")
 DCROUTER_LADDER = ("gemma-2-9b-it", "llama-3.1-8b-instruct", "llama-3.1-nemotron-51b-instruct")
@@ -109,7 +109,7 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _weak(text: str, tier: int, group: str, task: str | None) -> Example:
-    return Example(messages=_user(text), tier=tier, group=group, source="difficulty", task=task,
+    return Example(messages=_user(text), tier=tier, group=group, source=WEAK_SOURCE, task=task,
                    weight=WEAK_LABEL_WEIGHT)
 
 

@@ -51,6 +51,7 @@ class Featurized:
     groups: np.ndarray
     tasks: list[Task | None]
     unsolved: np.ndarray  # rows with outcomes where no model was right: no routing signal
+    outcome: np.ndarray  # tiers from outcomes along a price ladder, not weak labels: calibration is fitted on these
 
 
 def featurize(examples: Sequence[Example], *, show_progress: bool = True) -> Featurized:
@@ -66,13 +67,14 @@ def featurize(examples: Sequence[Example], *, show_progress: bool = True) -> Fea
         weights=np.asarray([e.weight for e in examples], dtype=np.float64),
         groups=np.asarray([e.group for e in examples]), tasks=tasks,
         unsolved=np.asarray([bool(e.outcomes) and max(e.outcomes.values()) < CORRECT for e in examples]),
+        outcome=np.asarray([e.outcome_labelled for e in examples], dtype=bool),
     )
 
 
 def subset(feat: Featurized, index: np.ndarray) -> Featurized:
     return Featurized(keys=[feat.keys[i] for i in index], dense=feat.dense[index], tiers=feat.tiers[index],
                       weights=feat.weights[index], groups=feat.groups[index], tasks=[feat.tasks[i] for i in index],
-                      unsolved=feat.unsolved[index])
+                      unsolved=feat.unsolved[index], outcome=feat.outcome[index])
 
 
 def build_vocab(feat: Featurized, config: TrainConfig) -> list[str]:
