@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import logging
-import uuid
 from typing import Any
 
 import orjson
@@ -15,35 +12,13 @@ from starlette.responses import Response, StreamingResponse
 from gateway import errors, schemas, shedding
 from gateway.admin import add_admin_routes
 from gateway.debug import add_debug_routes
+from gateway.fastpath import FastPath, RequestIds, check_open_mode, read_body
 from gateway.lifespan import lifespan
 from gateway.service import Answer, GatewayService
 from gateway.settings import Settings
-from router.errors import PayloadTooLarge, PermissionDenied
 from router.upstream.base import Upstream
 
 log = logging.getLogger("turnout.gateway")
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing more than `limit` bytes (413) before reading it all."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    rid = given if 0 < len(given) <= 128 and given.isprintable() else uuid.uuid4().hex
-    request.state.request_id = rid
-    return rid
 
 
 def _respond(answer: Answer) -> Response:
@@ -63,36 +38,29 @@ def _body_schema(*required: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
-def _open_mode_gate(request: Request) -> None:
-    """Without any key configured, the gateway serves localhost only (unless the operator says
-    otherwise with TURNOUT_ALLOW_OPEN_NETWORK=1, e.g. for a demo container)."""
-    services = request.app.state.holder.services
-    if not services.tenancy.keys.open_mode or services.settings.allow_open_network:
-        return
-    host = request.client.host if request.client else ""
-    with contextlib.suppress(ValueError):
-        if ipaddress.ip_address(host).is_loopback:
-            return
-    raise PermissionDenied("this gateway has no API keys configured and serves localhost only; "
-                           "configure keys (auth.keys or TURNOUT_MASTER_KEY)")
-
-
 def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
 
     app = FastAPI(title="Turnout", version="0.1.0", lifespan=lifespan(settings, upstream), docs_url=None,
                   redoc_url=None)
     errors.install(app)
+    ids = RequestIds()
+    app.add_middleware(FastPath, ids=ids)  # the hot endpoints, inside the load-shedding gate
     shedding.install(app)
+
+    def _request_id(request: Request) -> str:
+        rid = ids(request.headers)
+        request.state.request_id = rid
+        return rid
 
     def service(request: Request) -> GatewayService:
         svc: GatewayService = request.app.state.service
         return svc
 
     async def json_body(request: Request) -> dict[str, Any]:
-        _open_mode_gate(request)
+        check_open_mode(service(request), request.scope)
         limit = request.app.state.holder.current.policy.server.max_body_bytes
-        return schemas.parse_json_object(await read_body(request, limit))
+        return schemas.parse_json_object(await read_body(request.receive, request.headers, limit))
 
     @app.post("/v1/chat/completions", openapi_extra=_body_schema("model", "messages"))
     async def chat_completions(request: Request) -> Response:
@@ -113,7 +81,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
-        _open_mode_gate(request)
+        check_open_mode(service(request), request.scope)
         return _json(await service(request).models(request.headers))
 
     @app.get("/healthz")

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from gateway.access import SpendRecorder
 from gateway.auth.tenancy import Tenancy
 from gateway.config import Policy, load_policy
+from gateway.redisbatch import CommandBatch
 from gateway.reload import PolicyHolder
 from gateway.runtime import Services, build_runtime
 from gateway.service import GatewayService
@@ -77,13 +78,14 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
         redis = redis_client(policy, settings)
         await warm(redis)
+        batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
         metrics = PrometheusMetrics.from_policy(policy)
         tenancy = await Tenancy.build(auth=policy.auth, guardrails=policy.guardrails, environ=settings.environ,
-                                      redis=redis, observer=metrics)
+                                      redis=redis, observer=metrics, batch=batch)
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
                             tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
         if policy.cache.enabled:
-            services.cache = await build_cache(policy.cache, redis=redis)
+            services.cache = await build_cache(policy.cache, redis=redis, batch=batch)
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
@@ -115,6 +117,8 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                 await services.cache.aclose()
             if routing_upstream is not None:
                 await routing_upstream.aclose()
+            if batch is not None:
+                await batch.aclose()
             if redis is not None:
                 await redis.aclose()
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import logging.handlers
-import queue
 import sys
+import threading
 import time
-from typing import Any
+from collections import deque
+from typing import Any, TextIO
 
 import orjson
 
@@ -32,24 +33,81 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
-class _Enqueue(logging.handlers.QueueHandler):
-    """Hands the record itself to the writer thread: formatting and the write happen there."""
+class BatchingHandler(logging.Handler):
+    """Keeps records in a deque; a writer thread formats and writes what has gathered every
+    `interval_s`, in one write. The event loop pays an append per record: no lock, no wake-up of
+    the thread per line (a queue handler's per-record notify cost ~10% of a request's CPU)."""
 
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        return record
+    def __init__(self, target: TextIO, formatter: logging.Formatter, *, interval_s: float = 0.05,
+                 max_pending: int = 100_000) -> None:
+        super().__init__()
+        self.setFormatter(formatter)
+        self._target = target
+        self._interval = interval_s
+        self._max = max_pending
+        self._pending: deque[logging.LogRecord] = deque()
+        self.dropped = 0
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="turnout-logs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if self.filters and not self.filter(record):
+            return False
+        if len(self._pending) >= self._max:  # the writer is stuck: count, never block the loop
+            self.dropped += 1
+            return False
+        self._pending.append(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        lines: list[str] = []
+        pop = self._pending.popleft
+        while self._pending:
+            record = pop()
+            try:
+                lines.append(self.format(record))
+            except Exception:  # noqa: BLE001 - a bad record must not stop the writer
+                lines.append(orjson.dumps({"level": "error", "logger": "turnout.logs",
+                                           "msg": f"unformattable record from {record.name}"}).decode())
+        if self.dropped:
+            lines.append(f'{{"level":"warning","logger":"turnout.logs","msg":"{self.dropped} log records dropped"}}')
+            self.dropped = 0
+        if lines:
+            with contextlib.suppress(OSError, ValueError):
+                self._target.write("\n".join(lines) + "\n")
+                self._target.flush()
+
+    def stop(self) -> None:
+        """Write what is pending and end the thread (at exit)."""
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        else:
+            self._drain()
 
 
-def configure(level: str = "info") -> logging.handlers.QueueListener:
+def configure(level: str = "info") -> BatchingHandler:
     """JSON lines on stderr, formatted and written by a background thread (off the event loop).
-    Returns the started listener; `stop()` it to flush at exit."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(records, handler)
+    Returns the started handler; `stop()` it to flush at exit."""
+    handler = BatchingHandler(sys.stderr, JsonFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [_Enqueue(records)]
+    for old in root.handlers:
+        if isinstance(old, BatchingHandler):
+            old.stop()
+    root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    listener.start()
+    handler.start()
     for noisy in ("uvicorn.access", "httpx", "LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    return listener
+    return handler

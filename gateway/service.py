@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ class Answer:
     """A non-streaming JSON body or an SSE byte stream, plus response headers."""
 
     body: dict[str, Any] | None = None
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncGenerator[bytes, None] | None = None
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -173,7 +173,7 @@ class GatewayService:
         return result
 
     async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, access: Access,
-                     lookup: CacheLookup | None, started: float, called: float) -> AsyncIterator[bytes]:
+                     lookup: CacheLookup | None, started: float, called: float) -> AsyncGenerator[bytes, None]:
         model = route.model
         chunks = access.guards.output_stream(stream) if access.guards is not None else stream
         kept: list[dict[str, Any]] | None = [] if lookup is not None and lookup.keys is not None else None

@@ -52,7 +52,8 @@ def _bounded(receive: Receive, timeout_s: float) -> Receive:
         if done:
             return await receive()
         try:
-            message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            async with asyncio.timeout_at(deadline):  # no task per call, unlike wait_for on 3.11
+                message = await receive()
         except TimeoutError:
             raise BodyTimeout(f"the request body did not arrive within {timeout_s:g}s") from None
         done = message["type"] != "http.request" or not message.get("more_body", False)

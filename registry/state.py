@@ -16,8 +16,11 @@ from registry.spec import ModelSpec
 WINDOW_SECONDS = 60.0
 WINDOW_MAX_SAMPLES = 512
 SNAPSHOT_TTL_SECONDS = 0.25
-"""A snapshot is reused until a new sample arrives or this much time passes (samples age out of the
-window); in-flight counts and health are always live."""
+"""A snapshot is reused for at most this long; in-flight counts and health are always live."""
+FRESH_BELOW_SAMPLES = 64
+"""Below this many samples in the window, and after any error, a new sample refreshes the snapshot at
+once; above it one more success barely moves a percentile, and recomputing per request under load
+cost ~2% of a request's CPU."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,9 @@ class ModelState:
                completion_tokens: int = 0, now: float | None = None) -> None:
         self._samples.append((time.monotonic() if now is None else now, latency_ms, ttft_ms, ok,
                               completion_tokens))
-        self._cached = None  # the next snapshot sees this sample
+        cached = self._cached
+        if cached is not None and (not ok or cached.samples < FRESH_BELOW_SAMPLES):
+            self._cached = None  # the next snapshot sees this sample
 
     def _window(self, now: float) -> list[tuple[float, float, float | None, bool, int]]:
         horizon = now - WINDOW_SECONDS

@@ -22,6 +22,7 @@ from gateway.auth.store import KeyStore
 from gateway.guardrails.policy import GuardrailsPolicy
 from gateway.guardrails.service import GuardrailsService
 from gateway.limits.service import LimitsService
+from gateway.redisbatch import CommandBatch
 
 log = logging.getLogger("turnout.auth")
 
@@ -50,7 +51,8 @@ class Tenancy:
 
     @classmethod
     async def build(cls, *, auth: AuthPolicy, guardrails: GuardrailsPolicy, environ: Mapping[str, str],
-                    redis: Redis | None, observer: TenancyObserver | None = None) -> Tenancy:
+                    redis: Redis | None, observer: TenancyObserver | None = None,
+                    batch: CommandBatch | None = None) -> Tenancy:
         keys = KeyStore(policy=auth, environ=environ, redis=redis)
         if keys.open_mode:
             log.warning("no API keys configured (no auth.keys, %s unset): open mode, every caller is anonymous",
@@ -62,7 +64,8 @@ class Tenancy:
             log.warning("%s is not set: keys in Redis are stored as plain SHA-256 digests", auth.pepper_env)
         limits = None
         if redis is not None:
-            limits = LimitsService(redis=redis, policy=auth.limits, prefix=auth.redis_prefix, observer=observer)
+            limits = LimitsService(redis=redis, policy=auth.limits, prefix=auth.redis_prefix, observer=observer,
+                                   batch=batch)
         elif _has_limits(auth):
             log.warning("rate limits and budgets are configured but no Redis is: they are not enforced")
         service = await GuardrailsService.load(guardrails, observer=observer)

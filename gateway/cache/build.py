@@ -19,6 +19,8 @@ from gateway.cache.store.base import CacheStore
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from gateway.redisbatch import CommandBatch
+
 
 def _minilm() -> Embedder:
     from gateway.cache.embedding.batching import BatchingEmbedder
@@ -30,7 +32,7 @@ def _minilm() -> Embedder:
 EMBEDDERS: dict[str, Callable[[], Embedder]] = {"minilm": _minilm}
 
 
-def _store(policy: CachePolicy, redis_url: str | None, redis: Redis | None) -> CacheStore:
+def _store(policy: CachePolicy, redis_url: str | None, redis: Redis | None, batch: CommandBatch | None) -> CacheStore:
     if redis is None and redis_url is None:
         from gateway.cache.store.memory import MemoryStore
 
@@ -44,7 +46,7 @@ def _store(policy: CachePolicy, redis_url: str | None, redis: Redis | None) -> C
     assert redis is not None
     return RedisStore(client=redis, prefix=policy.key_prefix, read_budget_s=policy.lookup_timeout_ms / 1000,
                       write_budget_s=policy.write_timeout_ms / 1000, load_budget_s=policy.load_timeout_ms / 1000,
-                      owned=owned)
+                      owned=owned, batch=batch)
 
 
 def _uses_semantic(policy: CachePolicy) -> bool:
@@ -52,9 +54,11 @@ def _uses_semantic(policy: CachePolicy) -> bool:
 
 
 async def build_cache(policy: CachePolicy, *, redis_url: str | None = None, redis: Redis | None = None,
-                      embedder: Embedder | None = None, store: CacheStore | None = None) -> ResponseCache:
+                      embedder: Embedder | None = None, store: CacheStore | None = None,
+                      batch: CommandBatch | None = None) -> ResponseCache:
     """The cache for a policy: on the gateway's shared `redis` client (bytes responses; not closed by
-    the cache), on a client of its own for `redis_url`, or in-process when neither is given.
+    the cache; `batch` pipelines its lookups with the rate limits'), on a client of its own for
+    `redis_url`, or in-process when neither is given.
     `embedder` overrides `semantic.embedder` (required for registry models); `store` overrides the
     store (tests)."""
     if _uses_semantic(policy):
@@ -65,4 +69,4 @@ async def build_cache(policy: CachePolicy, *, redis_url: str | None = None, redi
             raise ValueError(f"cache.semantic.embedder: {policy.semantic.embedder!r} is not a local embedder "
                              f"({', '.join(EMBEDDERS)}); pass an Embedder for registry models")
         embedder = await asyncio.to_thread(factory)  # loads weights: keep it off the event loop
-    return ResponseCache(policy=policy, store=store or _store(policy, redis_url, redis), embedder=embedder)
+    return ResponseCache(policy=policy, store=store or _store(policy, redis_url, redis, batch), embedder=embedder)

@@ -50,26 +50,27 @@ class ResponseCache:
             return self._bypass(request, keys, "no-cache")
         if self._clock() < self._down_until:
             return self._bypass(request, keys, "store-unavailable")
+        mark = self._flights.mark()
         try:
             entry = await self._store.get(keys.partition, keys.exact)
             if entry is not None and self._fresh(request, entry):
                 self.stats.hits_exact += 1
                 return CacheLookup("hit-exact", request, entry.response, 1.0, self._age(entry), keys=keys)
-            return await self._semantic(request, keys)
+            return await self._semantic(request, keys, mark)
         except CacheUnavailable as exc:
             self._store_failed(exc)
             return self._bypass(request, keys, "store-error")
 
-    async def _semantic(self, request: CacheRequest, keys: CacheKeys) -> CacheLookup:
+    async def _semantic(self, request: CacheRequest, keys: CacheKeys, mark: int) -> CacheLookup:
         if keys.query is None or keys.threshold is None or self._embedder is None:
-            return self._miss(request, keys, None)
+            return self._miss(request, keys, None, mark)
         vector = await self._embed(keys.query)
         if vector is None:
-            return self._miss(request, keys, None, reason="embed-error")
+            return self._miss(request, keys, None, mark, reason="embed-error")
         index = await self._indexes.synced(keys.partition, vector.shape[0],
                                            wait_s=self.policy.lookup_timeout_ms / 1000)
         if index is None:
-            return self._miss(request, keys, vector, reason="index-loading")
+            return self._miss(request, keys, vector, mark, reason="index-loading")
         if len(index) < _SCAN_IN_THREAD_ROWS:
             rows = index.rows_above(vector, keys.threshold)
         else:  # a large partition's scan takes milliseconds: keep it off the event loop
@@ -89,7 +90,7 @@ class ResponseCache:
                 self.stats.hits_semantic += 1
                 return CacheLookup("hit-semantic", request, entry.response, candidate.similarity,
                                    self._age(entry), keys=keys, vector=vector, searched_semantic=True)
-        return self._miss(request, keys, vector, reason=rejected, searched=True)
+        return self._miss(request, keys, vector, mark, reason=rejected, searched=True)
 
     async def _embed(self, text: str) -> Matrix | None:
         assert self._embedder is not None
@@ -109,10 +110,11 @@ class ResponseCache:
     def _age(self, entry: Entry) -> float:
         return max(0.0, self._clock() - entry.created)
 
-    def _miss(self, request: CacheRequest, keys: CacheKeys, vector: Matrix | None,
+    def _miss(self, request: CacheRequest, keys: CacheKeys, vector: Matrix | None, mark: int,
               reason: str | None = None, searched: bool = False) -> CacheLookup:
         self.stats.misses += 1
-        return CacheLookup("miss", request, keys=keys, vector=vector, reason=reason, searched_semantic=searched)
+        return CacheLookup("miss", request, keys=keys, vector=vector, reason=reason, searched_semantic=searched,
+                           mark=mark)
 
     def _bypass(self, request: CacheRequest, keys: CacheKeys | None, reason: str) -> CacheLookup:
         self.stats.bypasses += 1
@@ -135,7 +137,8 @@ class ResponseCache:
             yield lookup
             return
         async with self._flights.join(lookup.keys.exact) as shared:
-            if shared is None:  # we lead; an identical request may have finished since our lookup
+            if shared is None and self._flights.ended_since(lookup.keys.exact, lookup.mark):
+                # we lead, and an identical request finished (and stored) since our lookup began
                 shared = await self._recheck(lookup.request, lookup.keys)
             if shared is None:
                 yield lookup

@@ -27,6 +27,8 @@ class CacheLookup:
     """The query's embedding, reused by `store` (and free for the classifier to use)."""
     searched_semantic: bool = False
     """The semantic layer was searched (metrics: a miss there vs. an exact-only miss)."""
+    mark: int = 0
+    """The single-flight mark taken when the lookup began (see `SingleFlight.ended_since`)."""
 
     @property
     def hit(self) -> bool:

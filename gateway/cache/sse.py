@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import orjson
@@ -21,7 +21,7 @@ def _event(payload: Mapping[str, Any]) -> bytes:
 
 
 async def replay_sse(response: Mapping[str, Any], *, include_usage: bool,
-                     words_per_chunk: int = 4) -> AsyncIterator[bytes]:
+                     words_per_chunk: int = 4) -> AsyncGenerator[bytes, None]:
     """Role chunk, content chunks, finish chunk, a usage chunk when asked, then `[DONE]`."""
     choice = response["choices"][0]
     message = choice.get("message") or {}

@@ -13,6 +13,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from gateway.redisbatch import CommandBatch
+
 _SCRIPT = """
 if redis.replicate_commands then redis.replicate_commands() end  -- Redis < 5: allow writes after TIME
 local t = redis.call('TIME')
@@ -122,10 +124,14 @@ class RateDecision:
 class RateLimiter:
     """Sliding-window limits in Redis. `check` admits all quotas or none; a `None` limit is not checked."""
 
-    def __init__(self, *, redis: Redis, window_seconds: int = 60) -> None:
-        self._redis = redis
+    def __init__(self, *, redis: Redis, window_seconds: int = 60, batch: CommandBatch | None = None) -> None:
+        """`batch`: share one with the other Redis users of the request path (one round trip for all)."""
+        self._batch = batch if batch is not None else CommandBatch(redis)
         self._window = window_seconds
-        self._script = redis.register_script(_SCRIPT)
+        self._sha = redis.register_script(_SCRIPT).sha
+
+    async def _run(self, keys: list[str], args: list[Any]) -> Any:
+        return await self._batch.script(self._sha, _SCRIPT, keys, args)
 
     async def check(self, quotas: list[Quota]) -> RateDecision:
         """Admit (and count) every quota's cost, or none of them. Raises Redis errors to the caller."""
@@ -135,7 +141,7 @@ class RateLimiter:
         args: list[Any] = [self._window]
         for q in active:
             args += [q.limit, q.cost]
-        raw = await self._script(keys=[q.key for q in active], args=args)
+        raw = await self._run([q.key for q in active], args)
         states = tuple(
             QuotaState(name=q.name, limit=int(q.limit or 0), used=int(raw[2 + 2 * i]),
                        reset_seconds=float(raw[3 + 2 * i]))
@@ -150,4 +156,4 @@ class RateLimiter:
             args: list[Any] = [self._window]
             for q in counted:
                 args += [-1, q.cost]
-            await self._script(keys=[q.key for q in counted], args=args)
+            await self._run([q.key for q in counted], args)

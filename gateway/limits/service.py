@@ -20,6 +20,7 @@ from gateway.limits.policy import Limits, LimitsPolicy
 from gateway.limits.ratelimit import Quota, RateDecision, RateLimiter
 from gateway.limits.spend import SpendLedger, Spent, seconds_to_next_day, seconds_to_next_month, utc_now
 from gateway.limits.subject import Subject
+from gateway.redisbatch import CommandBatch
 from registry import ModelSpec, Tier
 from router.errors import RateLimited
 
@@ -62,12 +63,13 @@ def _exhausted(spent: Spent, key: Limits, tenant: Limits, now: datetime) -> tupl
 
 class LimitsService:
     def __init__(self, *, redis: Redis, policy: LimitsPolicy, prefix: str = "turnout",
-                 observer: RedisErrorObserver | None = None, clock: Callable[[], datetime] = utc_now) -> None:
+                 observer: RedisErrorObserver | None = None, clock: Callable[[], datetime] = utc_now,
+                 batch: CommandBatch | None = None) -> None:
         self._policy = policy
         self._prefix = prefix
         self._observer = observer
         self._clock = clock
-        self._limiter = RateLimiter(redis=redis, window_seconds=policy.window_seconds)
+        self._limiter = RateLimiter(redis=redis, window_seconds=policy.window_seconds, batch=batch)
         self.ledger = SpendLedger(redis=redis, prefix=prefix, clock=clock)
 
     def _quotas(self, subject: Subject, *, requests: int, tokens: int) -> list[Quota]:

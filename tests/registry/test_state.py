@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from registry import ModelSpec, Registry
-from registry.state import WINDOW_SECONDS, ModelState
+from registry.state import FRESH_BELOW_SAMPLES, SNAPSHOT_TTL_SECONDS, WINDOW_SECONDS, ModelState
 
 
 def _spec(mid: str = "m") -> ModelSpec:
@@ -33,3 +33,23 @@ def test_registry_availability_and_adopting_live_state() -> None:
     new = Registry([_spec("a"), _spec("b")])
     new.adopt(old)
     assert new.snapshot()["a"].in_flight == 3 and new.snapshot()["a"].samples == 1
+
+
+def test_a_busy_window_snapshot_is_reused_for_successes_but_not_for_errors() -> None:
+    state = ModelState(_spec())
+    for _ in range(FRESH_BELOW_SAMPLES):
+        state.record(latency_ms=10.0, ok=True, now=1000.0)
+    first = state.snapshot(now=1000.0)
+    state.record(latency_ms=10.0, ok=True, now=1000.1)
+    assert state.snapshot(now=1000.1) is first  # one more success within the TTL: reused
+    assert state.snapshot(now=1000.0 + SNAPSHOT_TTL_SECONDS + 0.01).samples == FRESH_BELOW_SAMPLES + 1
+    state.record(latency_ms=10.0, ok=False, now=1000.3)
+    assert state.snapshot(now=1000.3).error_rate > 0  # an error is seen at once
+
+
+def test_a_young_window_sees_every_sample_at_once() -> None:
+    state = ModelState(_spec())
+    state.record(latency_ms=10.0, ok=True, now=1000.0)
+    assert state.snapshot(now=1000.0).samples == 1
+    state.record(latency_ms=30.0, ok=True, now=1000.0)
+    assert state.snapshot(now=1000.0).samples == 2

@@ -22,6 +22,7 @@ from redis.exceptions import RedisError
 from gateway.cache.store import scripts
 from gateway.cache.store.base import CacheUnavailable, Changes, Entry, Indexed, Placement
 from gateway.cache.store.codec import pack_entry, pack_vector, stream_id, unpack_entry, unpack_vector
+from gateway.redisbatch import CommandBatch
 
 T = TypeVar("T")
 _LOG_LEN = 1000
@@ -59,9 +60,11 @@ def redis_client(url: str, *, max_connections: int, timeout_s: float) -> Redis:
 
 class RedisStore:
     def __init__(self, *, client: Redis, prefix: str, read_budget_s: float, write_budget_s: float,
-                 load_budget_s: float, owned: bool) -> None:
-        """`client` must return bytes (`decode_responses=False`); `owned`: close it with the store."""
+                 load_budget_s: float, owned: bool, batch: CommandBatch | None = None) -> None:
+        """`client` must return bytes (`decode_responses=False`); `owned`: close it with the store.
+        `batch`: shared with the other Redis users of the request path (one round trip for all)."""
         self._redis = client
+        self._batch = batch if batch is not None and batch.redis is client else CommandBatch(client)
         self._owned = owned
         self._prefix = prefix
         self._read = read_budget_s
@@ -83,15 +86,11 @@ class RedisStore:
 
     async def get(self, partition: str, key: str) -> Entry | None:
         entry_prefix, _, lru, _ = self._keys(partition)
-
-        async def call() -> list[Any]:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.get(entry_prefix + key)
-                pipe.zadd(lru, {key: int(time.time() * 1000)}, xx=True)
-                return await pipe.execute()
-
-        blob, _ = await self._run(self._read, call)
-        return None if blob is None else unpack_entry(key, blob)
+        blob = await self._run(self._read, lambda: self._batch.call("GET", entry_prefix + key))
+        if blob is None:
+            return None
+        self._batch.send("ZADD", lru, "XX", int(time.time() * 1000), key)  # a hit is a use (LRU)
+        return unpack_entry(key, blob)
 
     async def put(self, placement: Placement, entry: Entry) -> None:
         entry_prefix, vec, lru, log = self._keys(placement.partition)

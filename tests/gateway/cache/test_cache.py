@@ -11,6 +11,8 @@ import pytest
 from gateway.cache import CacheDirectives, CachePolicy, ResponseCache, build_cache
 from gateway.cache.embedding.batching import BatchingEmbedder
 from gateway.cache.embedding.minilm import MiniLM
+from gateway.cache.store.base import Entry
+from gateway.cache.store.memory import MemoryStore
 
 from .conftest import REDIS_URL, answer, chat, policy
 
@@ -185,3 +187,37 @@ def test_policy_rejects_unknown_keys_and_floor_above_default() -> None:
         CachePolicy.model_validate({"ttl": 3})
     with pytest.raises(ValueError, match="min_threshold"):
         CachePolicy.model_validate({"semantic": {"threshold": 0.8, "min_threshold": 0.9}})
+
+
+async def test_a_lookup_that_raced_a_finished_flight_gets_its_answer(make_cache: MakeCache) -> None:
+    cache = await make_cache()
+    late = await cache.lookup(chat("what a race"))  # looks up before the other request stores
+    first = await cache.lookup(chat("what a race"))
+    async with cache.single_flight(first) as flight:
+        assert not flight.hit
+        assert await cache.store(flight, answer("stored meanwhile"))
+    async with cache.single_flight(late) as flight:
+        assert flight.hit and flight.reason == "single-flight"
+
+
+class CountingStore(MemoryStore):
+    """The in-process store, counting reads (a fake at our own `CacheStore` interface)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    async def get(self, partition: str, key: str) -> Entry | None:
+        self.gets += 1
+        return await super().get(partition, key)
+
+
+async def test_a_plain_miss_reads_the_store_once() -> None:
+    store = CountingStore()
+    cache = await build_cache(policy(semantic=False), store=store)
+    lookup = await cache.lookup(chat("nobody asked this before"))
+    async with cache.single_flight(lookup) as flight:
+        assert not flight.hit
+        await cache.store(flight, answer("fresh"))
+    assert store.gets == 1
+    await cache.aclose()

@@ -14,10 +14,11 @@ WORKER = """
 import asyncio, sys, time
 import redis.asyncio as aioredis
 from gateway.limits.ratelimit import Quota, RateLimiter
+from gateway.redisbatch import CommandBatch
 
 async def main(key, start):
     client = aioredis.Redis(connection_pool=aioredis.BlockingConnectionPool.from_url(sys.argv[3], max_connections=16))
-    limiter = RateLimiter(redis=client)
+    limiter = RateLimiter(redis=client, batch=CommandBatch(client, max_batch=4))  # small pipelines: they interleave
     await client.ping()
     time.sleep(max(0.0, start - time.time()))
     quota = [Quota(key, "requests", 100, 1)]

@@ -1,0 +1,157 @@
+"""The hot endpoints as plain ASGI, in front of FastAPI's router.
+
+`POST /v1/chat/completions` and `POST /v1/embeddings` are served here, with the same service calls,
+errors and headers as the FastAPI routes (which stay declared: they make the OpenAPI document and
+answer every other method). FastAPI's request object, dependency solving, exception middleware and
+Starlette's streaming response (a task group per stream to watch for disconnects) cost about a
+fifth of a request's CPU; here a request is read, served and written directly. Everything else, and
+every path not listed, goes on to FastAPI unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import itertools
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway import schemas
+from gateway.errors import error_body
+from router.errors import PayloadTooLarge, PermissionDenied, TurnoutError
+
+if TYPE_CHECKING:
+    from gateway.service import Answer, GatewayService
+
+log = logging.getLogger("turnout.gateway")
+
+_JSON = (b"content-type", b"application/json")
+_SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request body was in."""
+
+
+class RequestIds:
+    """Request ids: a random prefix per process and a counter (32 hex digits, like a uuid4's hex,
+    for a tenth of its cost). A client's own sane `x-request-id` is kept."""
+
+    def __init__(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count(1)
+
+    def __call__(self, headers: Mapping[str, str]) -> str:
+        given = headers.get("x-request-id", "")
+        return given if 0 < len(given) <= 128 and given.isprintable() else f"{self._prefix}{next(self._count):016x}"
+
+
+async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
+    """The request body, refusing more than `limit` bytes (413) before reading it all."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def check_open_mode(service: GatewayService, scope: Scope) -> None:
+    """Without any key configured, the gateway serves localhost only (unless the operator says
+    otherwise with TURNOUT_ALLOW_OPEN_NETWORK=1, e.g. for a demo container)."""
+    services = service.services
+    if not services.tenancy.keys.open_mode or services.settings.allow_open_network:
+        return
+    client = scope.get("client")
+    with contextlib.suppress(ValueError, TypeError):
+        if client and ipaddress.ip_address(client[0]).is_loopback:
+            return
+    raise PermissionDenied("this gateway has no API keys configured and serves localhost only; "
+                           "configure keys (auth.keys or TURNOUT_MASTER_KEY)")
+
+
+def _raw(headers: Mapping[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: Mapping[str, str]) -> None:
+    raw = [_JSON, (b"content-length", str(len(body)).encode()), *_raw(headers)]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def send_answer(send: Send, answer: Answer) -> None:
+    if answer.stream is None:
+        await send_json(send, 200, orjson.dumps(answer.body), answer.headers)
+        return
+    async with contextlib.aclosing(answer.stream) as stream:  # closed on a disconnect too
+        await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_raw(answer.headers)]})
+        try:
+            async for chunk in stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client went away (ASGI 2.4 `send` raises): stop reading upstream
+            return
+
+
+Handler = Callable[["GatewayService", dict[str, Any], Mapping[str, str], str], Awaitable["Answer"]]
+
+
+async def _chat(service: GatewayService, body: dict[str, Any], headers: Mapping[str, str], rid: str) -> Answer:
+    return await service.chat(body, headers, rid)
+
+
+async def _embeddings(service: GatewayService, body: dict[str, Any], headers: Mapping[str, str],
+                      rid: str) -> Answer:
+    return await service.embeddings(body, headers, rid)
+
+
+ROUTES: dict[str, Handler] = {"/v1/chat/completions": _chat, "/v1/embeddings": _embeddings}
+
+
+class FastPath:
+    def __init__(self, app: ASGIApp, *, ids: RequestIds | None = None, routes: Mapping[str, Handler] = ROUTES) -> None:
+        self.app = app
+        self.routes = dict(routes)
+        self.ids = ids or RequestIds()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        service: GatewayService | None = getattr(scope["app"].state, "service", None) if handler else None
+        if handler is None or service is None:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        rid = self.ids(headers)
+        try:
+            check_open_mode(service, scope)
+            limit = service.holder.current.policy.server.max_body_bytes
+            body = schemas.parse_json_object(await read_body(receive, headers, limit))
+            answer = await handler(service, body, headers, rid)
+        except TurnoutError as exc:
+            await send_json(send, exc.status, orjson.dumps(exc.body()), {"x-request-id": rid, **exc.headers()})
+            return
+        except ClientGone:
+            return
+        except Exception:
+            log.exception("unhandled error", extra={"path": scope["path"]})
+            await send_json(send, 500, orjson.dumps(error_body("internal error", "server_error", "internal_error")),
+                            {"x-request-id": rid})
+            return
+        await send_answer(send, answer)

@@ -1,0 +1,71 @@
+"""CommandBatch against the real Redis: one pipeline per loop turn, each caller its own reply."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from gateway.redisbatch import CommandBatch
+from tests.gateway.auth.conftest import REDIS_URL, delete_prefix, prefix
+
+__all__ = ["prefix"]
+
+
+@pytest.fixture
+async def client(prefix: str) -> AsyncIterator[aioredis.Redis]:
+    c = aioredis.from_url(REDIS_URL, socket_timeout=2)
+    yield c
+    await delete_prefix(c, prefix)
+    await c.aclose()
+
+
+async def test_commands_of_one_turn_share_one_pipeline_and_get_their_own_replies(
+        client: aioredis.Redis, prefix: str) -> None:
+    batch = CommandBatch(client)
+    await asyncio.gather(*(client.set(f"{prefix}:{i}", str(i)) for i in range(20)))
+    replies = await asyncio.gather(*(batch.call("GET", f"{prefix}:{i}") for i in range(20)))
+    assert replies == [str(i).encode() for i in range(20)]
+    assert (batch.batches, batch.commands) == (1, 20)
+    await batch.aclose()
+
+
+async def test_an_error_reaches_only_its_caller(client: aioredis.Redis, prefix: str) -> None:
+    batch = CommandBatch(client)
+    await client.hset(f"{prefix}:h", "f", "v")
+    results = await asyncio.gather(batch.call("GET", f"{prefix}:h"), batch.call("HGET", f"{prefix}:h", "f"),
+                                   return_exceptions=True)
+    assert isinstance(results[0], ResponseError) and "WRONGTYPE" in str(results[0])
+    assert results[1] == b"v"
+
+
+async def test_a_script_is_loaded_again_after_a_flush(client: aioredis.Redis, prefix: str) -> None:
+    batch = CommandBatch(client)
+    source = "return redis.call('INCR', KEYS[1])"
+    sha = client.register_script(source).sha
+    assert await batch.script(sha, source, [f"{prefix}:n"], []) == 1
+    await client.script_flush()  # what a Redis restart does to loaded scripts
+    assert await batch.script(sha, source, [f"{prefix}:n"], []) == 2
+
+
+async def test_a_caller_that_gives_up_leaves_the_others_their_replies(client: aioredis.Redis, prefix: str) -> None:
+    batch = CommandBatch(client)
+    await client.set(f"{prefix}:k", "v")
+    slow = asyncio.ensure_future(batch.call("GET", f"{prefix}:k"))
+    fast = batch.call("GET", f"{prefix}:k")
+    slow.cancel()
+    assert await fast == b"v"
+    await batch.aclose()
+
+
+async def test_unreachable_redis_fails_every_caller_with_a_redis_error() -> None:
+    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    batch = CommandBatch(dead)
+    results = await asyncio.gather(batch.call("GET", "a"), batch.call("GET", "b"), return_exceptions=True)
+    assert all(isinstance(r, RedisError | OSError) for r in results)
+    batch.send("GET", "c")  # fire and forget: nobody hears the error, nothing leaks
+    await batch.aclose()
+    await dead.aclose()
