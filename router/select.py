@@ -6,8 +6,9 @@ snapshot to a `Decision` (tier, ordered chain, why each candidate was kept or sk
     chain    = the alias's models for that tier (local ones first for a `local_first` alias),
                the router default appended unless already there
     checks   = `router.checks.CHECKS` per candidate; the default survives every soft verdict
-    order    = policy order; demoted models after those; a default kept despite a soft verdict
-               last; within a run of adjacent equal models (same prices and tags) least loaded first
+    order    = policy order; demoted models after those; the appended default always last (it is the
+               fallback, never load-balanced ahead of the alias's own models); within a run of
+               adjacent equal models (same prices and tags) least loaded first
 
 Nothing here does I/O or reads a clock: the same inputs give the same decision.
 """
@@ -178,6 +179,10 @@ def select(policy: RouterPolicy, alias: str, signals: Signals, features: Request
         else:
             candidates.append(Candidate(model, True, "fits", cost))
             kept.append(model)
+    appended = policy.default_model not in alias_policy.tiers[tier]
+    if appended and policy.default_model in kept:
+        kept.remove(policy.default_model)
+        last_resort.append(policy.default_model)
     chain = _order(kept, specs, snapshot) + demoted + last_resort
     if not chain:
         raise _no_route(alias, skipped)

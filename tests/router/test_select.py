@@ -158,6 +158,16 @@ def test_least_loaded_first_among_equal_models() -> None:
         "medium", "large")
 
 
+def test_the_appended_default_stays_last_even_when_it_is_an_idle_equal() -> None:
+    # "medium" (the default) equals "medium-b" in price and tags; the alias names only "medium-b"
+    snapshot = {"medium-b": stats("medium-b", in_flight=5), "medium": stats("medium", in_flight=0)}
+    aliases = {"auto": {"tiers": {1: ["medium-b"]}}}
+    assert choose(1, aliases=aliases, snapshot=snapshot).chain == ("medium-b", "medium")
+    # named by the tier itself, the default is an equal like any other: least loaded first
+    aliases = {"auto": {"tiers": {1: ["medium-b", "medium"]}}}
+    assert choose(1, aliases=aliases, snapshot=snapshot).chain == ("medium", "medium-b")
+
+
 @pytest.mark.parametrize(("tier", "uncertain", "hints", "want_tier", "why"), [
     (1, True, Hints(), 2, "classifier uncertain"),
     (2, True, Hints(), 3, "classifier uncertain"),
