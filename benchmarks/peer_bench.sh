@@ -6,7 +6,9 @@
 #   benchmarks/peer_bench.sh              # both proxies, about 10 minutes
 #   QUICK=1 benchmarks/peer_bench.sh      # 3-second cells
 #   LITELLM=0 benchmarks/peer_bench.sh    # Turnout only
-# Extra arguments go to bench.py (e.g. --concurrency 1,16,64).
+#   EXTRAS=0 ...                          # without the cache-path and --workers sections
+# Extra arguments go to bench.py (e.g. --concurrency 1,16,64). Results: --out DIR (default
+# /tmp/peer-bench/<time>): bench.py's files plus cache_paths.md and workers.md from the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH="${BENCH:-../shared/bench}"
@@ -16,6 +18,21 @@ export TURNOUT_REDIS_URL="${TURNOUT_REDIS_URL:-redis://127.0.0.1:6379/0}"
 export PROXY_KEY="${PROXY_KEY:-sk-bench-0123456789abcdef0123456789abcdef}"
 PORT="${TURNOUT_PORT:-4100}"
 WORKERS="${TURNOUT_WORKERS:-1}"
-exec "$BENCH/run_peer_bench.sh" --proxy "turnout=http://127.0.0.1:$PORT" \
+OUT="/tmp/peer-bench/$(date +%Y%m%d-%H%M%S)"
+args=("$@")
+for i in "${!args[@]}"; do [ "${args[$i]}" = "--out" ] && OUT="${args[$((i + 1))]}"; done
+export OUT
+"$BENCH/run_peer_bench.sh" --proxy "turnout=http://127.0.0.1:$PORT" \
   --start "turnout=exec $PWD/.venv/bin/turnout serve --policy $PWD/benchmarks/peer-policy.yaml --port $PORT --workers $WORKERS" \
   "$@"
+[ "${EXTRAS:-1}" = 1 ] || exit 0
+mkdir -p "$OUT"
+echo
+echo "Cache paths (benchmarks/cache_paths.py: exact and semantic cache through a real gateway)"
+echo
+quick=(); [ "${QUICK:-0}" = 1 ] && quick=(--requests 50 --duration 3) && export DURATION=3
+.venv/bin/python benchmarks/cache_paths.py "${quick[@]}" | tee "$OUT/cache_paths.md"
+echo
+echo "Scaling with --workers (benchmarks/workers_scaling.sh)"
+echo
+benchmarks/workers_scaling.sh | tee "$OUT/workers.md"
