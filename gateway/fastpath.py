@@ -10,12 +10,13 @@ every path not listed, goes on to FastAPI unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import itertools
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -96,18 +97,44 @@ async def send_json(send: Send, status: int, body: bytes, headers: Mapping[str, 
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_answer(send: Send, answer: Answer) -> None:
+async def send_answer(send: Send, receive: Receive, answer: Answer) -> None:
     if answer.stream is None:
         await send_json(send, 200, orjson.dumps(answer.body), answer.headers)
         return
     async with contextlib.aclosing(answer.stream) as stream:  # closed on a disconnect too
         await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_raw(answer.headers)]})
-        try:
-            async for chunk in stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
-        except OSError:  # the client went away (ASGI 2.4 `send` raises): stop reading upstream
-            return
+        async with _cancelled_on_disconnect(receive) as gone:
+            try:
+                async for chunk in stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            except OSError:  # the client went away (ASGI 2.4 `send` raises): stop reading upstream
+                gone.set()
+
+
+@contextlib.asynccontextmanager
+async def _cancelled_on_disconnect(receive: Receive) -> AsyncIterator[asyncio.Event]:
+    """While inside, a client disconnect cancels the current task at once (a stream waiting on a slow
+    upstream would otherwise notice only at its next write). One watcher task per stream."""
+    task = asyncio.current_task()
+    assert task is not None
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+        task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    try:
+        yield gone
+    except asyncio.CancelledError:
+        if not gone.is_set():
+            raise  # cancelled for another reason (shutdown): pass it on
+        task.uncancel()
+    finally:
+        watcher.cancel()
 
 
 Handler = Callable[["GatewayService", dict[str, Any], Mapping[str, str], str], Awaitable["Answer"]]
@@ -154,4 +181,4 @@ class FastPath:
             await send_json(send, 500, orjson.dumps(error_body("internal error", "server_error", "internal_error")),
                             {"x-request-id": rid})
             return
-        await send_answer(send, answer)
+        await send_answer(send, receive, answer)

@@ -5,6 +5,10 @@ side by side), and concurrent requests ask theirs in the same turns. Each comman
 a write, a read and a pool checkout; batched, a turn's commands cost one of each. Callers await
 their own command's result (or its error) and keep their own time budgets: a caller that gives up
 does not disturb the others.
+
+For a plain TCP Redis the batches go over one `RespConnection` of their own (reconnected when it
+drops; a connection silent for the client's `socket_timeout` is dropped); any other kind of
+connection (TLS, unix socket) uses redis-py pipelines on the client's pool.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import Connection
 from redis.exceptions import NoScriptError
+
+from gateway.resp import RespConnection
 
 log = logging.getLogger("turnout.redis")
 
@@ -27,6 +34,11 @@ class CommandBatch:
         self._sending: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.commands = 0
+        pool = redis.connection_pool
+        self._direct = pool.connection_class is Connection  # plain TCP: our own pipelining connection
+        self._kwargs: dict[str, Any] = pool.connection_kwargs
+        self._conn: RespConnection | None = None
+        self._connecting: asyncio.Task[RespConnection] | None = None
 
     def call(self, *args: Any) -> asyncio.Future[Any]:
         """Queue one command (e.g. `"GET", key`); the future holds its reply or its error."""
@@ -57,13 +69,38 @@ class CommandBatch:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        task = asyncio.get_running_loop().create_task(self._execute(batch))
+        self.batches += 1
+        self.commands += len(batch)
+        conn = self._conn
+        if conn is not None and not conn.closed:
+            conn.write(batch)  # the common case: no task, one write
+            return
+        runner = self._connect_and_write(batch) if self._direct else self._execute(batch)
+        task = asyncio.get_running_loop().create_task(runner)
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
+    async def _connect_and_write(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any] | None]]) -> None:
+        try:
+            if self._connecting is None or self._connecting.done():
+                self._connecting = asyncio.get_running_loop().create_task(self._open())
+            conn = self._conn = await asyncio.shield(self._connecting)
+        except Exception as exc:  # noqa: BLE001 - every caller of the batch hears it
+            for _, future in batch:
+                if future is not None and not future.done():
+                    future.set_exception(exc)
+            return
+        conn.write(batch)
+
+    async def _open(self) -> RespConnection:
+        kw = self._kwargs
+        timeout = kw.get("socket_timeout") or 5.0
+        return await RespConnection.open(kw.get("host", "127.0.0.1"), int(kw.get("port", 6379)), timeout_s=timeout,
+                                         connect_timeout_s=kw.get("socket_connect_timeout") or timeout,
+                                         username=kw.get("username"), password=kw.get("password"),
+                                         db=int(kw.get("db", 0) or 0))
+
     async def _execute(self, batch: list[tuple[tuple[Any, ...], asyncio.Future[Any] | None]]) -> None:
-        self.batches += 1
-        self.commands += len(batch)
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for args, _ in batch:
@@ -89,6 +126,8 @@ class CommandBatch:
         self._flush()
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._conn is not None:
+            self._conn.close()
         if self.batches:
             log.info("redis: %d commands in %d pipelines (%.2f per round trip)", self.commands, self.batches,
                      self.commands / self.batches)

@@ -95,7 +95,14 @@ class GatewayService:
         """Limits and input guardrails, and the cache lookup: at once when nothing may rewrite the prompt."""
         admitting = admit(self.services.tenancy, runtime, principal, name, body, estimate_tokens(body["messages"]))
         if self.services.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
-            return await asyncio.gather(admitting, self._lookup(record, principal, name, body, headers))
+            # side by side: both Redis commands leave in one pipeline (`CommandBatch`)
+            looking = asyncio.get_running_loop().create_task(self._lookup(record, principal, name, body, headers))
+            try:
+                access = await admitting
+            except BaseException:
+                looking.cancel()
+                raise
+            return access, await looking
         access = await admitting  # input guardrails may redact the prompt: look up what would be sent
         return access, await self._lookup(record, principal, name, body, headers)
 

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import orjson
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import error_body
@@ -152,11 +151,3 @@ class SheddingMiddleware:
             await self.app(scope, receive, send)
         finally:
             self.gate.in_flight -= 1
-
-
-def install(app: FastAPI) -> Gate:
-    """Put the gate in front of `app` (outermost) and on `app.state.gate`."""
-    gate = Gate()
-    app.state.gate = gate
-    app.add_middleware(SheddingMiddleware, gate=gate)
-    return gate

@@ -133,8 +133,9 @@ class ResponseCache:
     async def single_flight(self, lookup: CacheLookup) -> AsyncIterator[CacheLookup]:
         """Around the upstream call of a miss. Yields `lookup` to the one request that should call
         the upstream, or a `hit-exact` lookup holding the answer an identical request just stored."""
-        if lookup.status != "miss" or lookup.keys is None:
-            yield lookup
+        if (lookup.status != "miss" or lookup.keys is None or not self.policy.store
+                or lookup.request.directives.no_store):
+            yield lookup  # nothing will be stored: followers would only queue behind the leader
             return
         async with self._flights.join(lookup.keys.exact) as shared:
             if shared is None and self._flights.ended_since(lookup.keys.exact, lookup.mark):

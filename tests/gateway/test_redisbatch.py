@@ -69,3 +69,47 @@ async def test_unreachable_redis_fails_every_caller_with_a_redis_error() -> None
     batch.send("GET", "c")  # fire and forget: nobody hears the error, nothing leaks
     await batch.aclose()
     await dead.aclose()
+
+
+async def test_a_dropped_connection_fails_its_callers_and_the_next_call_reconnects(
+        client: aioredis.Redis, prefix: str) -> None:
+    batch = CommandBatch(client)
+    await client.set(f"{prefix}:k", "v")
+    name = f"{prefix}-batch"
+    assert await batch.call("CLIENT", "SETNAME", name) == b"OK"
+    victims = [line for line in (await client.client_list()) if line.get("name") == name]
+    assert len(victims) == 1
+    await client.client_kill_filter(_id=victims[0]["id"])
+    await asyncio.sleep(0.05)
+    assert await batch.call("GET", f"{prefix}:k") == b"v"  # a new connection
+    await batch.aclose()
+
+
+async def test_db_from_the_url_is_selected(prefix: str) -> None:
+    other = aioredis.from_url("redis://127.0.0.1:6379/3")
+    try:
+        await other.set(f"{prefix}:db", "three")
+        batch = CommandBatch(other)
+        assert await batch.call("GET", f"{prefix}:db") == b"three"
+        await batch.aclose()
+    finally:
+        await other.delete(f"{prefix}:db")
+        await other.aclose()
+
+
+async def test_a_redis_that_never_answers_times_out_every_caller() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 16)
+        await asyncio.sleep(5)
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    stuck = aioredis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.3)
+    batch = CommandBatch(stuck)
+    started = asyncio.get_running_loop().time()
+    results = await asyncio.gather(batch.call("GET", "a"), batch.call("GET", "b"), return_exceptions=True)
+    assert all(isinstance(r, RedisError) for r in results), results
+    assert asyncio.get_running_loop().time() - started < 2
+    await batch.aclose()
+    server.close()
+    await stuck.aclose()
