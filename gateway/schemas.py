@@ -171,9 +171,9 @@ def validate_chat(body: dict[str, Any]) -> str:
         raise _bad("messages", "must be a non-empty list")
     for i, msg in enumerate(messages):
         _message(i, msg)
-    for key, check in CHAT_FIELDS.items():
-        value = body.get(key)
-        if value is not None:
+    for key, value in body.items():  # the fields present (a handful), not every field known
+        check = CHAT_FIELDS.get(key)
+        if check is not None and value is not None:
             check(key, value)
     if body.get("stream_options") is not None and not body.get("stream"):
         raise _bad("stream_options", "is only allowed when stream is true")

@@ -18,6 +18,8 @@ import orjson
 from gateway import schemas
 from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
+from gateway.cache.directives import parse_cache_control
+from gateway.cache.keys import CacheRequest
 from gateway.decide import decide, estimate_tokens
 from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
 from gateway.reload import PolicyHolder
@@ -111,8 +113,6 @@ class GatewayService:
         cache = self.services.cache
         if cache is None:
             return None
-        from gateway.cache import CacheRequest, parse_cache_control
-
         threshold = _float(headers.get("x-turnout-cache-threshold"))
         lookup = await cache.lookup(CacheRequest(principal.tenant, name, body,
                                                  parse_cache_control(headers.get("cache-control")), threshold))

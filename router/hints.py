@@ -35,6 +35,8 @@ class Hints:
 
     def given(self) -> frozenset[str]:
         """Names of the hints the client set."""
+        if self.max_tier is None and self.max_cost_usd is None and self.latency_class is None and not self.escalate:
+            return frozenset()  # the usual case, per request: skip the field walk
         return frozenset(f.name for f in fields(self) if getattr(self, f.name) not in (None, False))
 
 

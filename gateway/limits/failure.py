@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Protocol
+from types import TracebackType
+from typing import Literal, Protocol
 
 from redis.exceptions import RedisError
 
@@ -28,19 +27,30 @@ class FailOpen(Exception):
     """Raised inside `redis_guard` when the failure is to be ignored; the caller serves the request."""
 
 
-@contextmanager
-def redis_guard(component: str, mode: FailMode, observer: RedisErrorObserver | None) -> Iterator[None]:
+class redis_guard:  # lower case: used like the context-manager function it replaces
     """Map a Redis failure to `FailOpen` (mode open) or `StoreUnavailable` (503, mode closed), and
-    report the call's latency."""
-    started = time.perf_counter()
-    try:
-        yield
-        if observer is not None:
-            observer.redis_latency(component, time.perf_counter() - started)
-    except (RedisError, OSError) as exc:
-        if observer is not None:
-            observer.redis_error(component)
-        log.warning("%s: Redis unreachable (%s); failing %s", component, type(exc).__name__, mode)
-        if mode == "closed":
-            raise StoreUnavailable(f"{component} are unavailable; try again shortly") from None
-        raise FailOpen(component) from None
+    report the call's latency. A class, not `@contextmanager`: it runs on every request."""
+
+    __slots__ = ("component", "mode", "observer", "started")
+
+    def __init__(self, component: str, mode: FailMode, observer: RedisErrorObserver | None) -> None:
+        self.component, self.mode, self.observer = component, mode, observer
+        self.started = 0.0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
+        if kind is None:
+            if self.observer is not None:
+                self.observer.redis_latency(self.component, time.perf_counter() - self.started)
+            return False
+        if not issubclass(kind, RedisError | OSError):
+            return False
+        if self.observer is not None:
+            self.observer.redis_error(self.component)
+        log.warning("%s: Redis unreachable (%s); failing %s", self.component, kind.__name__, self.mode)
+        if self.mode == "closed":
+            raise StoreUnavailable(f"{self.component} are unavailable; try again shortly") from None
+        raise FailOpen(self.component) from None

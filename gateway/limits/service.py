@@ -49,6 +49,12 @@ class Admission:
     """Limit types not enforced for this request because Redis was unreachable."""
 
 
+def _has_budget(subject: Subject) -> bool:
+    k, t = subject.key_limits, subject.tenant_limits
+    return any(b is not None for b in (k.budget_usd_per_day, k.budget_usd_per_month, t.budget_usd_per_day,
+                                       t.budget_usd_per_month))
+
+
 def _exhausted(spent: Spent, key: Limits, tenant: Limits, now: datetime) -> tuple[str, float] | None:
     """The first spent budget and the seconds until it renews, or None."""
     checks = (("key daily", spent.key_day, key.budget_usd_per_day, seconds_to_next_day),
@@ -84,9 +90,6 @@ class LimitsService:
 
     async def _budget_cap(self, subject: Subject) -> Tier | None:
         k, t = subject.key_limits, subject.tenant_limits
-        budgets = (k.budget_usd_per_day, k.budget_usd_per_month, t.budget_usd_per_day, t.budget_usd_per_month)
-        if all(b is None for b in budgets):
-            return None
         spent = await self.ledger.spent(subject)
         hit = _exhausted(spent, k, t, self._clock())
         if hit is None:
@@ -105,11 +108,12 @@ class LimitsService:
         failed: list[str] = []
         cap: Tier | None = None
         fail = self._policy.on_redis_error
-        try:
-            with redis_guard("budgets", fail.budgets, self._observer):
-                cap = await self._budget_cap(subject)
-        except FailOpen:
-            failed.append("budgets")
+        if _has_budget(subject):  # no budget: no Redis call, no latency sample
+            try:
+                with redis_guard("budgets", fail.budgets, self._observer):
+                    cap = await self._budget_cap(subject)
+            except FailOpen:
+                failed.append("budgets")
         decision = RateDecision(allowed=True)
         caps = [lim for lim in (subject.key_limits.tokens_per_minute, subject.tenant_limits.tokens_per_minute)
                 if lim is not None]
