@@ -89,7 +89,9 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
-        self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
+        # metrics, spend and the decision log right after the answer is written, off its latency
+        asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
+                                             (time.perf_counter() - called) * 1000)
         return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
 
     async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
@@ -217,7 +219,7 @@ class GatewayService:
             headers["x-turnout-cache"] = lookup.header()
         return headers
 
-    def _finish(self, record: RequestRecord, route: RouteRecord | None, access: Access | None, started: float, *,
+    def _finish(self, record: RequestRecord, route: RouteRecord | None, access: Access | None, started: float,
                 upstream_ms: float) -> None:
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = min(upstream_ms, record.latency_ms)
