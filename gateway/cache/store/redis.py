@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from gateway.cache.store import scripts
@@ -52,9 +53,12 @@ def _decode_all(raw: list[tuple[bytes, bytes]]) -> list[Indexed]:
 def redis_client(url: str, *, max_connections: int, timeout_s: float) -> Redis:
     """A client of our own when the gateway does not share its one. A blocking pool: past
     `max_connections`, a command waits (within its budget) for a free connection instead of failing."""
+    # One immediate retry on a connection error: after a Redis restart each pooled connection is
+    # stale once, and it should cost a reconnect, not a failed call (and `retry_after_ms` of bypass).
     pool = BlockingConnectionPool.from_url(
         url, max_connections=max_connections, timeout=None, socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s, retry=Retry(NoBackoff(), 0), health_check_interval=30)
+        socket_timeout=timeout_s, retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError],
+        health_check_interval=30)
     return Redis(connection_pool=pool)
 
 
@@ -98,15 +102,13 @@ class RedisStore:
                                                                                           entry.vector)
         ttl = placement.ttl_s
 
-        async def call() -> None:
-            await self._put(keys=[entry_prefix + entry.key, vec, lru, log],
-                            args=[entry.key, pack_entry(entry), packed_vec, ttl, placement.max_entries,
-                                  int(time.time() * 1000), _LOG_LEN, entry_prefix])
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for kind, name in (("t", placement.tenant), ("r", placement.route)):
-                    pipe.sadd(self._index_key(kind, name), placement.partition)
-                    pipe.expire(self._index_key(kind, name), ttl * 2)
-                await pipe.execute()
+        async def call() -> None:  # on the request path's pipelining connection, like `get`
+            await self._batch.script(self._put.sha, scripts.PUT, [entry_prefix + entry.key, vec, lru, log],
+                                     [entry.key, pack_entry(entry), packed_vec, ttl, placement.max_entries,
+                                      int(time.time() * 1000), _LOG_LEN, entry_prefix])
+            indexes = [self._index_key(kind, name) for kind, name in (("t", placement.tenant), ("r", placement.route))]
+            await asyncio.gather(*(self._batch.call("SADD", key, placement.partition) for key in indexes),
+                                 *(self._batch.call("EXPIRE", key, ttl * 2) for key in indexes))
 
         await self._run(self._write, call)
 
