@@ -7,7 +7,8 @@ from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from starlette.responses import Response, StreamingResponse
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from gateway import errors, schemas, shedding
@@ -15,18 +16,11 @@ from gateway.admin import add_admin_routes
 from gateway.debug import add_debug_routes
 from gateway.fastpath import FastPath, RequestIds, check_open_mode, read_body
 from gateway.lifespan import lifespan
-from gateway.service import Answer, GatewayService
+from gateway.service import GatewayService
 from gateway.settings import Settings
 from router.upstream.base import Upstream
 
 log = logging.getLogger("turnout.gateway")
-
-
-def _respond(answer: Answer) -> Response:
-    if answer.stream is not None:
-        return StreamingResponse(answer.stream, media_type="text/event-stream",
-                                 headers={**answer.headers, "cache-control": "no-cache"})
-    return Response(orjson.dumps(answer.body), media_type="application/json", headers=answer.headers)
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -73,17 +67,15 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         limit = request.app.state.holder.current.policy.server.max_body_bytes
         return schemas.parse_json_object(await read_body(request.receive, request.headers, limit))
 
+    # Served by `FastPath` in front of FastAPI; declared here for the OpenAPI document. A request
+    # reaches these handlers only before the lifespan has built the service.
     @app.post("/v1/chat/completions", openapi_extra=_body_schema("model", "messages"))
-    async def chat_completions(request: Request) -> Response:
-        rid = _request_id(request)
-        body = await json_body(request)
-        return _respond(await service(request).chat(body, request.headers, rid))
+    async def chat_completions() -> Response:
+        raise HTTPException(503, "the gateway is starting; retry shortly")
 
     @app.post("/v1/embeddings", openapi_extra=_body_schema("model", "input"))
-    async def embeddings(request: Request) -> Response:
-        rid = _request_id(request)
-        body = await json_body(request)
-        return _respond(await service(request).embeddings(body, request.headers, rid))
+    async def embeddings() -> Response:
+        raise HTTPException(503, "the gateway is starting; retry shortly")
 
     @app.post("/v1/route")
     async def route(request: Request) -> Response:
