@@ -84,6 +84,10 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                                       redis=redis, observer=metrics, batch=batch)
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
                             tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
+        from gateway.protocols.store import build_store
+
+        services.responses = build_store(redis, ttl_s=policy.protocols.responses_ttl_s,
+                                         prefix=policy.auth.redis_prefix)
         if policy.cache.enabled:
             services.cache = await build_cache(policy.cache, redis=redis, batch=batch)
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)

@@ -27,6 +27,7 @@ from router.upstream.base import Upstream
 
 if TYPE_CHECKING:
     from gateway.cache import ResponseCache
+    from gateway.protocols.store import ResponseStore
 
 log = logging.getLogger("turnout.gateway")
 
@@ -49,6 +50,8 @@ class Services:
     classifier: PromptClassifier | None = None
     redis: Redis | None = None
     cache: ResponseCache | None = None
+    responses: ResponseStore | None = None
+    """Stored answers of `/v1/responses`, for `previous_response_id`."""
 
 
 @dataclass(slots=True)
