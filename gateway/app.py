@@ -11,11 +11,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from gateway import errors, fastpath, protocols, schemas, shedding
+from gateway import errors, fastpath, schemas, shedding
 from gateway.admin import add_admin_routes
 from gateway.debug import add_debug_routes
 from gateway.fastpath import FastPath, RequestIds, check_open_mode, read_body
 from gateway.lifespan import lifespan
+from gateway.protocols.handlers import ERROR_SHAPES, ROUTES
 from gateway.service import GatewayService
 from gateway.settings import Settings
 from router.upstream.base import Upstream
@@ -49,8 +50,8 @@ class TurnoutApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        routes = {**fastpath.ROUTES, **protocols.ROUTES}
-        front = FastPath(stack, ids=self.state.request_ids, routes=routes, shapes=protocols.ERROR_SHAPES)
+        routes = {**fastpath.ROUTES, **ROUTES}
+        front = FastPath(stack, ids=self.state.request_ids, routes=routes, shapes=ERROR_SHAPES)
         return shedding.SheddingMiddleware(front, gate=self.state.gate)
 
 

@@ -5,7 +5,3 @@
     store                             stored conversations for `previous_response_id`
     handlers                          the FastPath handlers, and each path's error shape
 """
-
-from gateway.protocols.handlers import ERROR_SHAPES, ROUTES
-
-__all__ = ["ERROR_SHAPES", "ROUTES"]

@@ -136,6 +136,9 @@ def check(body: Mapping[str, Any]) -> None:
         raise _bad("truncation", "only 'disabled' is supported")
     if body.get("include"):
         raise _bad("include", "no extra output is supported")
+    tokens = body.get("max_output_tokens")
+    if tokens is not None and (not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 1):
+        raise _bad("max_output_tokens", "must be a positive integer")
     if body.get("previous_response_id") is not None and not isinstance(body["previous_response_id"], str):
         raise _bad("previous_response_id", "must be a string")
 
