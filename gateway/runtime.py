@@ -28,6 +28,7 @@ from router.upstream.base import Upstream
 if TYPE_CHECKING:
     from gateway.cache import ResponseCache
     from gateway.protocols.store import ResponseStore
+    from gateway.tracing.spans import Tracing
 
 log = logging.getLogger("turnout.gateway")
 
@@ -52,6 +53,8 @@ class Services:
     cache: ResponseCache | None = None
     responses: ResponseStore | None = None
     """Stored answers of `/v1/responses`, for `previous_response_id`."""
+    tracing: Tracing | None = None
+    """OpenTelemetry spans of requests; None when tracing is off (the request path then skips it)."""
 
 
 @dataclass(slots=True)
