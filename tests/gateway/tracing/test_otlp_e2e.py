@@ -150,3 +150,19 @@ def test_traceparent_is_propagated_to_an_openai_compatible_upstream(tgw: Gateway
     assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
     assert parent != CLIENT_SPAN  # the gateway's own request span
     receiver.wait_spans(lambda spans: any(s["span_id"] == parent for s in spans))
+
+
+def test_a_stream_through_the_messages_api_is_traced_when_it_ends(tgw: GatewayProcess, receiver: Receiver) -> None:
+    import anthropic
+
+    client = anthropic.Anthropic(base_url=tgw.base_url, api_key="x", max_retries=0, timeout=30)
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    with client.messages.stream(model="local-small", max_tokens=64, messages=[{"role": "user", "content": "hi"}],
+                                extra_headers={"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"}) as stream:
+        assert stream.get_final_message().content
+    receiver.wait_spans(lambda spans: len([s for s in spans if s["trace_id"] == trace_id]) >= 2)
+    spans = [s for s in receiver.spans if s["trace_id"] == trace_id]
+    request = next(s for s in spans if s["parent"] == "b7ad6b7169203331")
+    assert request["attributes"]["gen_ai.response.finish_reasons"] == ["stop"]
+    assert request["attributes"]["gen_ai.usage.output_tokens"] > 0
+    assert [s["attributes"]["turnout.outcome"] for s in spans if s["parent"] == request["span_id"]] == ["ok"]
