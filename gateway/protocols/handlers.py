@@ -17,11 +17,11 @@ import orjson
 from gateway.access import authenticate
 from gateway.decide import estimate_tokens
 from gateway.protocols import anthropic_in, anthropic_stream, responses, responses_stream
+from gateway.service import Answer, GatewayService
 from router.errors import StoreUnavailable, TurnoutError
 
 if TYPE_CHECKING:
     from gateway.fastpath import Handler
-    from gateway.service import Answer, GatewayService
 
 log = logging.getLogger("turnout.gateway")
 
@@ -41,8 +41,6 @@ def _anthropic_auth(headers: Mapping[str, str]) -> Mapping[str, str]:
 
 
 async def messages(service: GatewayService, body: dict[str, Any], headers: Mapping[str, str], rid: str) -> Answer:
-    from gateway.service import Answer
-
     chat = anthropic_in.to_chat(body)
     answer = await service.chat(chat, _anthropic_auth(headers), rid)
     message_id = "msg_" + secrets.token_hex(12)
@@ -57,8 +55,6 @@ async def messages(service: GatewayService, body: dict[str, Any], headers: Mappi
 async def count_tokens(service: GatewayService, body: dict[str, Any], headers: Mapping[str, str],
                        rid: str) -> Answer:
     """An estimate (about four characters a token, as routing counts), without calling a model."""
-    from gateway.service import Answer
-
     chat = anthropic_in.to_chat({**body, "max_tokens": 1, "stream": False})
     principal = await authenticate(service.services.tenancy, _anthropic_auth(headers))
     name = str(chat["model"])
@@ -69,8 +65,6 @@ async def count_tokens(service: GatewayService, body: dict[str, Any], headers: M
 
 async def create_response(service: GatewayService, body: dict[str, Any], headers: Mapping[str, str],
                           rid: str) -> Answer:
-    from gateway.service import Answer
-
     responses.check(body)
     store = service.services.responses
     keep = store is not None and body.get("store") is not False
