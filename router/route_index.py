@@ -50,9 +50,11 @@ class RouteSource:
 def _fit(x: Matrix, y: npt.NDArray[np.int64], weights: npt.NDArray[np.float64], classes: int) -> tuple[Matrix, Matrix]:
     """Multinomial logistic regression; (W (classes, d), b (classes,)) as float32."""
     from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     model = LogisticRegression(C=C, max_iter=500, class_weight="balanced")
-    model.fit(x, y, sample_weight=weights)
+    with threadpool_limits(1):  # threaded BLAS on small matrices is 50x slower on a shared, busy CPU
+        model.fit(x, y, sample_weight=weights)
     w = np.zeros((classes, x.shape[1]), dtype=np.float32)
     b = np.full(classes, -1e4, dtype=np.float32)  # a class with no data never wins
     for row, label in enumerate(model.classes_):

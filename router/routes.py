@@ -22,7 +22,7 @@ import numpy.typing as npt
 Vector = npt.NDArray[np.float32]
 Matrix = npt.NDArray[np.float32]
 
-DEFAULT_THRESHOLD = 0.5
+DEFAULT_THRESHOLD = 0.3
 PRIOR_WEIGHT = 0.3
 """Share of the earlier user turn's route scores in a follow-up's: a short follow-up ("now in French")
 stays on the conversation's route; a clear change of subject still wins."""
