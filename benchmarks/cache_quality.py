@@ -125,10 +125,10 @@ def follow_ups(threshold: float) -> None:
 
 async def own_pairs(threshold: float) -> None:
     """Pairs written for Turnout, unseen by any tuning: near misses must miss, paraphrases should hit."""
-    from gateway.cache.embedding.minilm import MiniLM
+    from embedding.minilm import MiniLM
 
     texts = [t for pair in NEAR_MISSES + PARAPHRASES for t in pair]
-    embedder = TableEmbedder(texts, MiniLM().encode(texts))
+    embedder = TableEmbedder(texts, MiniLM.load().encode(texts))
     print(f"own pairs (not in any data set), threshold {threshold}:")
     for name, pairs in (("near misses", NEAR_MISSES), ("paraphrases", PARAPHRASES)):
         data = Pairs(name, [a for a, _ in pairs], [b for _, b in pairs], [name == "paraphrases"] * len(pairs))
