@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from embedding import StaticEmbedder  # noqa: E402
-from gateway.config import load_policy  # noqa: E402
-from gateway.semantic_routes import build_route_indexes  # noqa: E402
+from embedding import StaticEmbedder
+from gateway.config import load_policy
+from gateway.semantic_routes import build_route_indexes
 
 HERE = Path(__file__).resolve().parent / "routes"
 

@@ -21,12 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from embedding import StaticEmbedder  # noqa: E402
-from gateway.config import load_policy  # noqa: E402
-from router.library import LibraryRoute, load_library  # noqa: E402
-from router.route_eval import evaluate  # noqa: E402
-from router.route_index import build_index, library_vectors  # noqa: E402
-from router.routes import RouteIndex  # noqa: E402
+from embedding import StaticEmbedder
+from gateway.config import load_policy
+from router.library import LibraryRoute, load_library
+from router.route_eval import evaluate
+from router.route_index import build_index, library_vectors
+from router.routes import RouteIndex
 
 HERE = Path(__file__).resolve().parent / "routes"
 
@@ -43,7 +43,8 @@ def main() -> None:
     rows = [json.loads(line) for line in (HERE / "check.jsonl").read_text().splitlines()]
     x = list(enc.encode([r["text"] for r in rows]))
     y = [r["route"] for r in rows]
-    policy = {m: load_policy(HERE / f"policy-{m}.yaml").router.aliases["auto"].routes for m in ("named", "auto", "none")}
+    policy = {m: load_policy(HERE / f"policy-{m}.yaml").router.aliases["auto"].routes
+              for m in ("named", "auto", "none")}
 
     print("## 1. library cross-validation (5 folds), top-1 by threshold")
     names = [r.name for r in policy["named"]]
@@ -76,8 +77,11 @@ def main() -> None:
     own = {r.name: enc.encode([r.description, *(r.examples or ())]) for r in policy["none"]}
     labels = list(own)
     cent = np.stack([v.mean(axis=0) / np.linalg.norm(v.mean(axis=0)) for v in own.values()])
-    print(f"centroid, own examples: top-1 {np.mean([labels[int((cent @ v).argmax())] == t for v, t in zip(x, y, strict=True)]):.3f}")
-    print(f"nearest example, own: top-1 {np.mean([labels[int(np.argmax([(m @ v).max() for m in own.values()]))] == t for v, t in zip(x, y, strict=True)]):.3f}")
+    pairs = list(zip(x, y, strict=True))
+    centroid = np.mean([labels[int((cent @ v).argmax())] == t for v, t in pairs])
+    nearest = np.mean([labels[int(np.argmax([(m @ v).max() for m in own.values()]))] == t for v, t in pairs])
+    print(f"centroid, own examples (no `none`): top-1 {centroid:.3f}")
+    print(f"nearest example, own (no `none`): top-1 {nearest:.3f}")
 
     print("\n## 3. examples a route needs without the library (k drawn from the library), top-1 on the check set")
     for k in (4, 8, 16, 32):

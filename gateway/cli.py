@@ -155,7 +155,6 @@ def cmd_route(args: argparse.Namespace) -> int:
 def _route_match(policy: object, alias: str, prompt: str) -> tuple[Any, list[tuple[str, float]]]:
     """The semantic route of `prompt` and the best route's nearest examples (None, [] without routes)."""
     from embedding import StaticEmbedder
-
     from gateway.config import Policy
     from gateway.semantic_routes import build_route_indexes
 

@@ -18,7 +18,6 @@ from typing import Any
 
 def cmd_routes_test(args: argparse.Namespace) -> int:
     from embedding import StaticEmbedder, request_text
-
     from gateway.config import Policy, load_policy
     from gateway.semantic_routes import build_route_indexes, match_route
     from gateway.yamlpath import ConfigError

@@ -65,7 +65,8 @@ class RoutePolicy(_Frozen):
         None, description="A built-in route whose examples this route extends; by default the one its own "
         "examples sit in, when that is clear; `none`: its own examples only.")
     threshold: float | None = Field(
-        None, gt=0, lt=1, description="Least match score (0-1) to take this route; default 0.3 (chosen by cross-validation on the library).")
+        None, gt=0, lt=1, description="Least match score (0-1) to take this route; default 0.3 (chosen by "
+                                   "cross-validation on the library).")
     tiers: dict[Tier, tuple[str, ...]] | None = Field(
         None, description="Tier to an ordered list of model ids, like the alias's own.")
     chain: tuple[str, ...] | None = Field(None, description="One ordered list of model ids for every tier.")
