@@ -89,6 +89,9 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     for name, alias in policy.router.aliases.items():
         tiers = "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(alias.tiers.items()))
         print(f"  alias {name}: {tiers}; default {policy.router.default_model}")
+        for route in alias.routes:
+            print(f"    route {route.name}: {len(route.examples or ())} examples, library {route.library or 'auto'}, "
+                  + "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(route.route_tiers.items())))
     if policy.simulator is not None:
         print(f"  simulator: port {policy.simulator.port}, {len(policy.simulator.models)} models")
     return 0

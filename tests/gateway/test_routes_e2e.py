@@ -78,6 +78,8 @@ def test_routes_header_route_endpoint_and_metric(sim: SimulatorProcess,
                           json={"model": "auto", "messages": [{"role": "user", "content": CODE}]}).json()
     assert decision["route"]["route"] == "code" and 0.3 <= decision["route"]["score"] <= 1
     assert decision["chain"][0] == "claude-sim"
+    logs = gw.wait_for_log('"route":"chitchat"')  # the decision log line of each request
+    assert '"route":"code","route_score":' in logs and "alias auto: routes code (library code)" in logs
     metrics = httpx.get(gw.base_url + "/metrics").text
     assert 'turnout_semantic_route_requests_total{route="auto",semantic_route="code"} 2.0' in metrics
     assert 'semantic_route="chitchat"} 1.0' in metrics
