@@ -4,11 +4,14 @@
 
 1. Cross-validation on the library alone (never the check set) to choose the threshold: the eight
    routes of `benchmarks/routes/policy-named.yaml`, each library route cut in five folds; a fold's
-   examples are held out of training and scored.
+   examples are held out of training and scored (those of the four library routes no route
+   claims should fall back: `none`).
 2. The check set (`benchmarks/routes/check.jsonl`, 209 requests written for Turnout, never used to
    train or tune): top-1 for each method, with routes declared by a description and four examples.
 3. How many examples a route needs without the library: k own examples per route (drawn from the
    library), centroid vs head, on the check set.
+4. Follow-ups (`benchmarks/routes/followups.jsonl`, 16 two-turn conversations written for Turnout):
+   the last user message alone, and with the earlier user turn as the prior.
 """
 
 from __future__ import annotations
@@ -49,15 +52,16 @@ def main() -> None:
     print("## 1. library cross-validation (5 folds), top-1 by threshold")
     names = [r.name for r in policy["named"]]
     rng = np.random.default_rng(0)
-    folds = {n: rng.permutation(len(library[n].examples)) % 5 for n in names}
-    for threshold in (0.3, 0.4, 0.5, 0.6):
+    folds = {n: rng.permutation(len(library[n].examples)) % 5 for n in library}
+    for threshold in (0.2, 0.3, 0.4, 0.5, 0.6):
         right = total = 0
         for fold in range(5):
             lib = dict(library)
             held: list[tuple[str, str]] = []
-            for n in names:
+            for n in library:  # held-out examples of the library routes no route claims should fall back
                 keep = [e for e, f in zip(library[n].examples, folds[n], strict=True) if f != fold]
-                held += [(e, n) for e, f in zip(library[n].examples, folds[n], strict=True) if f == fold]
+                label = n if n in names else "none"
+                held += [(e, label) for e, f in zip(library[n].examples, folds[n], strict=True) if f == fold]
                 lib[n] = LibraryRoute(n, library[n].description, tuple(keep))
             index, _ = build_index(policy["named"], lib, enc)
             index = _with_threshold(index, threshold)
@@ -95,6 +99,15 @@ def main() -> None:
         head = LogisticRegression(C=4.0, max_iter=500).fit(xs, ys)
         acc_h = np.mean(head.predict(np.stack(x)) == np.array([labels.index(t) for t in y]))
         print(f"k={k:>2}: centroid {acc_c:.3f}, head {acc_h:.3f}")
+
+    print("\n## 4. follow-ups: last message alone vs with the earlier turn as prior")
+    index, _ = build_index(policy["named"], library, enc, lv)
+    convs = [json.loads(line) for line in (HERE / "followups.jsonl").read_text().splitlines()]
+    last = list(enc.encode([c["messages"][-1]["content"] for c in convs]))
+    first = list(enc.encode([c["messages"][0]["content"] for c in convs]))
+    labels = [c["route"] for c in convs]
+    print(f"alone: top-1 {evaluate(index, last, labels).accuracy:.3f}; "
+          f"with the prior: top-1 {evaluate(index, last, labels, first).accuracy:.3f} ({len(convs)} conversations)")
 
 
 if __name__ == "__main__":
