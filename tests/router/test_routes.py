@@ -131,3 +131,34 @@ def test_confusion_table() -> None:
     assert confusion.total == 3 and confusion.accuracy == 1.0
     table = confusion.render()
     assert "top-1 accuracy 1.000 on 3 requests" in table and "recall" in table.splitlines()[0]
+
+
+def test_a_matched_route_replaces_the_tiers_and_is_reported() -> None:
+    from registry import Tier
+    from router.explain import explain
+    from router.features import RequestFeatures, Signals
+    from router.record import RouteRecord
+    from router.routes import RouteMatch
+    from router.select import select
+    from tests.router.fakes import policy, registry, specs_map
+
+    routed = policy(aliases={"auto": {
+        "tiers": {1: ["small"], 2: ["medium"], 3: ["large"]},
+        "max_cost_usd": 5.0,
+        "routes": [{"name": "code", "examples": ["fix my bug"], "tiers": {2: ["large"]}}]}})
+
+    def decide(match: RouteMatch | None, tier: int = 1):  # type: ignore[no-untyped-def]
+        return select(routed, "auto", Signals(Tier(tier), score=0.2, task="code", uncertain=False),
+                      RequestFeatures(prompt_tokens=10), registry().snapshot(), specs_map(), route=match)
+
+    code = decide(RouteMatch("code", "code", 0.91, 0.7))
+    assert code.chain == ("large", "medium") and code.tier == 2  # the route's tier 2 serves tier 1
+    assert code.to_dict()["route"] == {"route": "code", "best": "code", "score": 0.91, "similarity": 0.7}
+    assert RouteRecord(code).headers()["x-turnout-route"] == "code"
+    assert RouteRecord(code).to_log()["route"] == "code"
+    text = explain(code, [("fix my bug", 0.83)])
+    assert "route 'code': best 'code', score 0.91" in text and "nearest example (0.83): fix my bug" in text
+    below = decide(RouteMatch(None, "code", 0.2, 0.3))
+    assert below.chain == ("small", "medium") and RouteRecord(below).headers()["x-turnout-route"] == "none"
+    plain = decide(None)
+    assert plain.chain == ("small", "medium") and "x-turnout-route" not in RouteRecord(plain).headers()
