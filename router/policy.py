@@ -71,6 +71,13 @@ class RoutePolicy(_Frozen):
         None, description="Tier to an ordered list of model ids, like the alias's own.")
     chain: tuple[str, ...] | None = Field(None, description="One ordered list of model ids for every tier.")
 
+    @field_validator("name")
+    @classmethod
+    def _not_none(cls, value: str) -> str:
+        if value == "none":
+            raise ValueError("`none` is reserved: it names the fallback to the alias's own tiers")
+        return value
+
     @field_validator("examples")
     @classmethod
     def _examples(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:

@@ -64,6 +64,8 @@ def test_a_route_takes_tiers_or_one_chain() -> None:
     ({"name": "x", "library": "astrology", "chain": ["a"]}, "unknown library route 'astrology'"),
     ({"name": "x", "examples": ["a"], "chain": ["a"], "threshold": 1.5}, "less than 1"),
     ({"name": "x", "examples": ["a"], "chain": ["a"], "colour": "red"}, "Extra inputs"),
+    ({"name": "none", "examples": ["a"], "chain": ["a"]}, "`none` is reserved"),
+    ({"name": "a b", "examples": ["a"], "chain": ["a"]}, "should match pattern"),
 ])
 def test_bad_routes_are_rejected(route: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
