@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -38,11 +39,11 @@ def _load_classifier() -> Any:
         return None
 
 
-def _load_embedder() -> StaticEmbedder | None:
+def _load_embedder(weights: Path | None) -> StaticEmbedder | None:
     from embedding import EmbeddingUnavailable, StaticEmbedder
 
     try:
-        return StaticEmbedder.load()
+        return StaticEmbedder.load(weights)
     except EmbeddingUnavailable as exc:  # one line naming the fix; aliases then route by length alone
         log.error("request embedding unavailable: %s", exc)
         return None
@@ -89,7 +90,9 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         routing_upstream = build_upstream() if upstream is None else None
         chosen: Upstream = upstream if upstream is not None else routing_upstream  # type: ignore[assignment]
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
-        embedder_task = asyncio.create_task(asyncio.to_thread(_load_embedder))
+        weights = Path(settings.environ["TURNOUT_EMBEDDING_DIR"]) if settings.environ.get("TURNOUT_EMBEDDING_DIR") \
+            else None  # weights other than the shipped ones
+        embedder_task = asyncio.create_task(asyncio.to_thread(_load_embedder, weights))
         redis = redis_client(policy, settings)
         await warm(redis)
         batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
@@ -100,7 +103,8 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                             tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
         services.embedder = await embedder_task
         if policy.cache.enabled:
-            services.cache = await build_cache(policy.cache, redis=redis, batch=batch, static=services.embedder)
+            services.cache = await build_cache(policy.cache, redis=redis, batch=batch, static=services.embedder,
+                                               weights=weights)
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
