@@ -52,6 +52,16 @@ T = TypeVar("T")
 CallFn = Callable[[ModelSpec, float], Awaitable[T]]
 
 
+def well_formed(body: Mapping[str, Any], kind: Literal["chat", "embeddings"]) -> bool:
+    """An answer a client can use: chat has a non-empty list of choices, each with a message object;
+    embeddings a list of data. Anything else is the upstream's failure (fallback), not a success."""
+    if kind == "embeddings":
+        return isinstance(body.get("data"), list)
+    choices = body.get("choices")
+    return (isinstance(choices, list) and bool(choices)
+            and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices))
+
+
 class Executor:
     """Calls down a chain. Build one per policy load (it reads that load's registry); share the
     `Upstream` and `Breakers` across loads so breaker state survives a reload."""
@@ -81,8 +91,8 @@ class Executor:
 
         async def attempt(spec: ModelSpec, budget_s: float) -> dict[str, Any]:
             response = await self._upstream.send(self._request(spec, body, kind, False, budget_s))
-            if response.body is None:
-                raise UpstreamError(f"model {spec.id!r} returned no body")
+            if response.body is None or not well_formed(response.body, kind):
+                raise UpstreamError(f"model {spec.id!r} returned no valid answer", code="upstream_invalid_response")
             return response.body
 
         result, spec, latency_ms = await self._walk(decision, record, attempt, stream=False)
@@ -104,20 +114,25 @@ class Executor:
         that is raised from the iterator (see `router.sse`). Always `aclose()` it if you stop early.
         """
 
+        options = body.get("stream_options")
+        client_usage = isinstance(options, dict) and options.get("include_usage") is True
+        # every stream is metered: ask for usage; the client sees the usage chunk only if it asked
+        upstream_body = {**body, "stream": True,
+                         "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
+
         async def attempt(spec: ModelSpec, budget_s: float) -> Opened:
             started = time.monotonic()
-            response = await self._upstream.send(self._request(spec, {**body, "stream": True}, "chat", True,
-                                                               budget_s))
+            response = await self._upstream.send(self._request(spec, upstream_body, "chat", True, budget_s))
             if response.stream is None:
                 raise UpstreamError(f"model {spec.id!r} returned no stream")
-            return await open_first(response.stream, started)
+            return await open_first(response.stream, started, spec.id)
 
         opened, spec, _ = await self._walk(decision, record, attempt, stream=True)
         record.ttft_ms = opened.ttft_ms
         ctx = StreamContext(model=spec.id, state=self._registry.get(spec.id), breaker=self._breakers.get(spec.id),
                             record=record, idle_timeout=spec.timeouts.idle,
                             started=time.monotonic() - opened.ttft_ms / 1000, price_cost=spec.price.cost,
-                            prompt_tokens=prompt_tokens)
+                            prompt_tokens=prompt_tokens, client_usage=client_usage)
         return ChunkStream(opened, ctx)
 
     async def _walk(self, decision: Decision, record: RouteRecord, attempt: CallFn[T], *,
