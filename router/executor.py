@@ -6,6 +6,8 @@
         retryable error (5xx, timeout, 429): retry the same model, exponential backoff + jitter,
             never sooner than `Retry-After`; a `Retry-After` over `max_retry_after_s`, or a wait
             past the deadline, moves on to the next model instead
+        suspect error (an upstream 500, an untranslatable request): as any upstream error, but its
+            breaker counts it only after the walk, unless every model called failed the same way
         caller error (RequestError): raised as is, no retry, no fallback, except
             ContextWindowExceeded -> the next models with a larger window only
             ContentPolicyViolation -> the policy's content-policy fallback model, once
@@ -60,6 +62,13 @@ def well_formed(body: Mapping[str, Any], kind: Literal["chat", "embeddings"]) ->
     choices = body.get("choices")
     return (isinstance(choices, list) and bool(choices)
             and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices))
+
+
+def _same_everywhere(record: RouteRecord) -> bool:
+    """Two or more models were called and every call failed with the same error and status."""
+    calls = [a for a in record.attempts if a.outcome != "skipped"]
+    return (len({a.model for a in calls}) >= 2 and all(a.outcome == "error" for a in calls)
+            and len({(a.error, a.status) for a in calls}) == 1)
 
 
 class Executor:
@@ -137,6 +146,26 @@ class Executor:
 
     async def _walk(self, decision: Decision, record: RouteRecord, attempt: CallFn[T], *,
                     stream: bool) -> tuple[T, ModelSpec, float]:
+        suspects: list[tuple[str, UpstreamError]] = []
+        try:
+            result = await self._chain(decision, record, attempt, stream, suspects)
+        except AllAttemptsFailed:
+            self._count_suspects(suspects, client_fault=_same_everywhere(record))
+            raise
+        except RequestError:
+            self._count_suspects(suspects, client_fault=True)
+            raise
+        self._count_suspects(suspects, client_fault=False)
+        return result
+
+    def _count_suspects(self, suspects: list[tuple[str, UpstreamError]], *, client_fault: bool) -> None:
+        """Deferred breaker failures: counted, unless the request failed the same way everywhere."""
+        if not client_fault:
+            for model, exc in suspects:
+                self._breakers.get(model).record_failure(exc)
+
+    async def _chain(self, decision: Decision, record: RouteRecord, attempt: CallFn[T], stream: bool,
+                     suspects: list[tuple[str, UpstreamError]]) -> tuple[T, ModelSpec, float]:
         deadline = time.monotonic() + decision.deadline_s
         errors: list[TurnoutError] = []
         queue = list(decision.chain)
@@ -146,7 +175,7 @@ class Executor:
             model = queue[i]
             i += 1
             try:
-                return await self._try_model(model, decision, record, deadline, errors, attempt, stream)
+                return await self._try_model(model, decision, record, deadline, errors, attempt, stream, suspects)
             except ContextWindowExceeded:
                 window = self._registry.spec(model).context_window
                 larger = [m for m in queue[i:] if self._window(m) > window]
@@ -169,7 +198,8 @@ class Executor:
         raise AllAttemptsFailed(f"all models failed ({calls} calls): {record.summary()}", errors=errors)
 
     async def _try_model(self, model: str, decision: Decision, record: RouteRecord, deadline: float,
-                         errors: list[TurnoutError], attempt: CallFn[T], stream: bool) -> tuple[T, ModelSpec, float]:
+                         errors: list[TurnoutError], attempt: CallFn[T], stream: bool,
+                         suspects: list[tuple[str, UpstreamError]]) -> tuple[T, ModelSpec, float]:
         """Call one model, retrying it per the decision's retry policy; raise its last error."""
         state = self._registry.get(model)
         if state is None:  # a decision made under another policy load than this executor's
@@ -193,6 +223,8 @@ class Executor:
                 return result, spec, (time.monotonic() - started) * 1000
             except TurnoutError as exc:
                 errors.append(exc)
+                if isinstance(exc, UpstreamError) and exc.suspect:
+                    suspects.append((model, exc))
                 skipped = isinstance(exc, CircuitOpen | AtCapacity)
                 record.add(model, "skipped" if skipped else "error", (time.monotonic() - started) * 1000,
                            error=exc, retry=n)

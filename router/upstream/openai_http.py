@@ -24,7 +24,7 @@ import orjson
 from yarl import URL
 
 from registry import ModelSpec
-from router.errors import TurnoutError, UpstreamError
+from router.errors import RequestError, TurnoutError, UpstreamError
 from router.upstream.base import UpstreamRequest, UpstreamResponse
 from router.upstream.fields import pass_through
 from router.upstream.http_errors import invalid_response, status_error, transport_error
@@ -89,12 +89,18 @@ class OpenAIHTTPUpstream:
             headers["Authorization"] = "Bearer " + request.api_key
         if request.stream:
             body["stream"] = True
-            return await self._open_stream(request, orjson.dumps(body), headers)
+        try:
+            payload = orjson.dumps(body)
+        except orjson.JSONEncodeError:  # nesting past orjson's limit, numbers past 64 bits
+            raise RequestError("the request body cannot be serialised (nested too deep, or an integer "
+                               "out of range)") from None
+        if request.stream:
+            return await self._open_stream(request, payload, headers)
         url = self._url(spec, request.kind)
         timeout = aiohttp.ClientTimeout(total=request.timeout or spec.timeouts.total,
                                         sock_connect=spec.timeouts.connect)
         try:
-            async with self._client().post(url, data=orjson.dumps(body), headers=headers,
+            async with self._client().post(url, data=payload, headers=headers,
                                            timeout=timeout) as response:
                 raw = await response.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the one translation boundary

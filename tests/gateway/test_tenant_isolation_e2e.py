@@ -1,0 +1,96 @@
+"""One tenant cannot take a model offline for another (issue 18, row 2): requests a client got wrong
+are refused with a 4xx and never count against a model's breaker. Real gateway process, real Redis,
+the simulator as upstream (the direct path and litellm's), the real `openai` SDK for the victim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import GatewayProcess
+from tests.gateway import test_tenancy_e2e as shared
+from tests.gateway.test_tenancy_e2e import MSG, Secrets, admin, tenancy_policy
+
+prefix, keys, start = shared.prefix, shared.keys, shared.start
+MODELS = ["local-small", "claude-sim", "auto"]  # the direct path, litellm's, and an alias
+
+
+def _deep(levels: int, leaf: Any = 1) -> Any:
+    value = leaf
+    for i in range(levels):
+        value = {"k": value} if i % 2 else [value]
+    return value
+
+
+def _malformed(model: str) -> list[dict[str, Any]]:
+    """Bodies a careless or hostile client sends: each is its own fault, none is the model's."""
+    user = {"role": "user", "content": "hi"}
+    schema = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object", "p": _deep(300)}}}
+    too_long = [{"model": model, "messages": [{"role": "user", "content": "word " * 40000}]}]  # past its window
+    return [*(too_long if model == "local-small" else []),
+        {"model": model, "messages": [user], "metadata": {"a": _deep(254)}},
+        {"model": model, "messages": [user], "logit_bias": {"1": _deep(600)}},
+        {"model": model, "messages": [user], "response_format": schema},
+        {"model": model, "messages": [user], "tools": [{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "object", "properties": _deep(256, {})}}}]},
+        {"model": model, "messages": [{"role": "user", "content": [{"type": "text", "text": _deep(280)}]}]},
+        {"model": model, "messages": [{"role": "user", "content": [{"type": "weird"}]}]},
+        {"model": model, "messages": [{"role": "user", "content": [{"type": "text", "text": 42}]}]},
+        {"model": model, "messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]},
+        {"model": model, "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": 7}]}]},
+    ]
+
+
+@pytest.fixture(scope="module")
+def gw(sim: Any, start: Callable[[dict[str, Any]], GatewayProcess], prefix: str) -> GatewayProcess:
+    policy = tenancy_policy(sim.base_url, prefix)
+    policy["router"]["breaker"] = {"fail_max": 3, "reset_timeout_s": 60}
+    policy["server"] = {"max_body_bytes": 1 << 20}
+    return start(policy)
+
+
+async def _attacker(gw: GatewayProcess, key: str, n: int) -> list[int]:
+    bodies = [body for model in MODELS for body in _malformed(model)]
+    statuses: list[int] = []
+    async with httpx.AsyncClient(base_url=gw.base_url, timeout=60,
+                                 headers={"authorization": f"Bearer {key}"}) as http:
+        for i in range(n):
+            response = await http.post("/v1/chat/completions", json=bodies[i % len(bodies)])
+            assert response.status_code != 200, i % len(bodies)
+            assert response.headers["content-type"].startswith("application/json"), response.text
+            assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+            statuses.append(response.status_code)
+    return statuses
+
+
+async def _victim(gw: GatewayProcess, key: str, n: int) -> list[BaseException | None]:
+    async with openai.AsyncOpenAI(base_url=gw.base_url + "/v1", api_key=key, max_retries=0, timeout=60) as aio:
+        async def one(i: int) -> BaseException | None:
+            try:
+                await aio.chat.completions.create(model=MODELS[i % len(MODELS)], messages=MSG,  # type: ignore[arg-type]
+                                                  stream=i % 2 == 0, max_tokens=8)
+            except openai.APIError as exc:
+                return exc
+            return None
+
+        results: list[BaseException | None] = []
+        for i in range(n):
+            results.append(await one(i))
+            await asyncio.sleep(0.02)
+        return results
+
+
+async def test_a_malformed_flood_from_one_tenant_costs_another_nothing(gw: GatewayProcess, keys: Secrets) -> None:
+    attacker = await asyncio.to_thread(shared.create_key, gw, keys, tenant="mallory")
+    victim = await asyncio.to_thread(shared.create_key, gw, keys, tenant="alice")
+    statuses, failures = await asyncio.gather(_attacker(gw, attacker["key"], 100), _victim(gw, victim["key"], 60))
+    assert len(statuses) == 100 and all(400 <= s < 500 for s in statuses), sorted(set(statuses))
+    assert [f for f in failures if f is not None] == []
+    breakers = admin(gw, "GET", "/admin/breakers", keys.master).json()["breakers"]
+    assert breakers and {(b["state"], b["failures"]) for b in breakers} == {("closed", 0)}, breakers
