@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import openai
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.simulator.config import Fault, FaultKind, SimModel, SimulatorConfig
 from gateway.simulator.process import SimulatorProcess, start_simulator
@@ -39,6 +41,7 @@ def edge_sim() -> Iterator[SimulatorProcess]:
     edges += [SimModel(name=_name(kind, "late"), faults=(Fault(kind=kind, after_chunks=3),))
               for kind in AFTER_FIRST_BYTE]
     edges.append(SimModel(name="edge-cr-only", faults=(Fault(kind="cr_line_ends"),)))
+    edges.append(SimModel(name="edge-any"))  # faults set by the property test
     with start_simulator(SimulatorConfig(seed=5, models=(*SIM_MODELS, *edges))) as process:
         yield process
 
@@ -46,7 +49,7 @@ def edge_sim() -> Iterator[SimulatorProcess]:
 def _policy(sim_url: str) -> dict[str, Any]:
     policy = base_policy(sim_url)
     names = [_name(k, "first") for k in {k for k, _ in BEFORE_FIRST_BYTE}]
-    names += [_name(k, "late") for k in AFTER_FIRST_BYTE] + ["edge-cr-only"]
+    names += [_name(k, "late") for k in AFTER_FIRST_BYTE] + ["edge-cr-only", "edge-any"]
     for name in names:
         policy["models"].append({"id": name, "litellm_model": f"openai/{name}",  # type: ignore[attr-defined]
                                  "api_base": f"{sim_url}/v1"})
@@ -95,6 +98,21 @@ def test_cr_only_line_ends_are_read_as_lines(gw: GatewayProcess) -> None:
     chunks = list(client.chat.completions.create(model="edge-cr-only", messages=MSG, stream=True))  # type: ignore[arg-type]
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text.startswith("[edge-cr-only]") and chunks[-1].choices[0].finish_reason == "stop"
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(kind=st.sampled_from(get_args(FaultKind)), stream=st.booleans(), after=st.integers(0, 4))
+def test_any_simulator_fault_falls_back_or_ends_cleanly(gw: GatewayProcess, edge_sim: SimulatorProcess,
+                                                        kind: str, stream: bool, after: int) -> None:
+    """Every fault the simulator knows (new ones included, from its config type), at any point."""
+    fault = {"kind": kind, "after_chunks": after, "hang_s": 0.2, "retry_after_s": 0.1}
+    set_faults = httpx.post(edge_sim.base_url + "/_sim/faults", json={"model": "edge-any", "faults": [fault]})
+    assert set_faults.status_code == 200, set_faults.text
+    response, body = _post(gw, "via-edge-any", stream=stream)
+    assert response.status_code == 200, body[:300]
+    if stream:
+        last = [e for e in body.split(b"\n\n") if e][-1]
+        assert last == b"data: [DONE]" or b'"error"' in last, last[:300]
 
 
 def test_no_fault_gave_a_500(gw: GatewayProcess) -> None:
