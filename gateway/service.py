@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
@@ -20,10 +21,11 @@ from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
 from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
-from gateway.decide import decide, estimate_tokens
+from gateway.decide import decide, estimate_tokens, model_tier
 from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
+from registry import Tier
 from router.errors import RequestError, TurnoutError, UpstreamUnavailable
 from router.record import RouteRecord
 from router.select import pinned
@@ -71,7 +73,10 @@ class GatewayService:
             record.tenant = principal.tenant
             access, lookup = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
-                return self._cached(lookup, record, access, started, request_id)
+                if _may_serve(runtime, access, lookup.response):
+                    return self._cached(lookup, record, access, started, request_id)
+                lookup = dataclasses.replace(lookup, status="miss", response=None, similarity=None)
+                record.cache, record.cache_similarity = "miss", None
             decision, record.classifier_ms = await decide(
                 self.services, runtime, name, body, headers, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None)
@@ -151,10 +156,11 @@ class GatewayService:
         if cache is None or lookup is None:
             return await self._complete(runtime, body, route, access)
         async with cache.single_flight(lookup) as flight:
-            if flight.hit and flight.response is not None:
+            if flight.hit and flight.response is not None and _may_serve(runtime, access, flight.response):
                 record.cache = "hit-exact"
                 return dict(flight.response)
             result = await self._complete(runtime, body, route, access)
+            result["model"] = route.model  # the policy's id: what a later hit is permitted by
             await cache.store(flight, result)
             return result
 
@@ -297,6 +303,16 @@ def readiness_checks(runtime: Runtime) -> dict[str, dict[str, Any]]:
     chat = [m for m in runtime.registry.available_ids() if runtime.specs[m].capabilities.chat]
     return {"policy": {"ok": True, "version": runtime.version},
             "upstreams": {"ok": bool(chat), "available": len(chat)}}
+
+
+def _may_serve(runtime: Runtime, access: Access, response: Mapping[str, Any] | None) -> bool:
+    """A cached answer is served only to a key that could have called the model that produced it:
+    within its `allowed_models` and its tier cap (its `max_tier`, or a spent budget's downgrade)."""
+    model = response.get("model") if response is not None else None
+    principal = access.principal
+    if not isinstance(model, str) or model not in runtime.specs:  # unknown origin: unrestricted keys only
+        return principal.allowed_models is None and access.max_tier >= Tier.COMPLEX
+    return principal.allows_model(model) and model_tier(runtime, model) <= access.max_tier
 
 
 def _float(value: str | None) -> float | None:
