@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway import schemas
 from gateway.access import Access, admit, authenticate
@@ -296,7 +298,20 @@ class GatewayService:
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         runtime = self.holder.current
-        return readiness_checks(runtime)
+        checks = readiness_checks(runtime)
+        if self.services.redis is not None:
+            checks["redis"] = await redis_check(self.services.redis)
+        return checks
+
+
+async def redis_check(redis: Redis) -> dict[str, Any]:
+    """Redis answers a PING within a second (down, unreachable or a wrong password: not ready)."""
+    try:
+        async with asyncio.timeout(1.0):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True}
 
 
 def readiness_checks(runtime: Runtime) -> dict[str, dict[str, Any]]:
