@@ -28,7 +28,7 @@ from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
 from registry import Tier
-from router.errors import RequestError, TurnoutError, UpstreamUnavailable
+from router.errors import PayloadTooLarge, RequestError, TurnoutError, UpstreamUnavailable
 from router.record import RouteRecord
 from router.select import pinned
 from router.sse import SSE_DONE, sse_error_event
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from gateway.cache import CacheLookup
 
 log = logging.getLogger("turnout.requests")
+ROUTE_MAX_TOKENS = 16384
 
 
 @dataclass(slots=True)
@@ -247,10 +248,17 @@ class GatewayService:
 
     # ------------------------------------------------------------------ the decision alone
     async def route(self, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+        """The decision alone: rate-limited like chat (one request, no tokens), and only for prompts
+        up to `ROUTE_MAX_TOKENS` (classifying costs CPU in proportion to the text)."""
         runtime = self.holder.current
         name = schemas.validate_chat(body)
         principal = await authenticate(self.services.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
+        if estimate_tokens(body["messages"]) > ROUTE_MAX_TOKENS:
+            raise PayloadTooLarge(f"messages: the route API classifies prompts of up to about {ROUTE_MAX_TOKENS} "
+                                  f"tokens; send longer ones to /v1/chat/completions")
+        if self.services.tenancy.limits is not None:
+            await self.services.tenancy.limits.admit(principal, tokens=0)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None)
         return decision.to_dict()

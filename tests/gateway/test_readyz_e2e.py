@@ -13,7 +13,6 @@ import redis
 
 from tests.conftest import GatewayProcess, base_policy, free_port
 
-
 USER = f"readyz-{uuid.uuid4().hex[:8]}"
 
 

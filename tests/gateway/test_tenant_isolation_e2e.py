@@ -94,3 +94,17 @@ async def test_a_malformed_flood_from_one_tenant_costs_another_nothing(gw: Gatew
     assert [f for f in failures if f is not None] == []
     breakers = admin(gw, "GET", "/admin/breakers", keys.master).json()["breakers"]
     assert breakers and {(b["state"], b["failures"]) for b in breakers} == {("closed", 0)}, breakers
+
+
+def test_the_route_api_is_rate_limited_and_size_limited(gw: GatewayProcess, keys: Secrets) -> None:
+    issued = shared.create_key(gw, keys, tenant="router-user", limits={"requests_per_minute": 5})
+    headers = {"authorization": f"Bearer {issued['key']}"}
+    body = {"model": "auto", "messages": MSG}
+    statuses = [httpx.post(gw.base_url + "/v1/route", json=body, headers=headers, timeout=30).status_code
+                for _ in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
+    other = shared.create_key(gw, keys, tenant="router-user-2")
+    huge = {"model": "auto", "messages": [{"role": "user", "content": "word " * 20000}]}
+    response = httpx.post(gw.base_url + "/v1/route", json=huge, timeout=30,
+                          headers={"authorization": f"Bearer {other['key']}"})
+    assert response.status_code == 413 and response.json()["error"]["param"] is None, response.text
