@@ -234,8 +234,9 @@ class GatewayService:
         record.upstream_ms = min(upstream_ms, record.latency_ms)
         if route is not None:
             note_route(record, route)
-            if access is not None and route.model is not None:
-                self.services.spend.settle(access, self.holder.current, route.model, route.usage)
+        if access is not None:  # what was reserved is replaced by what was used (nothing: failed, cached)
+            model = route.model if route is not None else None
+            self.services.spend.settle(access, self.holder.current, model, route.usage if route is not None else {})
         for observer in self.services.observers:
             observer.observe(record)
         payload: dict[str, Any] = route.to_log() if route is not None else {"alias": record.route}

@@ -108,3 +108,31 @@ def test_the_route_api_is_rate_limited_and_size_limited(gw: GatewayProcess, keys
     response = httpx.post(gw.base_url + "/v1/route", json=huge, timeout=30,
                           headers={"authorization": f"Bearer {other['key']}"})
     assert response.status_code == 413 and response.json()["error"]["param"] is None, response.text
+
+
+async def test_a_concurrent_burst_overruns_a_budget_by_at_most_one_estimate(gw: GatewayProcess,
+                                                                          keys: Secrets) -> None:
+    """Row 3: each request reserves its estimated cost (dearest chat model, `max_tokens`) when admitted."""
+    from gateway.decide import estimate_tokens
+
+    probe = await asyncio.to_thread(shared.create_key, gw, keys, tenant="burst-probe")
+    async with openai.AsyncOpenAI(base_url=gw.base_url + "/v1", api_key=probe["key"], max_retries=0) as aio:
+        one = await aio.chat.completions.create(model="claude-sim", messages=MSG, max_tokens=40)  # type: ignore[arg-type]
+    assert one.usage is not None
+    cost = (one.usage.prompt_tokens * 3 + one.usage.completion_tokens * 15) / 1e6  # claude-sim's prices
+    estimate = (estimate_tokens(MSG) * 3 + 40 * 15) / 1e6  # the dearest chat model is claude-sim
+    budget = 5 * cost
+    issued = await asyncio.to_thread(shared.create_key, gw, keys, tenant="burst", limits={"budget_usd_per_day": budget})
+    async with openai.AsyncOpenAI(base_url=gw.base_url + "/v1", api_key=issued["key"], max_retries=0,
+                                  timeout=60) as aio:
+        results = await asyncio.gather(*(aio.chat.completions.create(model="claude-sim", messages=MSG, max_tokens=40)  # type: ignore[arg-type]
+                                         for _ in range(20)), return_exceptions=True)
+    served = sum(1 for r in results if not isinstance(r, BaseException))
+    refused = [r for r in results if isinstance(r, openai.RateLimitError)]
+    assert served + len(refused) == 20 and all(r.code == "insufficient_quota" for r in refused)
+    await asyncio.sleep(1.0)  # settled off the response path, every 0.2 s
+    spent = (await asyncio.to_thread(shared.spend, gw, keys, "burst"))["tenants"]["burst"]["day_usd"]
+    print(f"burst of 20: served {served}, budget {budget:.6f}, spent {spent:.6f} ({spent / budget:.2f}x), "
+          f"one request {cost:.6f}, one estimate {estimate:.6f}, overrun {max(0.0, spent - budget):.6f}")
+    assert spent <= budget + estimate
+    assert spent == pytest.approx(served * cost, rel=1e-6)  # reservations all replaced by real costs
