@@ -115,7 +115,8 @@ async def send_answer(send: Send, receive: Receive, answer: Answer) -> None:
 @contextlib.asynccontextmanager
 async def _cancelled_on_disconnect(receive: Receive) -> AsyncIterator[asyncio.Event]:
     """While inside, a client disconnect cancels the current task at once (a stream waiting on a slow
-    upstream would otherwise notice only at its next write). One watcher task per stream."""
+    upstream would otherwise notice only at its next write; a plain request would go on retrying and
+    falling back for nobody). One watcher task per request, and one per stream."""
     task = asyncio.current_task()
     assert task is not None
     gone = asyncio.Event()
@@ -170,7 +171,11 @@ class FastPath:
             check_open_mode(service, scope)
             limit = service.holder.current.policy.server.max_body_bytes
             body = schemas.parse_json_object(await read_body(receive, headers, limit))
-            answer = await handler(service, body, headers, rid)
+            answer: Answer | None = None
+            async with _cancelled_on_disconnect(receive):  # a client that hangs up cancels the request
+                answer = await handler(service, body, headers, rid)
+            if answer is None:
+                return
         except TurnoutError as exc:
             await send_json(send, exc.status, orjson.dumps(exc.body()), {"x-request-id": rid, **exc.headers()})
             return

@@ -96,6 +96,10 @@ class GatewayService:
             record.status, record.error_class = exc.status, type(exc).__name__
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
+        except asyncio.CancelledError:  # the client hung up: no more attempts, nothing stored
+            record.status, record.error_class = 499, "ClientGone"
+            self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
+            raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
         # metrics, spend and the decision log right after the answer is written, off its latency
         asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
