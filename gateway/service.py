@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from gateway import schemas
 from gateway.access import Access, admit, authenticate
@@ -24,6 +22,7 @@ from gateway.auth.principal import Principal
 from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
 from gateway.decide import decide, estimate_tokens, model_tier
+from gateway.readiness import readiness_checks, redis_check
 from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
@@ -76,7 +75,7 @@ class GatewayService:
             record.tenant = principal.tenant
             access, lookup = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
-                if _may_serve(runtime, access, lookup.response):
+                if may_serve_cached(runtime, access, lookup.response):
                     return self._cached(lookup, record, access, started, request_id)
                 lookup = dataclasses.replace(lookup, status="miss", response=None, similarity=None)
                 record.cache, record.cache_similarity = "miss", None
@@ -163,7 +162,7 @@ class GatewayService:
         if cache is None or lookup is None:
             return await self._complete(runtime, body, route, access)
         async with cache.single_flight(lookup) as flight:
-            if flight.hit and flight.response is not None and _may_serve(runtime, access, flight.response):
+            if flight.hit and flight.response is not None and may_serve_cached(runtime, access, flight.response):
                 record.cache = "hit-exact"
                 return dict(flight.response)
             result = await self._complete(runtime, body, route, access)
@@ -317,23 +316,7 @@ class GatewayService:
         return checks
 
 
-async def redis_check(redis: Redis) -> dict[str, Any]:
-    """Redis answers a PING within a second (down, unreachable or a wrong password: not ready)."""
-    try:
-        async with asyncio.timeout(1.0):
-            await redis.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
-        return {"ok": False, "error": type(exc).__name__}
-    return {"ok": True}
-
-
-def readiness_checks(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    chat = [m for m in runtime.registry.available_ids() if runtime.specs[m].capabilities.chat]
-    return {"policy": {"ok": True, "version": runtime.version},
-            "upstreams": {"ok": bool(chat), "available": len(chat)}}
-
-
-def _may_serve(runtime: Runtime, access: Access, response: Mapping[str, Any] | None) -> bool:
+def may_serve_cached(runtime: Runtime, access: Access, response: Mapping[str, Any] | None) -> bool:
     """A cached answer is served only to a key that could have called the model that produced it:
     within its `allowed_models` and its tier cap (its `max_tier`, or a spent budget's downgrade)."""
     model = response.get("model") if response is not None else None
