@@ -27,6 +27,7 @@ from router.record import RouteRecord
 from router.upstream.base import Chunk
 
 _CONTENT_KEYS = ("content", "tool_calls", "function_call", "refusal")
+_NONE: Any = object()
 
 
 def malformed(model: str) -> UpstreamError:
@@ -122,9 +123,24 @@ class StreamContext:
 
 
 def _meter(chunk: Chunk, ctx: StreamContext) -> bool:
-    """Record the chunk's usage and output; False for a usage chunk the client did not ask for."""
-    choices = checked_choices(chunk, ctx.model)
-    ctx.chars += streamed_chars(chunk)
+    """Check the chunk, count its output and record its usage; False for a usage chunk the client did
+    not ask for. Runs on every chunk: the common one (one choice, a text delta) takes the short way."""
+    choices = chunk.get("choices", _NONE)
+    if choices.__class__ is not list:
+        if choices is not _NONE:
+            raise malformed(ctx.model)
+        choices = []
+    for choice in choices:
+        delta = choice.get("delta") if choice.__class__ is dict else _NONE
+        if delta.__class__ is not dict:
+            if delta is not None:
+                raise malformed(ctx.model)
+            continue
+        content = delta.get("content")
+        if content.__class__ is str and len(delta) <= 2:  # {"content": ...} or {"role": ..., "content": ...}
+            ctx.chars += len(content)
+        elif delta:
+            ctx.chars += streamed_chars({"choices": [choice]})
     if "usage" not in chunk:
         return True
     usage = chunk["usage"] if ctx.client_usage else chunk.pop("usage")
