@@ -4,21 +4,17 @@ and the input guardrails. Then, once answered, what the answer cost them and the
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gateway.auth.principal import Principal
 from gateway.auth.store import bearer_token
 from gateway.auth.tenancy import Tenancy
 from gateway.guardrails.service import Guardrails
 from gateway.limits.service import Admission
-from registry import ModelSpec, Tier
-
-if TYPE_CHECKING:
-    from gateway.runtime import Runtime
+from registry import Tier
 
 log = logging.getLogger("turnout.access")
 
@@ -42,10 +38,11 @@ async def authenticate(tenancy: Tenancy, headers: Mapping[str, str]) -> Principa
     return await tenancy.keys.authenticate(bearer_token(headers.get("authorization")))
 
 
-async def admit(tenancy: Tenancy, runtime: Runtime, principal: Principal, name: str, body: dict[str, Any],
-                prompt_tokens: int) -> Access:
-    """Route permission, rate limits and budgets, input guardrails (which may redact `body` in place)."""
-    principal.check_route(name, alias=name in runtime.policy.router.aliases)
+async def admit(tenancy: Tenancy, principal: Principal, name: str, body: dict[str, Any], prompt_tokens: int, *,
+                alias: bool) -> Access:
+    """Route permission, rate limits and budgets, input guardrails (which may redact `body` in place).
+    `alias`: `name` is a router alias (else a model id)."""
+    principal.check_route(name, alias=alias)
     access = Access(principal=principal)
     if tenancy.limits is not None:
         access.admission = await tenancy.limits.admit(principal, tokens=prompt_tokens)
@@ -55,55 +52,3 @@ async def admit(tenancy: Tenancy, runtime: Runtime, principal: Principal, name: 
         verdict = await access.guards.check_input(body["messages"], response_format=body.get("response_format"))
         body["messages"] = verdict.messages
     return access
-
-
-class SpendRecorder:
-    """Settles answers' usage against keys' budgets and token windows off the response path.
-
-    Usage is summed per key and model and written every `interval_s` (one Redis round trip per key
-    and model per interval instead of one per request); cost is linear in tokens, so the sums are
-    exact. Budgets therefore lag by at most one interval. `drain()` writes what is pending (shutdown).
-    """
-
-    def __init__(self, tenancy: Tenancy, *, interval_s: float = 0.2) -> None:
-        self._tenancy = tenancy
-        self._interval = interval_s
-        self._pending: dict[tuple[str, str, str], _Usage] = {}
-
-    def settle(self, access: Access, runtime: Runtime, model: str | None, usage: Mapping[str, int]) -> None:
-        if self._tenancy.limits is None or model is None or model not in runtime.specs:
-            return
-        principal = access.principal
-        key = (principal.tenant, principal.key_id, model)
-        entry = self._pending.get(key)
-        if entry is None:
-            entry = self._pending[key] = _Usage(principal, runtime.specs[model])
-        entry.prompt += usage.get("prompt_tokens", 0)
-        entry.completion += usage.get("completion_tokens", 0)
-        entry.reserved += access.admission.reserved_tokens if access.admission else 0
-
-    async def flush(self) -> None:
-        limits = self._tenancy.limits
-        pending, self._pending = self._pending, {}
-        if limits is None or not pending:
-            return
-        await asyncio.gather(*(limits.settle(u.principal, spec=u.spec, prompt_tokens=u.prompt,
-                                             completion_tokens=u.completion, reserved_tokens=u.reserved)
-                               for u in pending.values()), return_exceptions=True)
-
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
-
-    async def drain(self) -> None:
-        await self.flush()
-
-
-@dataclass(slots=True)
-class _Usage:
-    principal: Principal
-    spec: ModelSpec
-    prompt: int = 0
-    completion: int = 0
-    reserved: int = 0

@@ -11,14 +11,13 @@ from typing import Any
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from gateway.access import SpendRecorder
-from gateway.auth.tenancy import Tenancy
 from gateway.config import Policy, load_policy
 from gateway.redisbatch import CommandBatch
 from gateway.reload import PolicyHolder
 from gateway.runtime import Services, build_runtime
 from gateway.service import GatewayService
 from gateway.settings import Settings
+from gateway.spend import SpendRecorder
 from router.breakers import Breakers
 from router.upstream.base import Upstream
 
@@ -68,7 +67,6 @@ async def warm(redis: Redis | None) -> None:
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
-        from gateway.cache import build_cache
         from gateway.metrics import PrometheusMetrics
         from router.upstream import build_upstream
 
@@ -80,13 +78,10 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         await warm(redis)
         batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
         metrics = PrometheusMetrics.from_policy(policy)
-        tenancy = await Tenancy.build(auth=policy.auth, guardrails=policy.guardrails, environ=settings.environ,
-                                      redis=redis, observer=metrics, batch=batch)
+        spend = SpendRecorder()
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
-                            tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
-        if policy.cache.enabled:
-            services.cache = await build_cache(policy.cache, redis=redis, batch=batch)
-        holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
+                            spend=spend, observers=[metrics], redis=redis, batch=batch, tenancy_observer=metrics)
+        holder = PolicyHolder(services, await build_runtime(services, policy), settings.policy_path)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
         services.classifier = await classifier_task
@@ -101,7 +96,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             sync = RedisBreakerSync(redis=redis, breakers=services.breakers,
                                     interval_s=policy.router.breaker.sync_interval_s)
             background.append(asyncio.create_task(sync.run()))
-        background.append(asyncio.create_task(services.spend.run()))
+        background.append(asyncio.create_task(spend.run()))
         if settings.policy_watch_s > 0:
             background.append(asyncio.create_task(holder.watch(settings.policy_watch_s)))
         holder.install_sighup()
@@ -112,9 +107,10 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await services.spend.drain()
-            if services.cache is not None:
-                await services.cache.aclose()
+            await spend.drain()
+            await holder.aclose()
+            if holder.current.cache is not None:
+                await holder.current.cache.aclose()
             if routing_upstream is not None:
                 await routing_upstream.aclose()
             if batch is not None:

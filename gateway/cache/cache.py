@@ -39,6 +39,11 @@ class ResponseCache:
         self._flights = SingleFlight(max_wait_s=120.0)
         self._down_until = 0.0
 
+    @property
+    def storage(self) -> CacheStore:
+        """Where the entries are (a reloaded policy builds its cache over the same one)."""
+        return self._store
+
     # -- lookup -------------------------------------------------------------------------------------
 
     async def lookup(self, request: CacheRequest) -> CacheLookup:
@@ -202,9 +207,12 @@ class ResponseCache:
     def index_bytes(self) -> int:
         return self._indexes.nbytes()
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, store: bool = True) -> None:
+        """Stop the embedder and the index loads; `store=False` leaves the store open (a reload's new
+        cache goes on using it)."""
         closer = getattr(self._embedder, "aclose", None)
         if closer is not None:
             await closer()
         await self._indexes.aclose()
-        await self._store.aclose()
+        if store:
+            await self._store.aclose()
