@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import Awaitable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from gateway.auth import handlers
@@ -45,14 +43,6 @@ def _keys(request: Request) -> Any:
     return tenancy
 
 
-async def _stored(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """Keys and spend live in Redis: an unreachable Redis is a 503, never a 500."""
-    try:
-        return await call
-    except (RedisError, OSError):
-        raise StoreUnavailable("the key and spend store (Redis) is unreachable; try again shortly") from None
-
-
 def add_admin_routes(app: FastAPI) -> None:
     @app.post("/admin/reload")
     async def admin_reload(request: Request) -> Response:
@@ -71,26 +61,26 @@ def add_admin_routes(app: FastAPI) -> None:
         bearer = require_admin(request)
         tenancy = _keys(request)
         body = parse_json_object(await request.body())
-        return _json(await _stored(handlers.create_key(tenancy.keys, tenancy.admin, bearer, body)), 201)
+        return _json(await handlers.create_key(tenancy.keys, tenancy.admin, bearer, body), 201)
 
     @app.get("/admin/keys")
     async def list_keys(request: Request) -> Response:
         bearer = require_admin(request)
         tenancy = _keys(request)
         tenant = request.query_params.get("tenant")
-        return _json(await _stored(handlers.list_keys(tenancy.keys, tenancy.admin, bearer, tenant)))
+        return _json(await handlers.list_keys(tenancy.keys, tenancy.admin, bearer, tenant))
 
     @app.post("/admin/keys/{key_id}/rotate")
     async def rotate_key(request: Request, key_id: str) -> Response:
         bearer = require_admin(request)
         tenancy = _keys(request)
-        return _json(await _stored(handlers.rotate_key(tenancy.keys, tenancy.admin, bearer, key_id)))
+        return _json(await handlers.rotate_key(tenancy.keys, tenancy.admin, bearer, key_id))
 
     @app.delete("/admin/keys/{key_id}")
     async def revoke_key(request: Request, key_id: str) -> Response:
         bearer = require_admin(request)
         tenancy = _keys(request)
-        return _json(await _stored(handlers.revoke_key(tenancy.keys, tenancy.admin, bearer, key_id)))
+        return _json(await handlers.revoke_key(tenancy.keys, tenancy.admin, bearer, key_id))
 
     @app.post("/admin/cache/purge")
     async def purge_cache(request: Request) -> Response:
@@ -111,5 +101,5 @@ def add_admin_routes(app: FastAPI) -> None:
         tenancy = request.app.state.holder.current.tenancy
         if tenancy.limits is None:
             raise StoreUnavailable("spend is kept in Redis: configure `redis` in the policy")
-        return _json(await _stored(handlers.spend_report(tenancy.keys, tenancy.limits, bearer,
-                                                         request.query_params.get("tenant"))))
+        return _json(await handlers.spend_report(tenancy.keys, tenancy.limits, bearer,
+                                                         request.query_params.get("tenant")))

@@ -43,6 +43,25 @@ def _simulator(policy: object, enabled: bool) -> Iterator[None]:
         sim.stop()
 
 
+def _redis_or_exit(policy: object) -> None:
+    """A wrong Redis password or an unusable URL stops the start with one line; an unreachable
+    Redis is reported in one line and the gateway starts (its fail-open/closed rules apply)."""
+    import asyncio
+
+    from gateway.config import Policy
+    from gateway.redisconn import preflight
+
+    assert isinstance(policy, Policy)
+    url = os.environ.get(policy.redis.url_env) if policy.redis is not None else None
+    if policy.redis is None or not url:
+        return
+    problem, fatal = asyncio.run(preflight(url, timeout_s=policy.redis.timeout_s))
+    if problem is not None:
+        print(f"turnout: {problem}", file=sys.stderr)
+    if fatal:
+        raise SystemExit(2)
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -55,6 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.settings import Settings
 
     policy = _policy_or_exit(args.policy)
+    _redis_or_exit(policy)
     os.environ.update({"TURNOUT_POLICY": str(args.policy), "TURNOUT_HOST": args.host,
                        "TURNOUT_PORT": str(args.port), "TURNOUT_WORKERS": str(args.workers),
                        "TURNOUT_LOG_LEVEL": args.log_level})

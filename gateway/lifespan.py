@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from gateway.config import Policy, load_policy
 from gateway.redisbatch import CommandBatch
+from gateway.redisconn import check, connect
 from gateway.reload import PolicyHolder
 from gateway.runtime import Services, build_runtime
 from gateway.service import GatewayService
@@ -34,34 +35,34 @@ def _load_classifier() -> Any:
         return None
 
 
-def redis_client(policy: Policy, settings: Settings) -> Redis | None:
-    """The one Redis client of the process (cache, keys, limits), or None when none is configured.
-    Short timeouts and a blocking pool: a slow Redis must cost a request milliseconds, not seconds."""
+def redis_url(policy: Policy, settings: Settings) -> str | None:
+    """The Redis URL of the policy, or None when none is configured (or its variable is unset)."""
     if policy.redis is None:
         return None
     url = settings.environ.get(policy.redis.url_env)
     if not url:
         log.warning("policy names Redis in %s, which is not set: running without Redis", policy.redis.url_env)
         return None
-    from redis.asyncio import BlockingConnectionPool
-    from redis.asyncio import Redis as AsyncRedis
-
-    pool = BlockingConnectionPool.from_url(url, max_connections=policy.redis.max_connections, timeout=0.25,
-                                           socket_timeout=policy.redis.timeout_s,
-                                           socket_connect_timeout=policy.redis.timeout_s)
-    return AsyncRedis(connection_pool=pool)
+    return url
 
 
-async def warm(redis: Redis | None) -> None:
+def redis_client(policy: Policy, settings: Settings) -> Redis | None:
+    """The one Redis client of the process (cache, keys, limits, spend, breakers), or None."""
+    url = redis_url(policy, settings)
+    if url is None or policy.redis is None:
+        return None
+    return connect(url, max_connections=policy.redis.max_connections, timeout_s=policy.redis.timeout_s)
+
+
+async def warm(redis: Redis | None, policy: Policy, settings: Settings) -> None:
     """Open the first connection now, so the first request does not pay for it (and miss its budget)."""
-    if redis is None:
+    url = redis_url(policy, settings)
+    if redis is None or url is None:
         return
-    from redis.exceptions import RedisError
-
-    try:
-        await redis.ping()
-    except (RedisError, OSError):
-        log.warning("Redis is not reachable at start; caching, keys in Redis and limits retry on their own")
+    problem = await check(redis, url)  # a refused password raises: it will not heal by itself
+    if problem is not None:
+        log.error("%s; the cache, keys in Redis and limits follow their fail-open/closed rules until it answers",
+                  problem)
 
 
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -75,7 +76,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         chosen: Upstream = upstream if upstream is not None else routing_upstream  # type: ignore[assignment]
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
         redis = redis_client(policy, settings)
-        await warm(redis)
+        await warm(redis, policy, settings)
         batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
         metrics = PrometheusMetrics.from_policy(policy)
         spend = SpendRecorder()

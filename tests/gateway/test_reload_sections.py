@@ -133,7 +133,7 @@ def apply(gws: Pair, doc: dict[str, Any], how: str = "admin") -> list[dict[str, 
 
 
 def chat(gw: GatewayProcess, content: str = "hello", *, key: str = "none", model: str = "auto",
-         **extra: Any) -> tuple[int, httpx.Headers, Any]:
+         **extra: Any) -> tuple[int, Any, Any]:
     """(status, headers, body or error body) of one chat request through the real `openai` SDK."""
     client = openai.OpenAI(base_url=gw.base_url + "/v1", api_key=key, max_retries=0, timeout=30)
     try:
