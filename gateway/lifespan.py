@@ -6,7 +6,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -22,6 +23,9 @@ from gateway.spend import SpendRecorder
 from router.breakers import Breakers
 from router.upstream.base import Upstream
 
+if TYPE_CHECKING:
+    from embedding import StaticEmbedder
+
 log = logging.getLogger("turnout.gateway")
 
 
@@ -32,6 +36,16 @@ def _load_classifier() -> Any:
         return load_default()
     except Exception:  # a missing or unverifiable artifact must not stop the gateway
         log.exception("classifier unavailable: aliases route every request as tier 2, uncertain")
+        return None
+
+
+def _load_embedder(weights: Path | None) -> StaticEmbedder | None:
+    from embedding import EmbeddingUnavailable, StaticEmbedder
+
+    try:
+        return StaticEmbedder.load(weights)
+    except EmbeddingUnavailable as exc:  # one line naming the fix; aliases then route by length alone
+        log.error("request embedding unavailable: %s", exc)
         return None
 
 
@@ -65,6 +79,25 @@ async def warm(redis: Redis | None, policy: Policy, settings: Settings) -> None:
                   problem)
 
 
+def _start_tracing(services: Services, policy: Policy, holder: PolicyHolder) -> None:
+    """Spans of requests when the policy or OTEL_EXPORTER_OTLP_ENDPOINT asks (None, and no cost, otherwise)."""
+    from gateway.tracing.build import build_tracing
+
+    def provider_of(model: str) -> str | None:
+        spec = holder.current.specs.get(model)
+        return spec.provider if spec is not None else None
+
+    services.tracing = build_tracing(policy.tracing, services.settings.environ, provider_of)
+    if services.tracing is not None:
+        services.observers.append(services.tracing)
+        log.info("tracing on: OpenTelemetry spans exported over OTLP/HTTP")
+
+
+async def _stop_tracing(services: Services) -> None:
+    if services.tracing is not None:
+        await asyncio.to_thread(services.tracing.shutdown)  # flushes queued spans: blocking
+
+
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
@@ -75,14 +108,24 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         routing_upstream = build_upstream() if upstream is None else None
         chosen: Upstream = upstream if upstream is not None else routing_upstream  # type: ignore[assignment]
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
+        weights = Path(settings.environ["TURNOUT_EMBEDDING_DIR"]) if settings.environ.get("TURNOUT_EMBEDDING_DIR") \
+            else None  # weights other than the shipped ones
+        embedder_task = asyncio.create_task(asyncio.to_thread(_load_embedder, weights))
         redis = redis_client(policy, settings)
         await warm(redis, policy, settings)
         batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
         metrics = PrometheusMetrics.from_policy(policy)
         spend = SpendRecorder()
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
-                            spend=spend, observers=[metrics], redis=redis, batch=batch, tenancy_observer=metrics)
+                            spend=spend, observers=[metrics], redis=redis, batch=batch, tenancy_observer=metrics,
+                            embedding_dir=weights)
+        services.embedder = await embedder_task
+        from gateway.protocols.store import build_store
+
+        services.responses = build_store(redis, ttl_s=policy.protocols.responses_ttl_s,
+                                         prefix=policy.auth.redis_prefix)
         holder = PolicyHolder(services, await build_runtime(services, policy), settings.policy_path)
+        _start_tracing(services, policy, holder)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
         services.classifier = await classifier_task
@@ -109,6 +152,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await spend.drain()
+            await _stop_tracing(services)
             await holder.aclose()
             if holder.current.cache is not None:
                 await holder.current.cache.aclose()

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import Policy, load_policy
+from gateway.config import Policy, load_policy, route_names
 from gateway.runtime import Runtime, Services, build_runtime
 from gateway.yamlpath import ConfigError
 
@@ -28,6 +28,8 @@ RESTART: dict[str, str] = {
     "redis": "the Redis connection is opened once, at start",
     "simulator": "the simulated upstreams are started with the process",
     "router.breaker.shared": "the breaker sync with other replicas is started once, at start",
+    "tracing": "the span exporter is started once, at start",
+    "protocols": "the store of `/v1/responses` answers is built once, at start",
 }
 """Sections that a reload cannot apply: the reason (shown to the operator) by section."""
 
@@ -139,7 +141,8 @@ class PolicyHolder:
             loaded = getattr(observer, "policy_loaded", None)
             if loaded is not None:
                 policy = self.current.policy
-                loaded(version, ok, aliases=list(policy.router.aliases), models=[m.id for m in policy.models])
+                loaded(version, ok, aliases=list(policy.router.aliases), models=[m.id for m in policy.models],
+                       semantic_routes=route_names(policy))
 
     async def watch(self, interval_s: float = 1.0) -> None:
         """Poll the file (works for editors' atomic renames and Kubernetes ConfigMap symlink swaps)."""

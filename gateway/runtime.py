@@ -9,9 +9,11 @@ it started with, so a reload never changes a request midway.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
@@ -25,10 +27,14 @@ from gateway.settings import Settings
 from registry import ModelSpec, Registry
 from router.breakers import Breakers
 from router.executor import Executor
+from router.routes import RouteIndex
 from router.upstream.base import Upstream
 
 if TYPE_CHECKING:
+    from embedding import RequestEmbedding, StaticEmbedder
     from gateway.cache import ResponseCache
+    from gateway.protocols.store import ResponseStore
+    from gateway.tracing.spans import Tracing
 
 log = logging.getLogger("turnout.gateway")
 
@@ -37,7 +43,7 @@ class PromptClassifier(Protocol):
     """`classifier.Classifier` as the gateway uses it."""
 
     def classify(self, messages: Any, *, tools: Any = None, response_format: Any = None,
-                 uncertainty_margin: float = 0.5) -> Any: ...
+                 uncertainty_margin: float = 0.5, embedding: RequestEmbedding | None = None) -> Any: ...
 
 
 class UsageSink(Protocol):
@@ -58,6 +64,14 @@ class Services:
     batch: CommandBatch | None = None
     """One pipeline per loop turn over `redis`, shared by the limits and the cache."""
     tenancy_observer: TenancyObserver | None = None
+    embedder: StaticEmbedder | None = None
+    """The request embedding (one per routed or semantically cached request), shared by every user."""
+    embedding_dir: Path | None = None
+    """Embedding weights other than the shipped ones (TURNOUT_EMBEDDING_DIR)."""
+    responses: ResponseStore | None = None
+    """Stored answers of `/v1/responses`, for `previous_response_id`."""
+    tracing: Tracing | None = None
+    """OpenTelemetry spans of requests; None when tracing is off (the request path then skips it)."""
 
 
 @dataclass(slots=True)
@@ -70,6 +84,8 @@ class Runtime:
     cache: ResponseCache | None = None
     api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Model id -> key, resolved from the environment at load. Never logged."""
+    routes: Mapping[str, RouteIndex] = field(default_factory=dict)
+    """Alias -> its semantic routes' matcher (aliases that declare routes only)."""
 
     @property
     def version(self) -> str:
@@ -110,14 +126,19 @@ async def _cache(services: Services, policy: Policy, previous: Runtime | None) -
 
     # the entries stay where they are: a new cache over the old one's store
     store = previous.cache.storage if previous is not None and previous.cache is not None else None
-    return await build_cache(policy.cache, redis=services.redis, batch=services.batch, store=store)
+    return await build_cache(policy.cache, redis=services.redis, batch=services.batch, store=store,
+                             static=services.embedder, weights=services.embedding_dir)
 
 
 async def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None) -> Runtime:
     """Everything a policy decides, built whole before it serves; parts whose section did not change
     are carried over from `previous`. Raises if a part cannot be built (the caller keeps `previous`)."""
+    from gateway.semantic_routes import build_route_indexes
+
     tenancy = await _tenancy(services, policy, previous)
     cache = await _cache(services, policy, previous)
+    routes = await asyncio.to_thread(build_route_indexes, policy, services.embedder,
+                                     (previous.policy, previous.routes) if previous is not None else None)
     keys, unavailable = resolve_keys(policy, services.settings.environ)
     registry = Registry(policy.models, unavailable)
     if previous is not None:
@@ -127,4 +148,4 @@ async def build_runtime(services: Services, policy: Policy, previous: Runtime | 
     log.info("policy %s loaded: %d models (%d available), aliases: %s", policy.version, len(policy.models),
              len(registry.available_ids()), ", ".join(policy.router.aliases) or "none")
     return Runtime(policy=policy, registry=registry, executor=executor, specs={m.id: m for m in policy.models},
-                   tenancy=tenancy, cache=cache, api_keys=keys)
+                   tenancy=tenancy, cache=cache, api_keys=keys, routes=routes)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from embedding import RequestEmbedding, embed_request
 from gateway import schemas
 from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
@@ -62,6 +63,8 @@ class GatewayService:
                                policy_version=runtime.version)
         route: RouteRecord | None = None
         access: Access | None = None
+        if self.services.tracing is not None:
+            record.trace = self.services.tracing.begin(headers, body)
         try:
             name = schemas.validate_chat(body)
             if name in runtime.specs or name in runtime.policy.router.aliases:
@@ -69,14 +72,16 @@ class GatewayService:
             record.stream = bool(body.get("stream"))
             principal = await authenticate(runtime.tenancy, headers)
             record.tenant = principal.tenant
-            access, lookup = await self._admit(record, runtime, principal, name, body, headers)
+            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
                 return self._cached(lookup, record, access, started, request_id)
             decision, record.classifier_ms = await decide(
                 self.services, runtime, name, body, headers, tier_cap=access.max_tier,
-                allows=principal.allows_model if principal.allowed_models is not None else None)
+                allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
             note_decision(record, decision)
             route = RouteRecord(decision)
+            if record.trace is not None:
+                route.trace_headers = record.trace.outbound
             called = time.perf_counter()
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
@@ -89,37 +94,56 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
+        if record.trace is not None:
+            record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
         asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
                                              (time.perf_counter() - called) * 1000)
         return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
 
     async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                     body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Access, CacheLookup | None]:
-        """Limits and input guardrails, and the cache lookup: at once when nothing may rewrite the prompt."""
+                     body: dict[str, Any], headers: Mapping[str, str]
+                     ) -> tuple[Access, CacheLookup | None, RequestEmbedding | None]:
+        """Limits and input guardrails, the request embedding, and the cache lookup: at once when nothing
+        may rewrite the prompt."""
         admitting = admit(runtime.tenancy, principal, name, body, estimate_tokens(body["messages"]),
                           alias=name in runtime.policy.router.aliases)
         if runtime.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
+            embedding = self._embedding(runtime, name, body)
             # side by side: both Redis commands leave in one pipeline (`CommandBatch`)
-            looking = asyncio.get_running_loop().create_task(self._lookup(record, runtime, principal, name, body,
-                                                                          headers))
+            looking = asyncio.get_running_loop().create_task(
+                self._lookup(record, runtime, principal, name, body, headers, embedding))
             try:
                 access = await admitting
             except BaseException:
                 looking.cancel()
                 raise
-            return access, await looking
-        access = await admitting  # input guardrails may redact the prompt: look up what would be sent
-        return access, await self._lookup(record, runtime, principal, name, body, headers)
+            return access, await looking, embedding
+        access = await admitting  # input guardrails may redact the prompt: embed and look up what would be sent
+        embedding = self._embedding(runtime, name, body)
+        return access, await self._lookup(record, runtime, principal, name, body, headers, embedding), embedding
+
+    def _embedding(self, runtime: Runtime, name: str, body: Mapping[str, Any]) -> RequestEmbedding | None:
+        """The request embedding, once, when the router or the semantic cache will use it."""
+        embedder = self.services.embedder
+        if embedder is None:
+            return None
+        cache = runtime.cache
+        if name in runtime.policy.router.aliases or (
+                cache is not None and cache.policy.semantic.route_threshold(name) is not None):
+            return embed_request(embedder, body["messages"])
+        return None
 
     async def _lookup(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                      body: dict[str, Any], headers: Mapping[str, str]) -> CacheLookup | None:
+                      body: dict[str, Any], headers: Mapping[str, str],
+                      embedding: RequestEmbedding | None) -> CacheLookup | None:
         cache = runtime.cache
         if cache is None:
             return None
         threshold = _float(headers.get("x-turnout-cache-threshold"))
         lookup = await cache.lookup(CacheRequest(principal.tenant, name, body,
-                                                 parse_cache_control(headers.get("cache-control")), threshold))
+                                                 parse_cache_control(headers.get("cache-control")), threshold,
+                                                 embedding))
         record.cache, record.cache_similarity = lookup.status, lookup.similarity
         if lookup.reason == "store-error":  # Redis failed under the cache: bypassed, and counted
             for observer in self.services.observers:
@@ -189,9 +213,12 @@ class GatewayService:
         model = route.model
         chunks = access.guards.output_stream(stream) if access.guards is not None else stream
         kept: list[dict[str, Any]] | None = [] if lookup is not None and lookup.keys is not None else None
+        trace = record.trace
         try:
             async for chunk in chunks:
                 chunk["model"] = model
+                if trace is not None:
+                    trace.chunk(chunk)
                 if kept is not None:
                     kept.append(chunk)
                 yield _event(chunk)
@@ -247,7 +274,8 @@ class GatewayService:
         principal = await authenticate(runtime.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
-                                   allows=principal.allows_model if principal.allowed_models is not None else None)
+                                   allows=principal.allows_model if principal.allowed_models is not None else None,
+                                   embedding=self._embedding(runtime, name, body))
         return decision.to_dict()
 
     # ------------------------------------------------------------------ embeddings

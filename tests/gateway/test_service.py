@@ -158,6 +158,8 @@ async def test_restart_sections_refuse_the_reload(tmp_path: Path) -> None:
         path = tmp_path / "policy.yaml"
         refused = {}
         for section, edit in (("simulator", {"simulator": {"port": 4999, "models": [{"name": "local-small"}]}}),
+                              ("tracing", {"tracing": {"enabled": False}}),
+                              ("protocols", {"protocols": {"responses_ttl_s": 60}}),
                               ("router.breaker.shared", {"router": {**_policy()["router"],
                                                                     "breaker": {"shared": True}}})):
             path.write_text(yaml.safe_dump(_policy(version="test-2", server={"max_body_bytes": 10}, **edit)))
