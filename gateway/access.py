@@ -4,6 +4,7 @@ and the input guardrails. Then, once answered, what the answer cost them and the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from gateway.auth.store import bearer_token
 from gateway.auth.tenancy import Tenancy
 from gateway.guardrails.service import Guardrails
 from gateway.limits.service import Admission
-from registry import Tier
+from registry import ModelSpec, Tier
 
 log = logging.getLogger("turnout.access")
 
@@ -39,16 +40,36 @@ async def authenticate(tenancy: Tenancy, headers: Mapping[str, str]) -> Principa
 
 
 async def admit(tenancy: Tenancy, principal: Principal, name: str, body: dict[str, Any], prompt_tokens: int, *,
-                alias: bool) -> Access:
+                alias: bool, specs: Mapping[str, ModelSpec]) -> Access:
     """Route permission, rate limits and budgets, input guardrails (which may redact `body` in place).
-    `alias`: `name` is a router alias (else a model id)."""
+    `alias`: `name` is a router alias (else a model id); `specs`: the policy's models (for the cost
+    reserved against the budgets)."""
     principal.check_route(name, alias=alias)
     access = Access(principal=principal)
     if tenancy.limits is not None:
-        access.admission = await tenancy.limits.admit(principal, tokens=prompt_tokens)
+        access.admission = await tenancy.limits.admit(principal, tokens=prompt_tokens,
+                                                      cost_usd=estimate_cost(specs, body, prompt_tokens))
         access.headers.update(access.admission.headers)
     access.guards = tenancy.guardrails.for_request(tenant=principal.tenant, route=name)
     if access.guards is not None:
-        verdict = await access.guards.check_input(body["messages"], response_format=body.get("response_format"))
+        try:
+            verdict = await access.guards.check_input(body["messages"], response_format=body.get("response_format"))
+        except BaseException:
+            if tenancy.limits is not None and access.admission is not None:  # blocked: nothing will be spent
+                await asyncio.shield(tenancy.limits.release(principal, access.admission.reserved_usd))
+            raise
         body["messages"] = verdict.messages
     return access
+
+
+COMPLETION_ESTIMATE = 512
+"""Completion tokens expected of a request that sets no `max_tokens` (for the budget reservation)."""
+
+
+def estimate_cost(specs: Mapping[str, ModelSpec], body: Mapping[str, Any], prompt_tokens: int) -> float:
+    """A request's cost before it is routed, at the dearest chat model's prices: reserved against
+    the budgets when admitted, replaced by the real cost when settled."""
+    limit = body.get("max_completion_tokens") or body.get("max_tokens") or COMPLETION_ESTIMATE
+    completion = limit if isinstance(limit, int) else COMPLETION_ESTIMATE
+    return max((s.price.cost(prompt_tokens, completion) for s in specs.values() if s.capabilities.chat),
+               default=0.0)

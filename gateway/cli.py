@@ -45,21 +45,16 @@ def _simulator(policy: object, enabled: bool) -> Iterator[None]:
 
 
 def _redis_or_exit(policy: object) -> None:
-    """A wrong Redis password or an unusable URL stops the start with one line; an unreachable
-    Redis is reported in one line and the gateway starts (its fail-open/closed rules apply)."""
-    import asyncio
-
+    """A Redis URL that cannot be used stops the start with one line. (A refused password or an
+    unreachable server is one error line at start; `/readyz` answers 503 until Redis answers.)"""
     from gateway.config import Policy
-    from gateway.redisconn import preflight
+    from gateway.redisconn import unusable
 
     assert isinstance(policy, Policy)
     url = os.environ.get(policy.redis.url_env) if policy.redis is not None else None
-    if policy.redis is None or not url:
-        return
-    problem, fatal = asyncio.run(preflight(url, timeout_s=policy.redis.timeout_s))
+    problem = unusable(url) if url else None
     if problem is not None:
         print(f"turnout: {problem}", file=sys.stderr)
-    if fatal:
         raise SystemExit(2)
 
 

@@ -73,7 +73,7 @@ async def warm(redis: Redis | None, policy: Policy, settings: Settings) -> None:
     url = redis_url(policy, settings)
     if redis is None or url is None:
         return
-    problem = await check(redis, url)  # a refused password raises: it will not heal by itself
+    problem = await check(redis, url)
     if problem is not None:
         log.error("%s; the cache, keys in Redis and limits follow their fail-open/closed rules until it answers",
                   problem)

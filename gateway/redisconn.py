@@ -99,8 +99,7 @@ def where(url: str) -> str:
 
 
 async def check(redis: Redis, url: str) -> str | None:
-    """Ping once at start: None when Redis answers, else a one-line reason. Raises `RedisUnavailable`
-    with `refused_credentials` when the server refuses the user or password (that will not heal)."""
+    """Ping once at start: None when Redis answers, else a one-line reason (the password never shown)."""
     try:
         async with asyncio.timeout(max(1.0, _timeout(redis) * 4)):
             await redis.ping()
@@ -108,26 +107,18 @@ async def check(redis: Redis, url: str) -> str | None:
         return f"Redis at {where(url)} did not answer in time"
     except RedisUnavailable as exc:
         if exc.refused_credentials:
-            raise RedisUnavailable(f"Redis at {where(url)} refused the user or password: check the URL in the "
-                                   "policy's redis.url_env", refused_credentials=True) from None
+            return f"Redis at {where(url)} refused the user or password: check the URL in the policy's redis.url_env"
         return f"Redis at {where(url)} is unreachable: {exc.__cause__ or exc}"
     return None
 
 
-async def preflight(url: str, *, timeout_s: float) -> tuple[str | None, bool]:
-    """`turnout serve` before it starts: (a one-line problem or None, whether it is fatal). A refused
-    user or password, or a URL that cannot be used, is fatal; an unreachable server is not (the
-    limits and the cache follow their fail-open/closed rules until it answers)."""
+def unusable(url: str) -> str | None:
+    """Why a Redis URL cannot be used at all (`turnout serve` stops on it), or None."""
     try:
-        redis = connect(url, max_connections=1, timeout_s=timeout_s)
+        BlockingConnectionPool.from_url(url)
     except (ValueError, TypeError) as exc:
-        return f"the Redis URL {where(url)} cannot be used: {exc}", True
-    try:
-        return await check(redis, url), False
-    except RedisUnavailable as exc:
-        return str(exc), True
-    finally:
-        await redis.aclose()
+        return f"the Redis URL {where(url)} cannot be used: {exc}"
+    return None
 
 
 def _timeout(redis: Redis) -> float:

@@ -26,25 +26,33 @@ class SpendRecorder:
         self._pending: dict[tuple[int, str, str, str], _Usage] = {}
 
     def settle(self, access: Access, runtime: Runtime, model: str | None, usage: Mapping[str, int]) -> None:
-        """Charge `usage` to the caller under the limits of the policy the request ran on."""
+        """Settle one request under the limits of the policy it ran on: its usage of `model` (None: no
+        model answered, or the cache did) replaces what was reserved for it."""
         limits = runtime.tenancy.limits
-        if limits is None or model is None or model not in runtime.specs:
+        admission = access.admission
+        if limits is None or admission is None:
+            return
+        spec = runtime.specs.get(model) if model is not None else None
+        if spec is None and not (admission.reserved_usd or admission.reserved_tokens):
             return
         principal = access.principal
-        key = (id(limits), principal.tenant, principal.key_id, model)
+        key = (id(limits), principal.tenant, principal.key_id, spec.id if spec is not None else "")
         entry = self._pending.get(key)
         if entry is None:
-            entry = self._pending[key] = _Usage(limits, principal, runtime.specs[model])
-        entry.prompt += usage.get("prompt_tokens", 0)
-        entry.completion += usage.get("completion_tokens", 0)
-        entry.reserved += access.admission.reserved_tokens if access.admission else 0
+            entry = self._pending[key] = _Usage(limits, principal, spec)
+        if spec is not None:
+            entry.prompt += usage.get("prompt_tokens", 0)
+            entry.completion += usage.get("completion_tokens", 0)
+        entry.reserved += admission.reserved_tokens
+        entry.reserved_usd += admission.reserved_usd
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, {}
         if not pending:
             return
         await asyncio.gather(*(u.limits.settle(u.principal, spec=u.spec, prompt_tokens=u.prompt,
-                                             completion_tokens=u.completion, reserved_tokens=u.reserved)
+                                               completion_tokens=u.completion, reserved_tokens=u.reserved,
+                                               reserved_usd=u.reserved_usd)
                                for u in pending.values()), return_exceptions=True)
 
     async def run(self) -> None:
@@ -60,7 +68,8 @@ class SpendRecorder:
 class _Usage:
     limits: LimitsService
     principal: Principal
-    spec: ModelSpec
+    spec: ModelSpec | None
     prompt: int = 0
     completion: int = 0
     reserved: int = 0
+    reserved_usd: float = 0.0
