@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
-from collections.abc import Awaitable
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
-from redis.exceptions import RedisError
 from starlette.responses import Response
 
 from gateway.auth import handlers
 from gateway.auth.store import bearer_token
 from gateway.reload import PolicyHolder
-from gateway.runtime import Services
 from gateway.schemas import parse_json_object
 from router.errors import PermissionDenied, RequestError, StoreUnavailable
 
@@ -27,10 +24,10 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def require_admin(request: Request) -> str | None:
     """The caller's bearer token, once it may use the admin API."""
-    services: Services = request.app.state.holder.services
+    tenancy = request.app.state.holder.current.tenancy
     bearer = bearer_token(request.headers.get("authorization"))
-    if services.tenancy.keys.master_key_set:
-        services.tenancy.keys.require_master(bearer)
+    if tenancy.keys.master_key_set:
+        tenancy.keys.require_master(bearer)
         return bearer
     host = request.client.host if request.client else ""
     with contextlib.suppress(ValueError):
@@ -40,18 +37,10 @@ def require_admin(request: Request) -> str | None:
 
 
 def _keys(request: Request) -> Any:
-    services: Services = request.app.state.holder.services
-    if services.tenancy.admin is None:
+    tenancy = request.app.state.holder.current.tenancy
+    if tenancy.admin is None:
         raise StoreUnavailable("key management needs Redis and a master key (auth.master_key_env)")
-    return services.tenancy
-
-
-async def _stored(call: Awaitable[dict[str, Any]]) -> dict[str, Any]:
-    """Keys and spend live in Redis: an unreachable Redis is a 503, never a 500."""
-    try:
-        return await call
-    except (RedisError, OSError):
-        raise StoreUnavailable("the key and spend store (Redis) is unreachable; try again shortly") from None
+    return tenancy
 
 
 def add_admin_routes(app: FastAPI) -> None:
@@ -59,7 +48,7 @@ def add_admin_routes(app: FastAPI) -> None:
     async def admin_reload(request: Request) -> Response:
         require_admin(request)
         result = await request.app.state.holder.reload("admin API")
-        return _json(result.to_dict(), 200 if result.ok else 422)
+        return _json(result.to_dict(), 200 if result.ok else 409 if result.restart_required else 422)
 
     @app.get("/admin/breakers")
     async def admin_breakers(request: Request) -> Response:
@@ -72,45 +61,45 @@ def add_admin_routes(app: FastAPI) -> None:
         bearer = require_admin(request)
         tenancy = _keys(request)
         body = parse_json_object(await request.body())
-        return _json(await _stored(handlers.create_key(tenancy.keys, tenancy.admin, bearer, body)), 201)
+        return _json(await handlers.create_key(tenancy.keys, tenancy.admin, bearer, body), 201)
 
     @app.get("/admin/keys")
     async def list_keys(request: Request) -> Response:
         bearer = require_admin(request)
         tenancy = _keys(request)
         tenant = request.query_params.get("tenant")
-        return _json(await _stored(handlers.list_keys(tenancy.keys, tenancy.admin, bearer, tenant)))
+        return _json(await handlers.list_keys(tenancy.keys, tenancy.admin, bearer, tenant))
 
     @app.post("/admin/keys/{key_id}/rotate")
     async def rotate_key(request: Request, key_id: str) -> Response:
         bearer = require_admin(request)
         tenancy = _keys(request)
-        return _json(await _stored(handlers.rotate_key(tenancy.keys, tenancy.admin, bearer, key_id)))
+        return _json(await handlers.rotate_key(tenancy.keys, tenancy.admin, bearer, key_id))
 
     @app.delete("/admin/keys/{key_id}")
     async def revoke_key(request: Request, key_id: str) -> Response:
         bearer = require_admin(request)
         tenancy = _keys(request)
-        return _json(await _stored(handlers.revoke_key(tenancy.keys, tenancy.admin, bearer, key_id)))
+        return _json(await handlers.revoke_key(tenancy.keys, tenancy.admin, bearer, key_id))
 
     @app.post("/admin/cache/purge")
     async def purge_cache(request: Request) -> Response:
         require_admin(request)
-        services: Services = request.app.state.holder.services
+        cache = request.app.state.holder.current.cache
         body = parse_json_object(await request.body())
         tenant, route = body.get("tenant"), body.get("route")
         neither = tenant is None and route is None
         if neither or not isinstance(tenant, str | None) or not isinstance(route, str | None):
             raise RequestError("purge needs a JSON body with a `tenant`, a `route`, or both (strings)")
-        if services.cache is None:
+        if cache is None:
             return _json({"purged": 0})
-        return _json({"purged": await services.cache.purge(tenant=tenant, route=route)})
+        return _json({"purged": await cache.purge(tenant=tenant, route=route)})
 
     @app.get("/admin/spend")
     async def spend(request: Request) -> Response:
         bearer = require_admin(request)
-        services: Services = request.app.state.holder.services
-        if services.tenancy.limits is None:
+        tenancy = request.app.state.holder.current.tenancy
+        if tenancy.limits is None:
             raise StoreUnavailable("spend is kept in Redis: configure `redis` in the policy")
-        return _json(await _stored(handlers.spend_report(services.tenancy.keys, services.tenancy.limits, bearer,
-                                                         request.query_params.get("tenant"))))
+        return _json(await handlers.spend_report(tenancy.keys, tenancy.limits, bearer,
+                                                         request.query_params.get("tenant")))

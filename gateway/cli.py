@@ -44,6 +44,20 @@ def _simulator(policy: object, enabled: bool) -> Iterator[None]:
         sim.stop()
 
 
+def _redis_or_exit(policy: object) -> None:
+    """A Redis URL that cannot be used stops the start with one line. (A refused password or an
+    unreachable server is one error line at start; `/readyz` answers 503 until Redis answers.)"""
+    from gateway.config import Policy
+    from gateway.redisconn import unusable
+
+    assert isinstance(policy, Policy)
+    url = os.environ.get(policy.redis.url_env) if policy.redis is not None else None
+    problem = unusable(url) if url else None
+    if problem is not None:
+        print(f"turnout: {problem}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -56,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.settings import Settings
 
     policy = _policy_or_exit(args.policy)
+    _redis_or_exit(policy)
     os.environ.update({"TURNOUT_POLICY": str(args.policy), "TURNOUT_HOST": args.host,
                        "TURNOUT_PORT": str(args.port), "TURNOUT_WORKERS": str(args.workers),
                        "TURNOUT_LOG_LEVEL": args.log_level})

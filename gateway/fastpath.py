@@ -79,7 +79,7 @@ def check_open_mode(service: GatewayService, scope: Scope) -> None:
     """Without any key configured, the gateway serves localhost only (unless the operator says
     otherwise with TURNOUT_ALLOW_OPEN_NETWORK=1, e.g. for a demo container)."""
     services = service.services
-    if not services.tenancy.keys.open_mode or services.settings.allow_open_network:
+    if not service.holder.current.tenancy.keys.open_mode or services.settings.allow_open_network:
         return
     client = scope.get("client")
     with contextlib.suppress(ValueError, TypeError):

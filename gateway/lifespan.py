@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from gateway.access import SpendRecorder
-from gateway.auth.tenancy import Tenancy
 from gateway.config import Policy, load_policy
 from gateway.redisbatch import CommandBatch
+from gateway.redisconn import check, connect
 from gateway.reload import PolicyHolder
 from gateway.runtime import Services, build_runtime
 from gateway.service import GatewayService
 from gateway.settings import Settings
+from gateway.spend import SpendRecorder
 from router.breakers import Breakers
 from router.upstream.base import Upstream
 
@@ -49,34 +49,34 @@ def _load_embedder(weights: Path | None) -> StaticEmbedder | None:
         return None
 
 
-def redis_client(policy: Policy, settings: Settings) -> Redis | None:
-    """The one Redis client of the process (cache, keys, limits), or None when none is configured.
-    Short timeouts and a blocking pool: a slow Redis must cost a request milliseconds, not seconds."""
+def redis_url(policy: Policy, settings: Settings) -> str | None:
+    """The Redis URL of the policy, or None when none is configured (or its variable is unset)."""
     if policy.redis is None:
         return None
     url = settings.environ.get(policy.redis.url_env)
     if not url:
         log.warning("policy names Redis in %s, which is not set: running without Redis", policy.redis.url_env)
         return None
-    from redis.asyncio import BlockingConnectionPool
-    from redis.asyncio import Redis as AsyncRedis
-
-    pool = BlockingConnectionPool.from_url(url, max_connections=policy.redis.max_connections, timeout=0.25,
-                                           socket_timeout=policy.redis.timeout_s,
-                                           socket_connect_timeout=policy.redis.timeout_s)
-    return AsyncRedis(connection_pool=pool)
+    return url
 
 
-async def warm(redis: Redis | None) -> None:
+def redis_client(policy: Policy, settings: Settings) -> Redis | None:
+    """The one Redis client of the process (cache, keys, limits, spend, breakers), or None."""
+    url = redis_url(policy, settings)
+    if url is None or policy.redis is None:
+        return None
+    return connect(url, max_connections=policy.redis.max_connections, timeout_s=policy.redis.timeout_s)
+
+
+async def warm(redis: Redis | None, policy: Policy, settings: Settings) -> None:
     """Open the first connection now, so the first request does not pay for it (and miss its budget)."""
-    if redis is None:
+    url = redis_url(policy, settings)
+    if redis is None or url is None:
         return
-    from redis.exceptions import RedisError
-
-    try:
-        await redis.ping()
-    except (RedisError, OSError):
-        log.warning("Redis is not reachable at start; caching, keys in Redis and limits retry on their own")
+    problem = await check(redis, url)
+    if problem is not None:
+        log.error("%s; the cache, keys in Redis and limits follow their fail-open/closed rules until it answers",
+                  problem)
 
 
 def _start_tracing(services: Services, policy: Policy, holder: PolicyHolder) -> None:
@@ -101,7 +101,6 @@ async def _stop_tracing(services: Services) -> None:
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
-        from gateway.cache import build_cache
         from gateway.metrics import PrometheusMetrics
         from router.upstream import build_upstream
 
@@ -113,22 +112,19 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             else None  # weights other than the shipped ones
         embedder_task = asyncio.create_task(asyncio.to_thread(_load_embedder, weights))
         redis = redis_client(policy, settings)
-        await warm(redis)
+        await warm(redis, policy, settings)
         batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
         metrics = PrometheusMetrics.from_policy(policy)
-        tenancy = await Tenancy.build(auth=policy.auth, guardrails=policy.guardrails, environ=settings.environ,
-                                      redis=redis, observer=metrics, batch=batch)
+        spend = SpendRecorder()
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
-                            tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
+                            spend=spend, observers=[metrics], redis=redis, batch=batch, tenancy_observer=metrics,
+                            embedding_dir=weights)
         services.embedder = await embedder_task
         from gateway.protocols.store import build_store
 
         services.responses = build_store(redis, ttl_s=policy.protocols.responses_ttl_s,
                                          prefix=policy.auth.redis_prefix)
-        if policy.cache.enabled:
-            services.cache = await build_cache(policy.cache, redis=redis, batch=batch, static=services.embedder,
-                                               weights=weights)
-        holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
+        holder = PolicyHolder(services, await build_runtime(services, policy), settings.policy_path)
         _start_tracing(services, policy, holder)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
@@ -144,7 +140,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             sync = RedisBreakerSync(redis=redis, breakers=services.breakers,
                                     interval_s=policy.router.breaker.sync_interval_s)
             background.append(asyncio.create_task(sync.run()))
-        background.append(asyncio.create_task(services.spend.run()))
+        background.append(asyncio.create_task(spend.run()))
         if settings.policy_watch_s > 0:
             background.append(asyncio.create_task(holder.watch(settings.policy_watch_s)))
         holder.install_sighup()
@@ -155,10 +151,11 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
-            await services.spend.drain()
+            await spend.drain()
             await _stop_tracing(services)
-            if services.cache is not None:
-                await services.cache.aclose()
+            await holder.aclose()
+            if holder.current.cache is not None:
+                await holder.current.cache.aclose()
             if routing_upstream is not None:
                 await routing_upstream.aclose()
             if batch is not None:

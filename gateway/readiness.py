@@ -7,7 +7,8 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+
+from gateway.redisconn import RedisUnavailable
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -24,6 +25,9 @@ async def redis_check(redis: Redis) -> dict[str, Any]:
     try:
         async with asyncio.timeout(1.0):
             await redis.ping()
-    except (RedisError, OSError, TimeoutError) as exc:
-        return {"ok": False, "error": type(exc).__name__}
+    except TimeoutError:
+        return {"ok": False, "error": "TimeoutError"}
+    except RedisUnavailable as exc:  # the Redis layer's one error type
+        cause = exc.__cause__
+        return {"ok": False, "error": type(cause).__name__ if cause is not None else type(exc).__name__}
     return {"ok": True}

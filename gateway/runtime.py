@@ -1,24 +1,28 @@
 """What a running gateway holds.
 
 `Services` are built once per process in the lifespan and survive policy reloads (the upstream
-connection pools, the breakers, the metrics, the classifier). A `Runtime` is built per policy load
-(the policy, its registry, an executor over that registry); a request pins the runtime it started
-with, so a reload never changes a request midway.
+connection pools, the Redis client, the breakers, the metrics, the classifier). A `Runtime` is built
+per policy load: the policy, its registry, an executor over that registry, and what else the policy
+decides (keys, limits and guardrails in `tenancy`; the response `cache`). A request pins the runtime
+it started with, so a reload never changes a request midway.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.asyncio import Redis
 
-from gateway.access import SpendRecorder
-from gateway.auth.tenancy import Tenancy
+from gateway.access import Access
+from gateway.auth.tenancy import Tenancy, TenancyObserver
 from gateway.config import Policy
 from gateway.record import Observer
+from gateway.redisbatch import CommandBatch
 from gateway.settings import Settings
 from registry import ModelSpec, Registry
 from router.breakers import Breakers
@@ -42,19 +46,28 @@ class PromptClassifier(Protocol):
                  uncertainty_margin: float = 0.5, embedding: RequestEmbedding | None = None) -> Any: ...
 
 
+class UsageSink(Protocol):
+    """Where an answer's usage goes to be charged to the caller (`gateway.spend.SpendRecorder`)."""
+
+    def settle(self, access: Access, runtime: Runtime, model: str | None, usage: Mapping[str, int]) -> None: ...
+
+
 @dataclass(slots=True)
 class Services:
     settings: Settings
     upstream: Upstream
     breakers: Breakers
-    tenancy: Tenancy
-    spend: SpendRecorder
+    spend: UsageSink
     observers: list[Observer] = field(default_factory=list)
     classifier: PromptClassifier | None = None
     redis: Redis | None = None
-    cache: ResponseCache | None = None
+    batch: CommandBatch | None = None
+    """One pipeline per loop turn over `redis`, shared by the limits and the cache."""
+    tenancy_observer: TenancyObserver | None = None
     embedder: StaticEmbedder | None = None
     """The request embedding (one per routed or semantically cached request), shared by every user."""
+    embedding_dir: Path | None = None
+    """Embedding weights other than the shipped ones (TURNOUT_EMBEDDING_DIR)."""
     responses: ResponseStore | None = None
     """Stored answers of `/v1/responses`, for `previous_response_id`."""
     tracing: Tracing | None = None
@@ -67,7 +80,9 @@ class Runtime:
     registry: Registry
     executor: Executor
     specs: Mapping[str, ModelSpec]
-    api_keys: Mapping[str, str] = field(repr=False)
+    tenancy: Tenancy
+    cache: ResponseCache | None = None
+    api_keys: Mapping[str, str] = field(default_factory=dict, repr=False)
     """Model id -> key, resolved from the environment at load. Never logged."""
     routes: Mapping[str, RouteIndex] = field(default_factory=dict)
     """Alias -> its semantic routes' matcher (aliases that declare routes only)."""
@@ -94,9 +109,36 @@ def resolve_keys(policy: Policy, environ: Mapping[str, str]) -> tuple[dict[str, 
     return keys, unavailable
 
 
-def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None,
-                  routes: Mapping[str, RouteIndex] | None = None) -> Runtime:
-    """`routes`: the policy's route matchers when built already (reload builds them in a thread)."""
+async def _tenancy(services: Services, policy: Policy, previous: Runtime | None) -> Tenancy:
+    if previous is not None and (previous.policy.auth, previous.policy.guardrails) == (policy.auth,
+                                                                                         policy.guardrails):
+        return previous.tenancy
+    return await Tenancy.build(auth=policy.auth, guardrails=policy.guardrails, environ=services.settings.environ,
+                               redis=services.redis, observer=services.tenancy_observer, batch=services.batch)
+
+
+async def _cache(services: Services, policy: Policy, previous: Runtime | None) -> ResponseCache | None:
+    if previous is not None and previous.policy.cache == policy.cache:
+        return previous.cache
+    if not policy.cache.enabled:
+        return None
+    from gateway.cache import build_cache
+
+    # the entries stay where they are: a new cache over the old one's store
+    store = previous.cache.storage if previous is not None and previous.cache is not None else None
+    return await build_cache(policy.cache, redis=services.redis, batch=services.batch, store=store,
+                             static=services.embedder, weights=services.embedding_dir)
+
+
+async def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None) -> Runtime:
+    """Everything a policy decides, built whole before it serves; parts whose section did not change
+    are carried over from `previous`. Raises if a part cannot be built (the caller keeps `previous`)."""
+    from gateway.semantic_routes import build_route_indexes
+
+    tenancy = await _tenancy(services, policy, previous)
+    cache = await _cache(services, policy, previous)
+    routes = await asyncio.to_thread(build_route_indexes, policy, services.embedder,
+                                     (previous.policy, previous.routes) if previous is not None else None)
     keys, unavailable = resolve_keys(policy, services.settings.environ)
     registry = Registry(policy.models, unavailable)
     if previous is not None:
@@ -105,10 +147,5 @@ def build_runtime(services: Services, policy: Policy, previous: Runtime | None =
     executor = Executor(upstream=services.upstream, registry=registry, breakers=services.breakers, api_keys=keys)
     log.info("policy %s loaded: %d models (%d available), aliases: %s", policy.version, len(policy.models),
              len(registry.available_ids()), ", ".join(policy.router.aliases) or "none")
-    if routes is None:
-        from gateway.semantic_routes import build_route_indexes
-
-        routes = build_route_indexes(policy, services.embedder,
-                                     (previous.policy, previous.routes) if previous is not None else None)
-    return Runtime(policy=policy, registry=registry, executor=executor,
-                   specs={m.id: m for m in policy.models}, api_keys=keys, routes=routes)
+    return Runtime(policy=policy, registry=registry, executor=executor, specs={m.id: m for m in policy.models},
+                   tenancy=tenancy, cache=cache, api_keys=keys, routes=routes)

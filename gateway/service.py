@@ -74,7 +74,7 @@ class GatewayService:
             if name in runtime.specs or name in runtime.policy.router.aliases:
                 record.route = name
             record.stream = bool(body.get("stream"))
-            principal = await authenticate(self.services.tenancy, headers)
+            principal = await authenticate(runtime.tenancy, headers)
             record.tenant = principal.tenant
             access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
@@ -93,7 +93,7 @@ class GatewayService:
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
-                return Answer(stream=self._relay(stream, record, route, access, lookup, started, called),
+                return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime),
                               headers=self._headers(route, request_id, access, lookup))
             result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
@@ -117,12 +117,13 @@ class GatewayService:
                      ) -> tuple[Access, CacheLookup | None, RequestEmbedding | None]:
         """Limits and input guardrails, the request embedding, and the cache lookup: at once when nothing
         may rewrite the prompt."""
-        admitting = admit(self.services.tenancy, runtime, principal, name, body, estimate_tokens(body["messages"]))
-        if self.services.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
+        admitting = admit(runtime.tenancy, principal, name, body, estimate_tokens(body["messages"]),
+                          alias=name in runtime.policy.router.aliases, specs=runtime.specs)
+        if runtime.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
             embedding = self._embedding(runtime, name, body)
             # side by side: both Redis commands leave in one pipeline (`CommandBatch`)
             looking = asyncio.get_running_loop().create_task(
-                self._lookup(record, principal, name, body, headers, embedding))
+                self._lookup(record, runtime, principal, name, body, headers, embedding))
             try:
                 access = await admitting
             except BaseException:
@@ -131,22 +132,23 @@ class GatewayService:
             return access, await looking, embedding
         access = await admitting  # input guardrails may redact the prompt: embed and look up what would be sent
         embedding = self._embedding(runtime, name, body)
-        return access, await self._lookup(record, principal, name, body, headers, embedding), embedding
+        return access, await self._lookup(record, runtime, principal, name, body, headers, embedding), embedding
 
     def _embedding(self, runtime: Runtime, name: str, body: Mapping[str, Any]) -> RequestEmbedding | None:
         """The request embedding, once, when the router or the semantic cache will use it."""
         embedder = self.services.embedder
         if embedder is None:
             return None
-        cache = self.services.cache
+        cache = runtime.cache
         if name in runtime.policy.router.aliases or (
                 cache is not None and cache.policy.semantic.route_threshold(name) is not None):
             return embed_request(embedder, body["messages"])
         return None
 
-    async def _lookup(self, record: RequestRecord, principal: Principal, name: str, body: dict[str, Any],
-                      headers: Mapping[str, str], embedding: RequestEmbedding | None) -> CacheLookup | None:
-        cache = self.services.cache
+    async def _lookup(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
+                      body: dict[str, Any], headers: Mapping[str, str],
+                      embedding: RequestEmbedding | None) -> CacheLookup | None:
+        cache = runtime.cache
         if cache is None:
             return None
         threshold = _float(headers.get("x-turnout-cache-threshold"))
@@ -182,7 +184,7 @@ class GatewayService:
     async def _complete_once(self, runtime: Runtime, body: dict[str, Any], route: RouteRecord, access: Access,
                              lookup: CacheLookup | None, record: RequestRecord) -> dict[str, Any]:
         """The upstream call of a cache miss, once for identical concurrent misses (single flight)."""
-        cache = self.services.cache
+        cache = runtime.cache
         if cache is None or lookup is None:
             return await self._complete(runtime, body, route, access)
         async with cache.single_flight(lookup) as flight:
@@ -218,7 +220,8 @@ class GatewayService:
         return result
 
     async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, access: Access,
-                     lookup: CacheLookup | None, started: float, called: float) -> AsyncGenerator[bytes, None]:
+                     lookup: CacheLookup | None, started: float, called: float,
+                     runtime: Runtime) -> AsyncGenerator[bytes, None]:
         model = route.model
         chunks = access.guards.output_stream(stream) if access.guards is not None else stream
         kept: list[dict[str, Any]] | None = [] if lookup is not None and lookup.keys is not None else None
@@ -233,7 +236,7 @@ class GatewayService:
                 yield _event(chunk)
             yield SSE_DONE
             if kept is not None:
-                await self._fill(lookup, kept)
+                await self._fill(runtime, lookup, kept)
         except TurnoutError as exc:
             record.status, record.error_class = 502, type(exc).__name__
             log.warning("stream from %s failed after the first byte: %s", model, exc.code)
@@ -242,13 +245,13 @@ class GatewayService:
             await stream.aclose()
             self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
 
-    async def _fill(self, lookup: CacheLookup | None, chunks: list[dict[str, Any]]) -> None:
+    async def _fill(self, runtime: Runtime, lookup: CacheLookup | None, chunks: list[dict[str, Any]]) -> None:
         """Store a stream that finished whole (never a partial one: this runs only after [DONE])."""
         from gateway.cache.assemble import response_from_chunks
 
         response = response_from_chunks(chunks)
-        if response is not None and lookup is not None and self.services.cache is not None:
-            await self.services.cache.store(lookup, response)
+        if response is not None and lookup is not None and runtime.cache is not None:
+            await runtime.cache.store(lookup, response)
 
     def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:
@@ -283,13 +286,13 @@ class GatewayService:
         up to `ROUTE_MAX_TOKENS` (classifying costs CPU in proportion to the text)."""
         runtime = self.holder.current
         name = schemas.validate_chat(body)
-        principal = await authenticate(self.services.tenancy, headers)
+        principal = await authenticate(runtime.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
         if estimate_tokens(body["messages"]) > ROUTE_MAX_TOKENS:
             raise PayloadTooLarge(f"messages: the route API classifies prompts of up to about {ROUTE_MAX_TOKENS} "
                                   f"tokens; send longer ones to /v1/chat/completions")
-        if self.services.tenancy.limits is not None:
-            await self.services.tenancy.limits.admit(principal, tokens=0)
+        if runtime.tenancy.limits is not None:
+            await runtime.tenancy.limits.admit(principal, tokens=0)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None,
                                    embedding=self._embedding(runtime, name, body))
@@ -299,7 +302,7 @@ class GatewayService:
     async def embeddings(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:
         runtime = self.holder.current
         name = schemas.validate_embeddings(body)
-        principal = await authenticate(self.services.tenancy, headers)
+        principal = await authenticate(runtime.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
         alias = runtime.policy.router.aliases.get(name)
         if alias is not None:  # an alias serves embeddings from the first embeddings model it routes to
@@ -317,8 +320,8 @@ class GatewayService:
             raise UpstreamUnavailable(f"model {name!r} is unavailable: {state.unavailable_reason}")
         route = RouteRecord(pinned(runtime.policy.router, name, policy_version=runtime.version))
         admission = None
-        if self.services.tenancy.limits is not None:
-            admission = await self.services.tenancy.limits.admit(principal, tokens=0)
+        if runtime.tenancy.limits is not None:
+            admission = await runtime.tenancy.limits.admit(principal, tokens=0)
         result = await runtime.executor.complete(route.decision, body, route, kind="embeddings")
         result["model"] = name
         access = Access(principal=principal, admission=admission, headers=admission.headers if admission else {})
@@ -328,7 +331,7 @@ class GatewayService:
     # ------------------------------------------------------------------ models, readiness
     async def models(self, headers: Mapping[str, str]) -> dict[str, Any]:
         runtime = self.holder.current
-        principal = await authenticate(self.services.tenancy, headers)
+        principal = await authenticate(runtime.tenancy, headers)
         available = set(runtime.registry.available_ids())
         data = [{"id": name, "object": "model", "created": 0, "owned_by": "turnout-router"}
                 for name in runtime.policy.router.aliases if principal.allows_alias(name)]

@@ -10,7 +10,8 @@ Instead one background task per replica, every `sync_interval_s`:
           is not re-opened by an older opening, and openings applied from Redis are not echoed)
 
 Closing is not shared: after `reset_timeout` every replica sends its own single probe. Redis
-failures are logged and retried on the next tick; the breakers keep working alone meanwhile.
+failures (the gateway's client raises them as `StoreUnavailable`) are logged and retried on the
+next tick; the breakers keep working alone meanwhile.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from redis.exceptions import RedisError
-
 from router.breakers import Breakers
+from router.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -50,7 +50,7 @@ class RedisBreakerSync:
         for model, opened_at in list(self._pending.items()):
             try:
                 await self._redis.set(self._prefix + model, repr(opened_at), px=ttl_ms)
-            except RedisError as exc:
+            except StoreUnavailable as exc:
                 log.warning("breaker sync: cannot publish %s: %s", model, type(exc).__name__)
                 continue
             if self._pending.get(model) == opened_at:  # kept (for the next tick) if not sent
@@ -61,7 +61,7 @@ class RedisBreakerSync:
             keys = [k.decode() if isinstance(k, bytes) else str(k)
                     async for k in self._redis.scan_iter(match=self._prefix + "*")]
             values = [await self._redis.get(k) for k in keys]
-        except RedisError as exc:
+        except StoreUnavailable as exc:
             log.warning("breaker sync: cannot read: %s", type(exc).__name__)
             return
         for key, value in zip(keys, values, strict=True):

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from gateway.auth.hashing import KeyHasher, sha256_hex
 from gateway.auth.policy import AuthPolicy
 from gateway.auth.principal import Principal
 from gateway.auth.records import RedisKeyRecords
+from gateway.redisconn import RedisUnavailable
 from router.errors import AuthenticationError, PermissionDenied, StoreUnavailable
 
 log = logging.getLogger("turnout.auth")
@@ -98,7 +98,7 @@ class KeyStore:
         assert self.records is not None
         try:
             record = await self.records.by_digest(digest)
-        except (RedisError, OSError):
+        except RedisUnavailable:
             log.warning("key lookup failed: Redis unreachable")
             raise StoreUnavailable("API keys cannot be checked right now; try again shortly") from None
         principal = None

@@ -50,12 +50,12 @@ def _store(policy: CachePolicy, redis_url: str | None, redis: Redis | None, batc
         from gateway.cache.store.memory import MemoryStore
 
         return MemoryStore()
-    from gateway.cache.store.redis import RedisStore, redis_client
+    from gateway.cache.store.redis import RedisStore
+    from gateway.redisconn import connect
 
     owned = redis is None
     if redis is None and redis_url is not None:
-        redis = redis_client(redis_url, max_connections=policy.max_connections,
-                             timeout_s=policy.write_timeout_ms / 1000)
+        redis = connect(redis_url, max_connections=policy.max_connections, timeout_s=policy.write_timeout_ms / 1000)
     assert redis is not None
     return RedisStore(client=redis, prefix=policy.key_prefix, read_budget_s=policy.lookup_timeout_ms / 1000,
                       write_budget_s=policy.write_timeout_ms / 1000, load_budget_s=policy.load_timeout_ms / 1000,

@@ -43,6 +43,11 @@ class ResponseCache:
         self._flights = SingleFlight(max_wait_s=120.0)
         self._down_until = 0.0
 
+    @property
+    def storage(self) -> CacheStore:
+        """Where the entries are (a reloaded policy builds its cache over the same one)."""
+        return self._store
+
     # -- lookup -------------------------------------------------------------------------------------
 
     async def lookup(self, request: CacheRequest) -> CacheLookup:
@@ -233,10 +238,13 @@ class ResponseCache:
     def index_bytes(self) -> int:
         return self._indexes.nbytes()
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, store: bool = True) -> None:
+        """Stop the embedder, the verifier and the index loads; `store=False` leaves the store open (a
+        reload's new cache goes on using it)."""
         for part in (self._embedder, self._verifier):
             closer = getattr(part, "aclose", None)
             if closer is not None:
                 await closer()
         await self._indexes.aclose()
-        await self._store.aclose()
+        if store:
+            await self._store.aclose()

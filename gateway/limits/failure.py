@@ -1,4 +1,5 @@
-"""The one place Redis errors of the limits become a decision: fail open (serve, count) or closed (503)."""
+"""The one place the limits decide what a Redis failure (`RedisUnavailable`, raised by the Redis layer)
+means: fail open (serve, count) or closed (503)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ import time
 from types import TracebackType
 from typing import Literal, Protocol
 
-from redis.exceptions import RedisError
-
 from gateway.limits.policy import FailMode
+from gateway.redisconn import RedisUnavailable
 from router.errors import StoreUnavailable
 
 log = logging.getLogger("turnout.limits")
@@ -46,7 +46,7 @@ class redis_guard:  # lower case: used like the context-manager function it repl
             if self.observer is not None:
                 self.observer.redis_latency(self.component, time.perf_counter() - self.started)
             return False
-        if not issubclass(kind, RedisError | OSError):
+        if not issubclass(kind, RedisUnavailable):
             return False
         if self.observer is not None:
             self.observer.redis_error(self.component)

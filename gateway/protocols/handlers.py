@@ -56,7 +56,7 @@ async def count_tokens(service: GatewayService, body: dict[str, Any], headers: M
                        rid: str) -> Answer:
     """An estimate (about four characters a token, as routing counts), without calling a model."""
     chat = anthropic_in.to_chat({**body, "max_tokens": 1, "stream": False})
-    principal = await authenticate(service.services.tenancy, _anthropic_auth(headers))
+    principal = await authenticate(service.holder.current.tenancy, _anthropic_auth(headers))
     name = str(chat["model"])
     principal.check_route(name, alias=name in service.holder.current.policy.router.aliases)
     tokens = estimate_tokens(chat["messages"]) + len(orjson.dumps(chat.get("tools") or [])) // 4
@@ -71,7 +71,7 @@ async def create_response(service: GatewayService, body: dict[str, Any], headers
     history: list[dict[str, Any]] = []
     tenant = ""
     if keep or body.get("previous_response_id"):
-        tenant = (await authenticate(service.services.tenancy, headers)).tenant
+        tenant = (await authenticate(service.holder.current.tenancy, headers)).tenant
     previous = body.get("previous_response_id")
     if previous:
         found = await store.get(tenant, previous) if store is not None else None

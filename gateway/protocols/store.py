@@ -12,9 +12,6 @@ from typing import Any, Protocol
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
-
-from router.errors import StoreUnavailable
 
 Conversation = list[dict[str, Any]]
 
@@ -55,20 +52,14 @@ class RedisResponseStore:
         return f"{self._prefix}{tenant}:{response_id}"
 
     async def get(self, tenant: str, response_id: str) -> Conversation | None:
-        try:
-            raw = await self._redis.get(self._key(tenant, response_id))
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable("the response store (Redis) is unreachable") from exc
+        raw = await self._redis.get(self._key(tenant, response_id))  # Redis down: RedisUnavailable, a 503
         if raw is None:
             return None
         messages: Conversation = orjson.loads(raw)
         return messages
 
     async def put(self, tenant: str, response_id: str, messages: Conversation) -> None:
-        try:
-            await self._redis.set(self._key(tenant, response_id), orjson.dumps(messages), ex=self._ttl)
-        except (RedisError, OSError) as exc:
-            raise StoreUnavailable("the response store (Redis) is unreachable") from exc
+        await self._redis.set(self._key(tenant, response_id), orjson.dumps(messages), ex=self._ttl)
 
 
 def build_store(redis: Redis | None, *, ttl_s: float, prefix: str) -> ResponseStore:

@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
 
 from gateway.redisbatch import CommandBatch
+from gateway.redisconn import RedisUnavailable, connect
 from tests.gateway.auth.conftest import REDIS_URL, delete_prefix, prefix
 
 __all__ = ["prefix"]
@@ -17,7 +17,7 @@ __all__ = ["prefix"]
 
 @pytest.fixture
 async def client(prefix: str) -> AsyncIterator[aioredis.Redis]:
-    c = aioredis.from_url(REDIS_URL, socket_timeout=2)
+    c = connect(REDIS_URL, max_connections=8, timeout_s=2)
     yield c
     await delete_prefix(c, prefix)
     await c.aclose()
@@ -38,7 +38,7 @@ async def test_an_error_reaches_only_its_caller(client: aioredis.Redis, prefix: 
     await client.hset(f"{prefix}:h", "f", "v")
     results = await asyncio.gather(batch.call("GET", f"{prefix}:h"), batch.call("HGET", f"{prefix}:h", "f"),
                                    return_exceptions=True)
-    assert isinstance(results[0], ResponseError) and "WRONGTYPE" in str(results[0])
+    assert isinstance(results[0], RedisUnavailable) and "WRONGTYPE" in str(results[0])
     assert results[1] == b"v"
 
 
@@ -62,10 +62,10 @@ async def test_a_caller_that_gives_up_leaves_the_others_their_replies(client: ai
 
 
 async def test_unreachable_redis_fails_every_caller_with_a_redis_error() -> None:
-    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = connect("redis://127.0.0.1:1/0", max_connections=4, timeout_s=0.2)
     batch = CommandBatch(dead)
     results = await asyncio.gather(batch.call("GET", "a"), batch.call("GET", "b"), return_exceptions=True)
-    assert all(isinstance(r, RedisError | OSError) for r in results)
+    assert all(isinstance(r, RedisUnavailable) for r in results), results
     batch.send("GET", "c")  # fire and forget: nobody hears the error, nothing leaks
     await batch.aclose()
     await dead.aclose()
@@ -86,7 +86,7 @@ async def test_a_dropped_connection_fails_its_callers_and_the_next_call_reconnec
 
 
 async def test_db_from_the_url_is_selected(prefix: str) -> None:
-    other = aioredis.from_url("redis://127.0.0.1:6379/3")
+    other = connect("redis://127.0.0.1:6379/3", max_connections=4, timeout_s=2)
     try:
         await other.set(f"{prefix}:db", "three")
         batch = CommandBatch(other)
@@ -104,11 +104,11 @@ async def test_a_redis_that_never_answers_times_out_every_caller() -> None:
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    stuck = aioredis.from_url(f"redis://127.0.0.1:{port}/0", socket_timeout=0.3)
+    stuck = connect(f"redis://127.0.0.1:{port}/0", max_connections=4, timeout_s=0.3)
     batch = CommandBatch(stuck)
     started = asyncio.get_running_loop().time()
     results = await asyncio.gather(batch.call("GET", "a"), batch.call("GET", "b"), return_exceptions=True)
-    assert all(isinstance(r, RedisError) for r in results), results
+    assert all(isinstance(r, RedisUnavailable) for r in results), results
     assert asyncio.get_running_loop().time() - started < 2
     await batch.aclose()
     server.close()

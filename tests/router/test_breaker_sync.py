@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.redisconn import connect
 from router.breaker_sync import RedisBreakerSync
 from router.breakers import Breakers
 from router.errors import UpstreamUnavailable
@@ -71,7 +72,7 @@ async def test_an_applied_opening_is_not_echoed_back(client: aioredis.Redis) -> 
 
 
 async def test_redis_down_leaves_breakers_working_alone() -> None:
-    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = connect("redis://127.0.0.1:1/0", max_connections=4, timeout_s=0.2)
     breakers = Breakers(POLICY)
     sync = RedisBreakerSync(redis=dead, breakers=breakers, prefix="x:")
     await trip(breakers, "m")

@@ -1,8 +1,9 @@
-"""The Redis store: plain Redis 6/7 (no modules), keys hash-tagged per partition for Redis Cluster.
+"""The Redis store: plain Redis 6/7 (no modules), keys hash-tagged per partition.
 
 Per partition `P` (under the prefix): `{P}:e:<key>` entry with TTL, `{P}:vec` embeddings (hash),
 `{P}:lru` last use (zset), `{P}:log` change log (stream, trimmed). Purge indexes: one set of
-partitions per tenant and per route. redis-py's errors are translated here and nowhere else.
+partitions per tenant and per route. The client is the Redis layer's (`gateway.redisconn`): its
+failures arrive as `RedisUnavailable` and become `CacheUnavailable` here.
 """
 
 from __future__ import annotations
@@ -14,16 +15,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.asyncio import Redis
 
 from gateway.cache.store import scripts
 from gateway.cache.store.base import CacheUnavailable, Changes, Entry, Indexed, Placement
 from gateway.cache.store.codec import pack_entry, pack_vector, stream_id, unpack_entry, unpack_vector
 from gateway.redisbatch import CommandBatch
+from gateway.redisconn import RedisUnavailable
 
 T = TypeVar("T")
 _LOG_LEN = 1000
@@ -32,14 +30,14 @@ _BATCH = 1000
 
 @asynccontextmanager
 async def _translated(budget_s: float) -> AsyncIterator[None]:
-    """The one boundary where Redis and socket errors become `CacheUnavailable`."""
+    """Where the Redis layer's `RedisUnavailable` and an over-budget call become `CacheUnavailable`."""
     try:
         async with asyncio.timeout(budget_s):
             yield
     except TimeoutError as exc:
         raise CacheUnavailable(f"redis: over the {budget_s * 1000:.0f} ms budget", timeout=True) from exc
-    except (RedisError, OSError) as exc:
-        raise CacheUnavailable(f"redis: {type(exc).__name__}: {exc}") from exc
+    except RedisUnavailable as exc:
+        raise CacheUnavailable(str(exc)) from exc
 
 
 def _text(value: bytes | str) -> str:
@@ -48,18 +46,6 @@ def _text(value: bytes | str) -> str:
 
 def _decode_all(raw: list[tuple[bytes, bytes]]) -> list[Indexed]:
     return [unpack_vector(key.decode(), blob) for key, blob in raw]
-
-
-def redis_client(url: str, *, max_connections: int, timeout_s: float) -> Redis:
-    """A client of our own when the gateway does not share its one. A blocking pool: past
-    `max_connections`, a command waits (within its budget) for a free connection instead of failing."""
-    # One immediate retry on a connection error: after a Redis restart each pooled connection is
-    # stale once, and it should cost a reconnect, not a failed call (and `retry_after_ms` of bypass).
-    pool = BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=None, socket_connect_timeout=timeout_s,
-        socket_timeout=timeout_s, retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError],
-        health_check_interval=30)
-    return Redis(connection_pool=pool)
 
 
 class RedisStore:

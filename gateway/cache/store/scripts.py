@@ -1,4 +1,4 @@
-"""Lua run atomically inside one partition; every key shares the partition's hash tag (Cluster-safe).
+"""Lua run atomically inside one partition; every key shares the partition's hash tag.
 
 KEYS: 1 entry, 2 vectors (hash), 3 lru (zset: key -> last use, ms), 4 log (stream).
 """

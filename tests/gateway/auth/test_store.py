@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import pytest
-import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from gateway.auth import AuthPolicy, Principal
 from gateway.auth.hashing import sha256_hex
 from gateway.auth.store import KeyStore, bearer_token
+from gateway.redisconn import connect
 from registry import Tier
 from router.errors import AuthenticationError, PermissionDenied, StoreUnavailable
 
@@ -101,7 +101,7 @@ async def test_missing_key_variable_disables_only_that_key(caplog: pytest.LogCap
 
 
 async def test_static_keys_work_when_redis_is_down_and_redis_keys_fail_closed() -> None:
-    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = connect("redis://127.0.0.1:1/0", max_connections=4, timeout_s=0.2)
     s = KeyStore(policy=AuthPolicy.model_validate(POLICY), environ=ENV, redis=dead)
     assert (await s.authenticate("tk-acme-secret")).tenant == "acme"
     with pytest.raises(StoreUnavailable) as info:

@@ -5,6 +5,7 @@ import asyncio
 import redis.asyncio as aioredis
 
 from gateway.limits.ratelimit import Quota, RateLimiter
+from gateway.redisconn import connect
 from tests.gateway.limits.conftest import REDIS_URL
 
 
@@ -58,7 +59,7 @@ async def test_window_slides(redis: aioredis.Redis, prefix: str) -> None:
 
 
 async def test_unlimited_quotas_do_not_touch_redis(prefix: str) -> None:
-    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = connect("redis://127.0.0.1:1/0", max_connections=4, timeout_s=0.2)
     decision = await RateLimiter(redis=dead).check([Quota(f"{prefix}:x", "requests", None, 1)])
     assert decision.allowed and decision.headers() == {}
     await dead.aclose()

@@ -8,6 +8,7 @@ import redis.asyncio as aioredis
 
 from gateway.limits import Limits, LimitsPolicy, OnRedisError
 from gateway.limits.service import LimitsService, RateLimitExceeded
+from gateway.redisconn import connect
 from registry import ModelSpec, Tier
 from router.errors import RateLimited, StoreUnavailable
 
@@ -123,7 +124,7 @@ async def test_spent_tenant_monthly_budget_downgrades(redis: aioredis.Redis, pre
 
 
 async def test_redis_down_fails_open_and_counts(prefix: str) -> None:
-    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = connect("redis://127.0.0.1:1/0", max_connections=4, timeout_s=0.2)
     counter = Counter()
     svc = LimitsService(redis=dead, policy=LimitsPolicy(), prefix=prefix, observer=counter)
     who = Who(key_limits=Limits(requests_per_minute=1, budget_usd_per_day=1.0))
@@ -136,7 +137,7 @@ async def test_redis_down_fails_open_and_counts(prefix: str) -> None:
 
 @pytest.mark.parametrize("closed", ["rate_limits", "budgets"])
 async def test_redis_down_fails_closed_per_limit_type(prefix: str, closed: str) -> None:
-    dead = aioredis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    dead = connect("redis://127.0.0.1:1/0", max_connections=4, timeout_s=0.2)
     policy = LimitsPolicy(on_redis_error=OnRedisError.model_validate({closed: "closed"}))
     svc = LimitsService(redis=dead, policy=policy, prefix=prefix)
     with pytest.raises(StoreUnavailable) as info:
