@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.auth.policy import AuthPolicy
 from gateway.cache.config import CachePolicy
 from gateway.guardrails.policy import GuardrailsPolicy
+from gateway.learning.config import LearningPolicy
 from gateway.simulator.config import SimulatorConfig
 from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
 from registry import ModelSpec
@@ -52,6 +53,8 @@ class Policy(_Frozen):
     cache: CachePolicy = CachePolicy()
     auth: AuthPolicy = Field(AuthPolicy(), description="Tenants, virtual keys, budgets and rate limits.")
     guardrails: GuardrailsPolicy = Field(GuardrailsPolicy(), description="Input and output guardrail profiles.")
+    learning: LearningPolicy = Field(LearningPolicy(), description="Feedback, outcome rows, online routing, "
+                                     "threshold calibration and judged shadow samples.")
     simulator: SimulatorConfig | None = Field(
         None, description="Simulated upstreams that `turnout serve` starts itself (the embedded default).")
 

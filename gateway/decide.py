@@ -77,7 +77,7 @@ def model_tier(runtime: Runtime, model: str) -> Tier:
 
 async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[str, Any],
                  headers: Mapping[str, str], *, tier_cap: Tier | None = None,
-                 allows: Callable[[str], bool] | None = None) -> tuple[Decision, float | None]:
+                 allows: Callable[[str], bool] | None = None, embedding: Any = None) -> tuple[Decision, float | None]:
     """The routing decision for a validated chat body, and the classifier's time (ms, aliases only).
 
     `tier_cap` and `allows` are the caller's limits (its key's max tier or a spent budget; the models
@@ -102,6 +102,8 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
                             param="model")
     hints = parse_hints(headers, body)
     signals, classifier_ms = classify(services.classifier, alias.escalation.uncertainty_margin, body)
+    if services.learning is not None:  # the cold-start score blended with outcomes of similar prompts
+        signals = await services.learning.adjust(name, alias, signals, body, embedding)
     chain_models = sorted({m for chain in alias.tiers.values() for m in chain} | {policy.router.default_model})
     features = await features_for(runtime, body, chain_models)
     decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,

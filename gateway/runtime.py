@@ -27,6 +27,7 @@ from router.upstream.base import Upstream
 
 if TYPE_CHECKING:
     from gateway.cache import ResponseCache
+    from gateway.learning.learner import Learner
 
 log = logging.getLogger("turnout.gateway")
 
@@ -49,6 +50,7 @@ class Services:
     classifier: PromptClassifier | None = None
     redis: Redis | None = None
     cache: ResponseCache | None = None
+    learning: Learner | None = None
 
 
 @dataclass(slots=True)

@@ -81,6 +81,7 @@ class GatewayService:
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
+                self._learn(request_id, record.tenant, route.model, body)
                 return Answer(stream=self._relay(stream, record, route, access, lookup, started, called),
                               headers=self._headers(route, request_id, access, lookup))
             result = await self._complete_once(runtime, body, route, access, lookup, record)
@@ -89,6 +90,7 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
+        self._learn(request_id, record.tenant, route.model, body)
         # metrics, spend and the decision log right after the answer is written, off its latency
         asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
                                              (time.perf_counter() - called) * 1000)
@@ -211,6 +213,11 @@ class GatewayService:
         if response is not None and lookup is not None and self.services.cache is not None:
             await self.services.cache.store(lookup, response)
 
+    def _learn(self, request_id: str, tenant: str | None, model: str | None, body: Mapping[str, Any] | None) -> None:
+        """What feedback about this request will need, kept when its alias learns (off the response path)."""
+        if self.services.learning is not None and body is not None:
+            self.services.learning.remember(request_id, tenant or "", model, body)
+
     def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:
         extra = access.headers if access is not None else {}
@@ -238,14 +245,18 @@ class GatewayService:
         log.info("request", extra={"turnout": payload})
 
     # ------------------------------------------------------------------ the decision alone
-    async def route(self, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def route(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str = "") -> dict[str, Any]:
         runtime = self.holder.current
         name = schemas.validate_chat(body)
         principal = await authenticate(self.services.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None)
-        return decision.to_dict()
+        answer = decision.to_dict()
+        if self.services.learning is not None and request_id:  # a client that calls the model itself can rate it
+            answer.update(request_id=request_id, learned=self.services.learning.explain())
+            self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None, body)
+        return answer
 
     # ------------------------------------------------------------------ embeddings
     async def embeddings(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:
