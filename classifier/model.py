@@ -92,7 +92,7 @@ class Classifier:
 
     def classify(self, messages: Sequence[Mapping[str, Any]], *, tools: Sequence[Any] | None = None,
                  response_format: Mapping[str, Any] | None = None,
-                 uncertainty_margin: float = 0.5) -> Classification:
+                 uncertainty_margin: float = 0.5, embedding: Any = None) -> Classification:
         """Tier, score, calibrated probabilities and task of one request (CPU only, well under 1 ms)."""
         w = self._w
         conv = parse(messages, tools, response_format)

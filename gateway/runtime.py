@@ -26,6 +26,7 @@ from router.executor import Executor
 from router.upstream.base import Upstream
 
 if TYPE_CHECKING:
+    from embedding import RequestEmbedding, StaticEmbedder
     from gateway.cache import ResponseCache
     from gateway.learning.learner import Learner
 
@@ -36,7 +37,7 @@ class PromptClassifier(Protocol):
     """`classifier.Classifier` as the gateway uses it."""
 
     def classify(self, messages: Any, *, tools: Any = None, response_format: Any = None,
-                 uncertainty_margin: float = 0.5) -> Any: ...
+                 uncertainty_margin: float = 0.5, embedding: RequestEmbedding | None = None) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -50,6 +51,8 @@ class Services:
     classifier: PromptClassifier | None = None
     redis: Redis | None = None
     cache: ResponseCache | None = None
+    embedder: StaticEmbedder | None = None
+    """The request embedding (one per routed or semantically cached request), shared by every user."""
     learning: Learner | None = None
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from embedding import RequestEmbedding, embed_request
 from gateway import schemas
 from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
@@ -69,19 +70,19 @@ class GatewayService:
             record.stream = bool(body.get("stream"))
             principal = await authenticate(self.services.tenancy, headers)
             record.tenant = principal.tenant
-            access, lookup = await self._admit(record, runtime, principal, name, body, headers)
+            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
                 return self._cached(lookup, record, access, started, request_id)
             decision, record.classifier_ms = await decide(
                 self.services, runtime, name, body, headers, tier_cap=access.max_tier,
-                allows=principal.allows_model if principal.allowed_models is not None else None)
+                allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
             note_decision(record, decision)
             route = RouteRecord(decision)
             called = time.perf_counter()
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
-                self._learn(request_id, record.tenant, route.model, body)
+                self._learn(request_id, record.tenant, route.model)
                 return Answer(stream=self._relay(stream, record, route, access, lookup, started, called),
                               headers=self._headers(route, request_id, access, lookup))
             result = await self._complete_once(runtime, body, route, access, lookup, record)
@@ -90,36 +91,53 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
-        self._learn(request_id, record.tenant, route.model, body)
+        self._learn(request_id, record.tenant, route.model)
         # metrics, spend and the decision log right after the answer is written, off its latency
         asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
                                              (time.perf_counter() - called) * 1000)
         return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
 
     async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                     body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Access, CacheLookup | None]:
-        """Limits and input guardrails, and the cache lookup: at once when nothing may rewrite the prompt."""
+                     body: dict[str, Any], headers: Mapping[str, str]
+                     ) -> tuple[Access, CacheLookup | None, RequestEmbedding | None]:
+        """Limits and input guardrails, the request embedding, and the cache lookup: at once when nothing
+        may rewrite the prompt."""
         admitting = admit(self.services.tenancy, runtime, principal, name, body, estimate_tokens(body["messages"]))
         if self.services.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
+            embedding = self._embedding(runtime, name, body)
             # side by side: both Redis commands leave in one pipeline (`CommandBatch`)
-            looking = asyncio.get_running_loop().create_task(self._lookup(record, principal, name, body, headers))
+            looking = asyncio.get_running_loop().create_task(
+                self._lookup(record, principal, name, body, headers, embedding))
             try:
                 access = await admitting
             except BaseException:
                 looking.cancel()
                 raise
-            return access, await looking
-        access = await admitting  # input guardrails may redact the prompt: look up what would be sent
-        return access, await self._lookup(record, principal, name, body, headers)
+            return access, await looking, embedding
+        access = await admitting  # input guardrails may redact the prompt: embed and look up what would be sent
+        embedding = self._embedding(runtime, name, body)
+        return access, await self._lookup(record, principal, name, body, headers, embedding), embedding
+
+    def _embedding(self, runtime: Runtime, name: str, body: Mapping[str, Any]) -> RequestEmbedding | None:
+        """The request embedding, once, when the router or the semantic cache will use it."""
+        embedder = self.services.embedder
+        if embedder is None:
+            return None
+        cache = self.services.cache
+        if name in runtime.policy.router.aliases or (
+                cache is not None and cache.policy.semantic.route_threshold(name) is not None):
+            return embed_request(embedder, body["messages"])
+        return None
 
     async def _lookup(self, record: RequestRecord, principal: Principal, name: str, body: dict[str, Any],
-                      headers: Mapping[str, str]) -> CacheLookup | None:
+                      headers: Mapping[str, str], embedding: RequestEmbedding | None) -> CacheLookup | None:
         cache = self.services.cache
         if cache is None:
             return None
         threshold = _float(headers.get("x-turnout-cache-threshold"))
         lookup = await cache.lookup(CacheRequest(principal.tenant, name, body,
-                                                 parse_cache_control(headers.get("cache-control")), threshold))
+                                                 parse_cache_control(headers.get("cache-control")), threshold,
+                                                 embedding))
         record.cache, record.cache_similarity = lookup.status, lookup.similarity
         if lookup.reason == "store-error":  # Redis failed under the cache: bypassed, and counted
             for observer in self.services.observers:
@@ -213,10 +231,10 @@ class GatewayService:
         if response is not None and lookup is not None and self.services.cache is not None:
             await self.services.cache.store(lookup, response)
 
-    def _learn(self, request_id: str, tenant: str | None, model: str | None, body: Mapping[str, Any] | None) -> None:
+    def _learn(self, request_id: str, tenant: str | None, model: str | None) -> None:
         """What feedback about this request will need, kept when its alias learns (off the response path)."""
-        if self.services.learning is not None and body is not None:
-            self.services.learning.remember(request_id, tenant or "", model, body)
+        if self.services.learning is not None:
+            self.services.learning.remember(request_id, tenant or "", model)
 
     def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:
@@ -251,11 +269,12 @@ class GatewayService:
         principal = await authenticate(self.services.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
-                                   allows=principal.allows_model if principal.allowed_models is not None else None)
+                                   allows=principal.allows_model if principal.allowed_models is not None else None,
+                                   embedding=self._embedding(runtime, name, body))
         answer = decision.to_dict()
         if self.services.learning is not None and request_id:  # a client that calls the model itself can rate it
             answer.update(request_id=request_id, learned=self.services.learning.explain())
-            self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None, body)
+            self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None)
         return answer
 
     # ------------------------------------------------------------------ embeddings

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from gateway.cache.embedding.base import Embedder
 from gateway.learning.config import LearningPolicy
 from gateway.learning.learner import Learner
 from gateway.learning.store import LearningStore, MemoryStore, RedisStore
@@ -18,13 +17,6 @@ if TYPE_CHECKING:
 
     from gateway.metrics import PrometheusMetrics
     from gateway.reload import PolicyHolder
-
-
-def _minilm() -> Embedder:
-    from gateway.cache.embedding.batching import BatchingEmbedder
-    from gateway.cache.embedding.minilm import MiniLM
-
-    return BatchingEmbedder(MiniLM().encode)
 
 
 def build_learner(holder: PolicyHolder, redis: Redis | None,
@@ -41,7 +33,7 @@ def build_learner(holder: PolicyHolder, redis: Redis | None,
         runtime = holder.current
         return runtime.policy.learning, runtime.policy.router, runtime.specs
 
-    learner = Learner(policy=sections, store=store, embedder=_minilm())
+    learner = Learner(policy=sections, store=store)
     if metrics is not None:
         from gateway.learning.metrics import LearningCollector
 

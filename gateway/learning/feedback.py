@@ -58,22 +58,24 @@ def parse_feedback(body: Mapping[str, Any]) -> Feedback:
 
 
 class FloodLimit:
-    """At most `per_minute` calls per tenant in each minute, per replica (a fixed window)."""
+    """At most `per_minute` calls per tenant and minute, per replica: a token bucket that holds a minute's
+    worth and refills continuously (no window edge to burst across)."""
 
     def __init__(self, per_minute: int, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
         self._clock = clock
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._buckets: dict[str, tuple[float, float]] = {}
+        """tenant -> (tokens, when)."""
 
     def check(self, tenant: str) -> None:
         now = self._clock()
-        minute = int(now // 60)
-        start, count = self._windows.get(tenant, (minute, 0))
-        if start != minute:
-            start, count = minute, 0
-        if count >= self.per_minute:
-            raise RateLimited(f"more than {self.per_minute} feedback calls this minute for this tenant",
-                              retry_after=60 - now % 60, code="feedback_rate_limited")
-        self._windows[tenant] = (start, count + 1)
-        if len(self._windows) > 10_000:
-            self._windows = {t: w for t, w in self._windows.items() if w[0] == minute}
+        rate = self.per_minute / 60.0
+        tokens, when = self._buckets.get(tenant, (float(self.per_minute), now))
+        tokens = min(float(self.per_minute), tokens + (now - when) * rate)
+        if tokens < 1.0:
+            self._buckets[tenant] = (tokens, now)
+            raise RateLimited(f"more than {self.per_minute} feedback calls a minute for this tenant",
+                              retry_after=(1.0 - tokens) / rate, code="feedback_rate_limited")
+        self._buckets[tenant] = (tokens - 1.0, now)
+        if len(self._buckets) > 10_000:  # forget tenants whose buckets are full again
+            self._buckets = {t: b for t, b in self._buckets.items() if b[0] + (now - b[1]) * rate < self.per_minute}

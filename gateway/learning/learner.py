@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from gateway.cache.embedding.base import Embedder
+from embedding import RequestEmbedding
 from gateway.learning.calibrate import Calibrator, Price
 from gateway.learning.config import LearningPolicy, LearningRoute
 from gateway.learning.feedback import FloodLimit, parse_feedback
@@ -35,20 +35,6 @@ from router.features import Signals
 from router.policy import AliasPolicy, RouterPolicy
 
 log = logging.getLogger("turnout.learning")
-
-
-def prompt_text(body: Mapping[str, Any]) -> str:
-    """The user turns of a chat body, joined: what the router's embedding means here."""
-    parts = []
-    for message in body.get("messages") or ():
-        if not isinstance(message, Mapping) or message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            parts.append(content)
-        elif isinstance(content, list):
-            parts.extend(p.get("text", "") for p in content if isinstance(p, Mapping) and p.get("type") == "text")
-    return "\n".join(parts)
 
 
 def ladder_of(alias: AliasPolicy) -> Ladder:
@@ -65,14 +51,14 @@ class Decided:
     vector: np.ndarray
     blend: Blend
     prompt_chars: int
+    text: str
 
 
 class Learner:
     def __init__(self, *, policy: Callable[[], tuple[LearningPolicy, RouterPolicy, Mapping[str, ModelSpec]]],
-                 store: LearningStore, embedder: Embedder | None = None) -> None:
+                 store: LearningStore) -> None:
         """`policy` gives the running policy's sections (read per call: a reload takes effect at once)."""
         self._policy = policy
-        self._embedder = embedder
         self.store = store
         self.indexes: dict[str, OutcomeIndex] = {}
         self.calibrators: dict[str, tuple[Any, Calibrator]] = {}
@@ -92,31 +78,23 @@ class Learner:
     def _route(self, alias: str) -> LearningRoute | None:
         return self._policy()[0].route(alias)
 
-    async def adjust(self, name: str, alias: AliasPolicy, signals: Signals, body: Mapping[str, Any],
-                     embedding: Any = None) -> Signals:
-        """`signals` with the learned score (and the tier it implies) when `name` learns; else as is.
-
-        `embedding` is the request's embedding (its `vector`) when the gateway computed one."""
+    def adjust(self, name: str, alias: AliasPolicy, signals: Signals, embedding: RequestEmbedding | None) -> Signals:
+        """`signals` with the learned score (and the tier it implies) when `name` learns; else as they are."""
         route = self._route(name)
-        if route is None:
+        if route is None or embedding is None:
             return signals
-        vector = getattr(embedding, "vector", None)
-        text = prompt_text(body)
-        if vector is None:
-            if self._embedder is None:
-                return signals
-            vector = (await self._embedder.embed([text]))[0]
-        return self._adjust(name, route, alias, signals, vector, len(text))
+        return self._adjust(name, route, alias, signals, embedding)
 
-    def _adjust(self, name: str, route: LearningRoute, alias: AliasPolicy, signals: Signals, vector: np.ndarray,
-                prompt_chars: int) -> Signals:
+    def _adjust(self, name: str, route: LearningRoute, alias: AliasPolicy, signals: Signals,
+                embedding: RequestEmbedding) -> Signals:
+        vector, prompt_chars = embedding.vector, embedding.prompt_chars
         learning = self._policy()[0]
         params = BlendParams(learning.neighbours, learning.min_similarity, learning.prior_weight, learning.sharpness)
         index = self.indexes.get(name)
         blend = index.blend(vector, signals.score, params) if index is not None else \
             Blend(signals.score, signals.score, 0.0, 0, None)
         ladder = ladder_of(alias)
-        self._decided.set(Decided(name, ladder, vector, blend, prompt_chars))
+        self._decided.set(Decided(name, ladder, vector, blend, prompt_chars, embedding.text))
         calibrator = self._calibrator(name, route, alias)
         if calibrator is not None:
             calibrator.observe(blend.score, prompt_chars)
@@ -153,7 +131,7 @@ class Learner:
         return calibrator
 
     # ------------------------------------------------------------------ remember (after the answer)
-    def remember(self, request_id: str, tenant: str, served: str | None, body: Mapping[str, Any]) -> None:
+    def remember(self, request_id: str, tenant: str, served: str | None) -> None:
         """Keep what feedback about this request needs; a store failure is counted, never raised."""
         decided = self._decided.get()
         if decided is None:
@@ -163,7 +141,7 @@ class Learner:
         context = RequestContext(tenant=tenant, alias=decided.alias, ladder=decided.ladder, served=served,
                                  vector=decided.vector, prior=decided.blend.prior, score=decided.blend.score,
                                  prompt_chars=decided.prompt_chars,
-                                 prompt=prompt_text(body) if learning.keep_prompts else None)
+                                 prompt=decided.text if learning.keep_prompts else None)
         self.spawn(self._put(request_id, context, learning.context_ttl_s))
 
     async def _put(self, request_id: str, context: RequestContext, ttl_s: int) -> None:
