@@ -196,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     simulate.set_defaults(func=cmd_simulate)
 
+    from gateway.learning.cli import register as register_learning
+
+    register_learning(sub)
     with contextlib.suppress(ImportError):
         from classifier.cli import register
 
