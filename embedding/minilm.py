@@ -93,12 +93,13 @@ class MiniLM:
                    tokenizer=Tokenizer.from_file(str(path / "tokenizer.json")), blas_threads=blas_threads)
 
     @classmethod
-    def load(cls, *, blas_threads: int = 1) -> MiniLM:
+    def load(cls, directory: Path | None = None, *, blas_threads: int = 1) -> MiniLM:
         """The committed int8 weights (shipped in the wheel), dequantised to float32."""
-        from embedding.artifacts import load_minilm_weights, load_tokenizer
+        from embedding.artifacts import HERE, load_minilm_weights, load_tokenizer
 
-        weights, config = load_minilm_weights()
-        return cls(weights=weights, config=config, tokenizer=load_tokenizer(), blas_threads=blas_threads)
+        weights, config = load_minilm_weights(directory or HERE)
+        return cls(weights=weights, config=config, tokenizer=load_tokenizer(directory or HERE),
+                   blas_threads=blas_threads)
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         if not texts:

@@ -15,7 +15,9 @@ from gateway.auth.policy import AuthPolicy
 from gateway.cache.config import CachePolicy
 from gateway.guardrails.policy import GuardrailsPolicy
 from gateway.learning.config import LearningPolicy
+from gateway.protocols.policy import ProtocolsPolicy
 from gateway.simulator.config import SimulatorConfig
+from gateway.tracing.policy import TracingPolicy
 from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
 from registry import ModelSpec
 from router.policy import RouterPolicy
@@ -55,6 +57,10 @@ class Policy(_Frozen):
     guardrails: GuardrailsPolicy = Field(GuardrailsPolicy(), description="Input and output guardrail profiles.")
     learning: LearningPolicy = Field(LearningPolicy(), description="Feedback, outcome rows, online routing, "
                                      "threshold calibration and judged shadow samples.")
+    protocols: ProtocolsPolicy = Field(ProtocolsPolicy(), description="The Anthropic Messages and OpenAI Responses "
+                                       "API edges (`/v1/messages`, `/v1/responses`).")
+    tracing: TracingPolicy = Field(TracingPolicy(), description="OpenTelemetry traces (off unless enabled here or "
+                                   "OTEL_EXPORTER_OTLP_ENDPOINT is set).")
     simulator: SimulatorConfig | None = Field(
         None, description="Simulated upstreams that `turnout serve` starts itself (the embedded default).")
 

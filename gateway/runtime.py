@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from embedding import RequestEmbedding, StaticEmbedder
     from gateway.cache import ResponseCache
     from gateway.learning.learner import Learner
+    from gateway.protocols.store import ResponseStore
+    from gateway.tracing.spans import Tracing
 
 log = logging.getLogger("turnout.gateway")
 
@@ -54,6 +56,10 @@ class Services:
     embedder: StaticEmbedder | None = None
     """The request embedding (one per routed or semantically cached request), shared by every user."""
     learning: Learner | None = None
+    responses: ResponseStore | None = None
+    """Stored answers of `/v1/responses`, for `previous_response_id`."""
+    tracing: Tracing | None = None
+    """OpenTelemetry spans of requests; None when tracing is off (the request path then skips it)."""
 
 
 @dataclass(slots=True)
