@@ -55,8 +55,8 @@ class Policy(_Frozen):
     cache: CachePolicy = CachePolicy()
     auth: AuthPolicy = Field(AuthPolicy(), description="Tenants, virtual keys, budgets and rate limits.")
     guardrails: GuardrailsPolicy = Field(GuardrailsPolicy(), description="Input and output guardrail profiles.")
-    learning: LearningPolicy = Field(LearningPolicy(), description="Feedback, outcome rows, online routing, "
-                                     "threshold calibration and judged shadow samples.")
+    learning: LearningPolicy = Field(LearningPolicy(), description="Feedback, outcome rows, online routing "
+                                     "and threshold calibration.")
     protocols: ProtocolsPolicy = Field(ProtocolsPolicy(), description="The Anthropic Messages and OpenAI Responses "
                                        "API edges (`/v1/messages`, `/v1/responses`).")
     tracing: TracingPolicy = Field(TracingPolicy(), description="OpenTelemetry traces (off unless enabled here or "

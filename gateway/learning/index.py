@@ -1,10 +1,14 @@
 """The outcome rows of one alias in memory, and the blend of a cold-start score with their votes.
 
+    prior    the cold-start score, recalibrated on the alias's own rows once it has `MIN_FIT_ROWS`:
+             a ridge fit of label ~ 1 + cold start + log(prompt chars), so the cold-start model and
+             the length prior keep the weight this traffic gives them (a cold start that ranks this
+             traffic backwards is turned around, not trusted)
     votes    the `neighbours` most similar labelled rows with similarity >= min_similarity,
              each weighing w = exp(sharpness * (similarity - 1))
     score    (prior_weight * prior + sum(w * label)) / (prior_weight + sum(w))
 
-With no rows near a prompt the score is the cold-start score; as evidence grows the prior's share
+With no rows near a prompt the score is the (recalibrated) prior; as evidence grows its share
 shrinks. A lookup is one matrix-vector product over at most `max_rows` rows (0.1-0.3 ms at 5,000
 rows of 256-384 dimensions); rows live in a ring, so memory is bounded and the oldest row goes first.
 """
@@ -22,6 +26,7 @@ from gateway.learning.rows import OutcomeRow
 class Blend:
     score: float
     prior: float
+    """The cold-start score as the classifier gave it."""
     evidence: float
     """Sum of the voting rows' weights (0: the cold-start score stands)."""
     votes: int
@@ -38,7 +43,11 @@ class BlendParams:
     neighbours: int = 16
     min_similarity: float = 0.3
     prior_weight: float = 4.0
-    sharpness: float = 20.0
+    sharpness: float = 0.0
+
+
+MIN_FIT_ROWS = 20
+_RIDGE = np.diag([0.0, 1.0, 1.0])
 
 
 class OutcomeIndex:
@@ -46,6 +55,9 @@ class OutcomeIndex:
         self._max = max_rows
         self._vectors: np.ndarray | None = None
         self._labels = np.zeros(max_rows, dtype=np.float32)
+        self._priors = np.zeros(max_rows, dtype=np.float64)
+        self._log_chars = np.zeros(max_rows, dtype=np.float64)
+        self._prior_fit: np.ndarray | None = None
         self._size = 0
         self._next = 0
         self.added = 0
@@ -65,22 +77,40 @@ class OutcomeIndex:
         norm = float(np.linalg.norm(vector))
         self._vectors[self._next] = vector / norm if norm > 0 else vector
         self._labels[self._next] = label
+        self._priors[self._next] = row.prior
+        self._log_chars[self._next] = np.log1p(row.prompt_chars)
         self._next = (self._next + 1) % self._max
         self._size = min(self._size + 1, self._max)
         self.added += 1
         return True
 
-    def blend(self, vector: np.ndarray, prior: float, params: BlendParams) -> Blend:
+    def refit_prior(self) -> None:
+        """Recalibrate the cold-start score on the rows (after a sync; a 3x3 solve)."""
+        n = self._size
+        if n < MIN_FIT_ROWS:
+            self._prior_fit = None
+            return
+        x = np.stack([np.ones(n), self._priors[:n], self._log_chars[:n]], axis=1)
+        self._prior_fit = np.linalg.solve(x.T @ x + _RIDGE, x.T @ self._labels[:n].astype(np.float64))
+
+    def prior_of(self, cold: float, prompt_chars: int) -> float:
+        if self._prior_fit is None:
+            return cold
+        a, b, c = self._prior_fit
+        return float(min(1.0, max(0.0, a + b * cold + c * np.log1p(prompt_chars))))
+
+    def blend(self, vector: np.ndarray, cold: float, params: BlendParams, prompt_chars: int = 0) -> Blend:
         if self._vectors is None or self._size == 0 or self._vectors.shape[1] != vector.shape[0]:
-            return Blend(prior, prior, 0.0, 0, None)
+            return Blend(cold, cold, 0.0, 0, None)
+        prior = self.prior_of(cold, prompt_chars)
         sims = self._vectors[: self._size] @ np.asarray(vector, dtype=np.float32)
         k = min(params.neighbours, self._size)
         top = np.argpartition(-sims, k - 1)[:k] if k < self._size else np.arange(self._size)
         top = top[sims[top] >= params.min_similarity]
         nearest = float(sims.max())
         if top.size == 0:
-            return Blend(prior, prior, 0.0, 0, nearest)
+            return Blend(prior, cold, 0.0, 0, nearest)
         weights = np.exp(params.sharpness * (sims[top] - 1.0))
         evidence = float(weights.sum())
         score = (params.prior_weight * prior + float(weights @ self._labels[top])) / (params.prior_weight + evidence)
-        return Blend(score, prior, evidence, int(top.size), nearest)
+        return Blend(score, cold, evidence, int(top.size), nearest)

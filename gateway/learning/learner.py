@@ -91,15 +91,15 @@ class Learner:
         learning = self._policy()[0]
         params = BlendParams(learning.neighbours, learning.min_similarity, learning.prior_weight, learning.sharpness)
         index = self.indexes.get(name)
-        blend = index.blend(vector, signals.score, params) if index is not None else \
+        blend = index.blend(vector, signals.score, params, prompt_chars) if index is not None else \
             Blend(signals.score, signals.score, 0.0, 0, None)
         ladder = ladder_of(alias)
         self._decided.set(Decided(name, ladder, vector, blend, prompt_chars, embedding.text))
         calibrator = self._calibrator(name, route, alias)
         if calibrator is not None:
             calibrator.observe(blend.score, prompt_chars)
-        elif blend.evidence <= 0:
-            return signals  # nothing learned near this prompt and no target: the cold start stands
+        elif blend.evidence <= 0 and blend.score == blend.prior:
+            return signals  # nothing learned for this prompt and no target: the cold start stands
         threshold = calibrator.threshold if calibrator is not None else route.threshold
         strong = blend.score >= threshold
         self.decisions[name, "strong" if strong else "cheap"] += 1
@@ -220,6 +220,8 @@ class Learner:
                         self._observe_quality(alias, row)
                 if len(batch.rows) < 1000:
                     break
+            if added:
+                index.refit_prior()
         return added
 
     def _observe_quality(self, alias: str, row: OutcomeRow) -> None:

@@ -142,7 +142,7 @@ def test_outcomes_on_one_replica_change_the_route_on_the_other_within_seconds(
         assert _feedback(a, {"request_id": rid, "scores": {"local-small": 0.0, "claude-sim": 1.0}}).status_code == 200
     deadline = time.monotonic() + 15
     after = _route(b, prompt).json()
-    while after["chain"][0] != "claude-sim" and time.monotonic() < deadline:
+    while (after["chain"][0] != "claude-sim" or after["learned"]["votes"] < 3) and time.monotonic() < deadline:
         time.sleep(0.2)
         after = _route(b, prompt).json()
     assert after["chain"][0] == "claude-sim", after

@@ -44,3 +44,15 @@ def test_rows_are_bounded_oldest_first() -> None:
         index.add(_row([1, 0], 1.0))
     blend = index.blend(np.array([1, 0], np.float32), 0.5, BlendParams(prior_weight=1.0, sharpness=0.0))
     assert len(index) == 3 and blend.votes == 3 and abs(blend.score - 0.5 / 4) < 1e-6
+
+
+def test_a_cold_start_that_ranks_this_traffic_backwards_is_turned_around() -> None:
+    index = OutcomeIndex(max_rows=100)
+    for i in range(40):  # the cold start says 0.9 where the cheaper model was fine, 0.1 where it failed
+        needy = i % 2 == 0
+        index.add(OutcomeRow(alias="auto", ladder=LADDER, vector=np.asarray([1.0, i], np.float32),
+                             outcomes={"cheap": 0.0 if needy else 1.0}, prior=0.1 if needy else 0.9,
+                             predicted=0.5, prompt_chars=100))
+    assert index.prior_of(0.1, 100) == 0.1  # not fitted until asked to
+    index.refit_prior()
+    assert index.prior_of(0.1, 100) > 0.8 and index.prior_of(0.9, 100) < 0.2
