@@ -95,7 +95,7 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
-        self._learn(request_id, record.tenant, route.model)
+        self._learn(request_id, record.tenant, route.model, runtime, body, result)
         if record.trace is not None:
             record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
@@ -240,10 +240,16 @@ class GatewayService:
         if response is not None and lookup is not None and self.services.cache is not None:
             await self.services.cache.store(lookup, response)
 
-    def _learn(self, request_id: str, tenant: str | None, model: str | None) -> None:
-        """What feedback about this request will need, kept when its alias learns (off the response path)."""
-        if self.services.learning is not None:
-            self.services.learning.remember(request_id, tenant or "", model)
+    def _learn(self, request_id: str, tenant: str | None, model: str | None, runtime: Runtime | None = None,
+               body: Mapping[str, Any] | None = None, answer: Mapping[str, Any] | None = None) -> None:
+        """What feedback about this request will need, kept when its alias learns; a sampled answer of
+        the cheaper model is also judged against the stronger one's (both off the response path)."""
+        learning = self.services.learning
+        if learning is None:
+            return
+        context = learning.remember(request_id, tenant or "", model)
+        if context is not None and answer is not None and runtime is not None and body is not None:
+            learning.shadow(runtime, context, body, answer)
 
     def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""The `learning:` section of the policy file: feedback, outcome rows, online routing, calibration.
+"""The `learning:` section of the policy file: feedback, outcome rows, online routing, calibration, shadows.
 
 Off unless `enabled`. Every field has a default; unknown keys are rejected.
 
@@ -7,6 +7,7 @@ Off unless `enabled`. Every field has a default; unknown keys are rejected.
       routes:
         auto:
           calibrate: {strong_share: 0.3, window: 2000}      # or {cost_per_1k_usd: 1.5}
+          shadow: {sample: 0.05, judge_model: claude-sim, max_concurrency: 2, budget_usd_per_day: 5}
 """
 
 from __future__ import annotations
@@ -35,10 +36,23 @@ class Calibration(_Frozen):
         return self
 
 
+class Shadow(_Frozen):
+    """Judged shadow samples: some answers of the cheaper model are also asked of the stronger one,
+    off the response path, and a judge model compares the two (both orders)."""
+
+    sample: float = Field(0.05, ge=0, le=1, description="Share of cheaper-model answers shadowed.")
+    judge_model: str = Field(description="Model id of the policy that judges the pair.")
+    max_concurrency: int = Field(2, ge=1, le=64, description="Shadow jobs in flight per replica; more are dropped.")
+    budget_usd_per_day: float = Field(1.0, ge=0, description="Shadow spend (stronger model + judge) per day "
+                                                             "and replica; past it, no more shadows that day.")
+    timeout_s: float = Field(60.0, gt=0, description="A whole shadow job (both calls and the judge).")
+
+
 class LearningRoute(_Frozen):
     threshold: float = Field(0.5, ge=0, le=1, description="Score above which the stronger model serves, "
                                                           "until calibration fits one.")
     calibrate: Calibration | None = None
+    shadow: Shadow | None = None
 
 
 class LearningPolicy(_Frozen):

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,11 +28,15 @@ from gateway.learning.config import LearningPolicy, LearningRoute
 from gateway.learning.feedback import FloodLimit, parse_feedback
 from gateway.learning.index import Blend, BlendParams, OutcomeIndex
 from gateway.learning.rows import Ladder, OutcomeRow, RequestContext
+from gateway.learning.shadow import ShadowJudge
 from gateway.learning.store import LearningStore, LearningStoreError
 from registry import ModelSpec, Tier
 from router.errors import ModelNotFound, RequestError, StoreUnavailable
 from router.features import Signals
 from router.policy import AliasPolicy, RouterPolicy
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
 
 log = logging.getLogger("turnout.learning")
 
@@ -66,6 +70,7 @@ class Learner:
         self._decided: contextvars.ContextVar[Decided | None] = contextvars.ContextVar("decided", default=None)
         self._flood = FloodLimit(policy()[0].feedback_per_minute)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._shadow = ShadowJudge(self)
         self.counts: Counter[tuple[str, str]] = Counter()
         """(event, label) -> count: ("feedback", result), ("rows", source), ("store_errors", op), ..."""
         self.decisions: Counter[tuple[str, str]] = Counter()
@@ -131,11 +136,11 @@ class Learner:
         return calibrator
 
     # ------------------------------------------------------------------ remember (after the answer)
-    def remember(self, request_id: str, tenant: str, served: str | None) -> None:
+    def remember(self, request_id: str, tenant: str, served: str | None) -> RequestContext | None:
         """Keep what feedback about this request needs; a store failure is counted, never raised."""
         decided = self._decided.get()
         if decided is None:
-            return
+            return None
         self._decided.set(None)
         learning = self._policy()[0]
         context = RequestContext(tenant=tenant, alias=decided.alias, ladder=decided.ladder, served=served,
@@ -143,6 +148,14 @@ class Learner:
                                  prompt_chars=decided.prompt_chars,
                                  prompt=decided.text if learning.keep_prompts else None)
         self.spawn(self._put(request_id, context, learning.context_ttl_s))
+        return context
+
+    def shadow(self, runtime: Runtime, context: RequestContext, body: Mapping[str, Any],
+               answer: Mapping[str, Any]) -> None:
+        """Maybe judge this answer against the stronger model's, off the response path."""
+        route = self._route(context.alias)
+        if route is not None and route.shadow is not None and route.shadow.judge_model in runtime.specs:
+            self._shadow.maybe(route.shadow, runtime, context, body, answer)
 
     async def _put(self, request_id: str, context: RequestContext, ttl_s: int) -> None:
         try:

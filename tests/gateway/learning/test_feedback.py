@@ -40,3 +40,14 @@ def test_apgr_of_perfect_random_and_reversed_routers() -> None:
     cheap, strong = [1, 0, 1, 0], [1, 1, 1, 1]
     assert apgr([0, 1, 0, 1], cheap, strong) == pytest.approx(0.75)  # the two needy prompts first
     assert apgr([1, 0, 1, 0], cheap, strong) == pytest.approx(0.25)
+
+
+def test_judge_verdicts() -> None:
+    from gateway.learning.shadow import parse_verdict
+    from gateway.simulator.chat import judge_verdict
+
+    assert [parse_verdict(t) for t in ("A", " b.", "Tie", "", "**A**", "neither")] == ["A", "B", "tie", "tie", "A",
+                                                                                       "tie"]
+    prompt = "[Request]\nx\n\n[Answer A]\n[cheap] echo: x\n\n[Answer B]\n[strong] echo: x\n"
+    assert judge_verdict(prompt, "strong") == "B" and judge_verdict(prompt, "cheap") == "A"
+    assert judge_verdict(prompt, "other") == "tie"
