@@ -4,16 +4,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 import redis
+import yaml
 
 from tests.conftest import GatewayProcess, base_policy
 
@@ -165,3 +171,46 @@ def test_a_redis_outage_loses_feedback_never_a_chat(sim: Any, gateway_factory: C
     metrics = httpx.get(gw.base_url + "/metrics", timeout=10).text
     assert 'turnout_feedback_total{result="lost"} 1.0' in metrics
     assert 'turnout_learning_store_errors_total{op="context"} 1.0' in metrics
+
+
+def test_calibration_keeps_the_strong_share_on_target(sim: Any, gateway_factory: Callable[..., GatewayProcess],
+                                                       prefix: str) -> None:
+    policy = learning_policy(sim.base_url, prefix, key_prefix=f"{prefix}:calib")
+    policy["auth"] = {}
+    policy["learning"]["routes"] = {"auto": {"calibrate": {"strong_share": 0.3, "window": 60, "refit_every": 5}}}
+    gw = gateway_factory(policy, env=_env())
+    topics = ["a haiku about rain", "the proof that sqrt(2) is irrational", "a lock-free queue in Rust",
+              "hello", "the causes of the first world war in detail", "a SQL query for the top 5 customers"]
+    chains = []
+    for i in range(120):
+        body = {"model": "auto", "messages": [{"role": "user", "content": f"Write {topics[i % 6]} (variant {i})"}]}
+        chains.append(httpx.post(gw.base_url + "/v1/route", json=body, timeout=10).json()["chain"][0])
+    report = httpx.get(gw.base_url + "/admin/learning", timeout=10).json()["auto"]
+    assert report["calibration"]["target_share"] == 0.3
+    assert 0.2 <= report["strong_share"] <= 0.4, report
+    assert 0.2 <= chains[60:].count("claude-sim") / 60 <= 0.45, chains[60:]
+    metrics = httpx.get(gw.base_url + "/metrics", timeout=10).text
+    assert f'turnout_router_threshold{{alias="auto"}} {report["threshold"]}' in metrics
+
+
+def test_rows_export_for_training_and_apgr_over_time(replicas: tuple[GatewayProcess, GatewayProcess], prefix: str,
+                                                      tmp_path: Path) -> None:
+    a, _ = replicas
+    for i in range(12):  # outcomes for both models of the ladder: the cheaper one fails the long prompts
+        rid = _route(a, f"Explain topic number {i} " + "in depth " * i).json()["request_id"]
+        assert _feedback(a, {"request_id": rid, "scores": {"local-small": float(i < 6), "claude-sim": 1.0}}
+                         ).status_code == 200
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(learning_policy("http://127.0.0.1:9", prefix)))
+    env = {**os.environ, "TURNOUT_REDIS_URL": REDIS_URL}
+    rows = tmp_path / "rows.jsonl"
+    cli = [sys.executable, "-m", "gateway.cli", "learning"]
+    out = subprocess.run([*cli, "export", "--policy", str(policy), "--output", str(rows)], env=env,
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    exported = [json.loads(line) for line in rows.read_text().splitlines()]
+    assert len(exported) >= 12 and "outcome rows of 'auto'" in out
+    assert all("vector" in r and "outcomes" in r and r["group"] == "operator:auto" for r in exported)
+    png = tmp_path / "apgr.png"
+    out = subprocess.run([*cli, "apgr", "--input", str(rows), "--windows", "2", "--plot", str(png)], env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    assert "router" in out and "cold start" in out and png.read_bytes()[:4] == b"\x89PNG"
