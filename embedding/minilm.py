@@ -25,6 +25,7 @@ _DENSE = ("attention.self.query", "attention.self.key", "attention.self.value",
           "attention.output.dense", "intermediate.dense", "output.dense")
 
 _MAX_TOKENS = 256  # sentence_bert_config.json: max_seq_length
+_MAX_CHARS = 4096
 
 
 def model_dir() -> Path:
@@ -108,7 +109,8 @@ class MiniLM:
             return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> Matrix:
-        batch = self._tokenizer.encode_batch(list(texts))
+        # 256 tokens are rarely more than 2,000 characters: do not tokenize a megabyte to keep 256
+        batch = self._tokenizer.encode_batch([t[:_MAX_CHARS] for t in texts])
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.float32)
         hidden = self.forward(ids, mask)

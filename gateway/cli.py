@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from gateway.settings import DEFAULT_POLICY
 
@@ -88,6 +89,9 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     for name, alias in policy.router.aliases.items():
         tiers = "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(alias.tiers.items()))
         print(f"  alias {name}: {tiers}; default {policy.router.default_model}")
+        for route in alias.routes:
+            print(f"    route {route.name}: {len(route.examples or ())} examples, library {route.library or 'auto'}, "
+                  + "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(route.route_tiers.items())))
     if policy.simulator is not None:
         print(f"  simulator: port {policy.simulator.port}, {len(policy.simulator.models)} models")
     return 0
@@ -143,11 +147,28 @@ def cmd_route(args: argparse.Namespace) -> int:
     body = {"model": args.model, "messages": [{"role": "user", "content": args.prompt}]}
     signals, ms = classify(load_default(), alias.escalation.uncertainty_margin, body)
     features = features_from_body(body, prompt_tokens=estimate_tokens(body["messages"]))
+    match, nearest = _route_match(policy, args.model, args.prompt)
     decision = select(policy.router, args.model, signals, features, {}, {m.id: m for m in policy.models},
-                      policy_version=policy.version or "")
-    print(explain(decision) if args.explain else decision.to_dict())
+                      policy_version=policy.version or "", route=match)
+    print(explain(decision, nearest) if args.explain else decision.to_dict())
     print(f"classified in {ms:.2f} ms", file=sys.stderr)
     return 0
+
+
+def _route_match(policy: object, alias: str, prompt: str) -> tuple[Any, list[tuple[str, float]]]:
+    """The semantic route of `prompt` and the best route's nearest examples (None, [] without routes)."""
+    from embedding import StaticEmbedder
+    from gateway.config import Policy
+    from gateway.semantic_routes import build_route_indexes
+
+    assert isinstance(policy, Policy)
+    if not policy.router.aliases[alias].routes:
+        return None, []
+    embedder = StaticEmbedder.load()
+    index = build_route_indexes(policy, embedder)[alias]
+    vector = embedder.embed(prompt)
+    match = index.match(vector)
+    return match, index.nearest(vector, match.best) if match.best in index.names[:-1] else []
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -199,6 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gateway.learning.cli import register as register_learning
 
     register_learning(sub)
+    from gateway.routes_cli import register as register_routes
+
+    register_routes(sub)
     with contextlib.suppress(ImportError):
         from classifier.cli import register
 

@@ -68,6 +68,11 @@ class Policy(_Frozen):
         return next((m for m in self.models if m.id == model_id), None)
 
 
+def route_names(policy: Policy) -> list[str]:
+    """Every semantic route name of every alias (the metrics' closed label set)."""
+    return sorted({r.name for alias in policy.router.aliases.values() for r in alias.routes})
+
+
 def _cross_checks(policy: Policy, loaded: LoadedYaml) -> list[ConfigIssue]:
     issues: list[ConfigIssue] = []
     seen: dict[str, int] = {}

@@ -58,6 +58,8 @@ class RequestRecord:
     upstream_ms: float = 0.0
     """Time spent waiting on upstreams; overhead is latency minus this."""
     classifier_ms: float | None = None
+    semantic_route: str | None = None
+    """The matched semantic route, `none` when the alias's routes matched nothing; None: no routes."""
     policy_version: str = ""
     chain: Sequence[str] = field(default_factory=tuple)
     trace: RequestTrace | None = None
@@ -77,6 +79,8 @@ def note_decision(record: RequestRecord, decision: Decision) -> None:
     if not decision.pinned:
         record.tier, record.score, record.task = int(decision.tier), decision.score, decision.task
         record.uncertain = decision.escalated is not None and "uncertain" in decision.escalated
+        if decision.route is not None:
+            record.semantic_route = decision.route.route or "none"
 
 
 def attempts_ms(route: RouteRecord | None) -> float:

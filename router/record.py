@@ -80,6 +80,8 @@ class RouteRecord:
             out["x-turnout-tier"] = str(int(self.decision.tier))
         if self.model is not None:
             out["x-turnout-model"] = self.model
+        if self.decision.route is not None:
+            out["x-turnout-route"] = self.decision.route.route or "none"
         return out
 
     def to_log(self) -> dict[str, Any]:
@@ -90,4 +92,6 @@ class RouteRecord:
                 "task": d.task, "escalated": d.escalated, "chain": list(d.chain),
                 "attempts": [a.to_dict() for a in self.attempts], "model": self.model, "usage": self.usage,
                 "cost_usd": self.cost_usd, "ttft_ms": self.ttft_ms, "stream_error": self.stream_error,
-                "policy_version": d.policy_version}
+                "policy_version": d.policy_version,
+                **({"route": d.route.route, "route_score": round(d.route.score, 4),
+                    "route_similarity": round(d.route.similarity, 4)} if d.route is not None else {})}
