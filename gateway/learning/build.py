@@ -33,6 +33,10 @@ def build_learner(holder: PolicyHolder, redis: Redis | None,
         runtime = holder.current
         return runtime.policy.learning, runtime.policy.router, runtime.specs
 
+    if not policy.cache.enabled:  # otherwise the cache has set them (`cache.semantic.blas_threads`)
+        from gateway.cache.blas import limit_blas_threads
+
+        limit_blas_threads(1)  # the blend's small products are many times slower with threaded BLAS
     learner = Learner(policy=sections, store=store)
     if metrics is not None:
         from gateway.learning.metrics import LearningCollector
