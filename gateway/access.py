@@ -48,13 +48,32 @@ async def admit(tenancy: Tenancy, runtime: Runtime, principal: Principal, name: 
     principal.check_route(name, alias=name in runtime.policy.router.aliases)
     access = Access(principal=principal)
     if tenancy.limits is not None:
-        access.admission = await tenancy.limits.admit(principal, tokens=prompt_tokens)
+        access.admission = await tenancy.limits.admit(principal, tokens=prompt_tokens,
+                                                      cost_usd=estimate_cost(runtime, body, prompt_tokens))
         access.headers.update(access.admission.headers)
     access.guards = tenancy.guardrails.for_request(tenant=principal.tenant, route=name)
     if access.guards is not None:
-        verdict = await access.guards.check_input(body["messages"], response_format=body.get("response_format"))
+        try:
+            verdict = await access.guards.check_input(body["messages"], response_format=body.get("response_format"))
+        except BaseException:
+            if tenancy.limits is not None and access.admission is not None:  # blocked: nothing will be spent
+                await asyncio.shield(tenancy.limits.release(principal, access.admission.reserved_usd))
+            raise
         body["messages"] = verdict.messages
     return access
+
+
+COMPLETION_ESTIMATE = 512
+"""Completion tokens expected of a request that sets no `max_tokens` (for the budget reservation)."""
+
+
+def estimate_cost(runtime: Runtime, body: Mapping[str, Any], prompt_tokens: int) -> float:
+    """A request's cost before it is routed, at the dearest chat model's prices: reserved against
+    the budgets when admitted, replaced by the real cost when settled."""
+    limit = body.get("max_completion_tokens") or body.get("max_tokens") or COMPLETION_ESTIMATE
+    completion = limit if isinstance(limit, int) else COMPLETION_ESTIMATE
+    return max((s.price.cost(prompt_tokens, completion) for s in runtime.specs.values() if s.capabilities.chat),
+               default=0.0)
 
 
 class SpendRecorder:
@@ -71,16 +90,24 @@ class SpendRecorder:
         self._pending: dict[tuple[str, str, str], _Usage] = {}
 
     def settle(self, access: Access, runtime: Runtime, model: str | None, usage: Mapping[str, int]) -> None:
-        if self._tenancy.limits is None or model is None or model not in runtime.specs:
+        """Settle one request: its usage of `model` (None: no model answered, or the cache did)
+        replaces what was reserved for it."""
+        admission = access.admission
+        if self._tenancy.limits is None or admission is None:
+            return
+        spec = runtime.specs.get(model) if model is not None else None
+        if spec is None and not (admission.reserved_usd or admission.reserved_tokens):
             return
         principal = access.principal
-        key = (principal.tenant, principal.key_id, model)
+        key = (principal.tenant, principal.key_id, spec.id if spec is not None else "")
         entry = self._pending.get(key)
         if entry is None:
-            entry = self._pending[key] = _Usage(principal, runtime.specs[model])
-        entry.prompt += usage.get("prompt_tokens", 0)
-        entry.completion += usage.get("completion_tokens", 0)
-        entry.reserved += access.admission.reserved_tokens if access.admission else 0
+            entry = self._pending[key] = _Usage(principal, spec)
+        if spec is not None:
+            entry.prompt += usage.get("prompt_tokens", 0)
+            entry.completion += usage.get("completion_tokens", 0)
+        entry.reserved += admission.reserved_tokens
+        entry.reserved_usd += admission.reserved_usd
 
     async def flush(self) -> None:
         limits = self._tenancy.limits
@@ -88,7 +115,8 @@ class SpendRecorder:
         if limits is None or not pending:
             return
         await asyncio.gather(*(limits.settle(u.principal, spec=u.spec, prompt_tokens=u.prompt,
-                                             completion_tokens=u.completion, reserved_tokens=u.reserved)
+                                             completion_tokens=u.completion, reserved_tokens=u.reserved,
+                                             reserved_usd=u.reserved_usd)
                                for u in pending.values()), return_exceptions=True)
 
     async def run(self) -> None:
@@ -103,7 +131,8 @@ class SpendRecorder:
 @dataclass(slots=True)
 class _Usage:
     principal: Principal
-    spec: ModelSpec
+    spec: ModelSpec | None
     prompt: int = 0
     completion: int = 0
     reserved: int = 0
+    reserved_usd: float = 0.0

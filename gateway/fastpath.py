@@ -16,7 +16,7 @@ import ipaddress
 import itertools
 import logging
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -34,6 +34,8 @@ log = logging.getLogger("turnout.gateway")
 
 _JSON = (b"content-type", b"application/json")
 _SSE = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
+_WATCH_AFTER_S = 0.05
+"""A request still running after this long starts watching for its client's disconnect."""
 
 
 class ClientGone(Exception):
@@ -103,38 +105,58 @@ async def send_answer(send: Send, receive: Receive, answer: Answer) -> None:
         return
     async with contextlib.aclosing(answer.stream) as stream:  # closed on a disconnect too
         await send({"type": "http.response.start", "status": 200, "headers": [*_SSE, *_raw(answer.headers)]})
-        async with _cancelled_on_disconnect(receive) as gone:
+        async with _CancelledOnDisconnect(receive) as watch:
             try:
                 async for chunk in stream:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             except OSError:  # the client went away (ASGI 2.4 `send` raises): stop reading upstream
-                gone.set()
+                watch.gone = True
 
 
-@contextlib.asynccontextmanager
-async def _cancelled_on_disconnect(receive: Receive) -> AsyncIterator[asyncio.Event]:
+class _CancelledOnDisconnect:
     """While inside, a client disconnect cancels the current task at once (a stream waiting on a slow
-    upstream would otherwise notice only at its next write). One watcher task per stream."""
-    task = asyncio.current_task()
-    assert task is not None
-    gone = asyncio.Event()
+    upstream would otherwise notice only at its next write; a plain request would go on retrying and
+    falling back for nobody). One watcher task, started after `after_s`: a plain request that ends
+    sooner, the common case, costs a timer instead of a task."""
 
-    async def watch() -> None:
-        while (await receive())["type"] != "http.disconnect":
+    __slots__ = ("_after_s", "_receive", "_task", "_timer", "_watcher", "gone")
+
+    def __init__(self, receive: Receive, *, after_s: float = 0.0) -> None:
+        self._receive, self._after_s = receive, after_s
+        self._timer: asyncio.TimerHandle | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.gone = False
+        """The client went away (set by the watcher, or by a writer whose `send` failed)."""
+
+    async def __aenter__(self) -> _CancelledOnDisconnect:
+        task = asyncio.current_task()
+        assert task is not None
+        self._task = task
+        if self._after_s > 0:
+            self._timer = asyncio.get_running_loop().call_later(self._after_s, self._begin)
+        else:
+            self._begin()
+        return self
+
+    def _begin(self) -> None:
+        self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while (await self._receive())["type"] != "http.disconnect":
             pass
-        gone.set()
-        task.cancel()
+        self.gone = True
+        self._task.cancel()
 
-    watcher = asyncio.get_running_loop().create_task(watch())
-    try:
-        yield gone
-    except asyncio.CancelledError:
-        if not gone.is_set():
-            raise  # cancelled for another reason (shutdown): pass it on
-        task.uncancel()
-    finally:
-        watcher.cancel()
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
+        if kind is asyncio.CancelledError and self.gone:  # ours: swallowed; any other cancel passes on
+            self._task.uncancel()
+            return True
+        return False
 
 
 Handler = Callable[["GatewayService", dict[str, Any], Mapping[str, str], str], Awaitable["Answer"]]
@@ -175,7 +197,11 @@ class FastPath:
             check_open_mode(service, scope)
             limit = service.holder.current.policy.server.max_body_bytes
             body = schemas.parse_json_object(await read_body(receive, headers, limit))
-            answer = await handler(service, body, headers, rid)
+            answer: Answer | None = None
+            async with _CancelledOnDisconnect(receive, after_s=_WATCH_AFTER_S):  # a client that hangs up
+                answer = await handler(service, body, headers, rid)
+            if answer is None:
+                return
         except TurnoutError as exc:
             shape = self.shapes.get(scope["path"])
             await send_json(send, exc.status, orjson.dumps(shape(exc) if shape else exc.body()),

@@ -24,6 +24,10 @@ FORBIDDEN = frozenset({
     "deployment_id", "client", "http_client",
 })
 FORBIDDEN_PREFIXES = ("litellm_", "aws_", "vertex_", "azure_")
+MAX_DEPTH = 64
+"""Objects and lists nest at most this deep in a body (the parser takes 1,024, serialisers stop at
+255: refused here, with a 400 naming the field, instead of failing later)."""
+PART_TYPES = frozenset({"text", "image_url", "input_audio", "file", "refusal"})
 
 
 def _bad(param: str, message: str) -> RequestError:
@@ -39,7 +43,25 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
         raise RequestError("the request body is not valid JSON", code="invalid_json") from None
     if not isinstance(body, dict):
         raise RequestError("the request body must be a JSON object")
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH:  # cheap: only a body with that many can nest so deep
+        where = _too_deep(body)
+        if where is not None:
+            raise _bad(where, f"nested deeper than {MAX_DEPTH} levels")
     return body
+
+
+def _too_deep(body: dict[str, Any]) -> str | None:
+    """The top-level field holding a value nested deeper than `MAX_DEPTH`, or None."""
+    stack: list[tuple[Any, str, int]] = [(v, k, 2) for k, v in body.items()]
+    while stack:
+        value, field, depth = stack.pop()
+        if isinstance(value, dict | list) and depth > MAX_DEPTH:
+            return field
+        if isinstance(value, dict):
+            stack.extend((v, field, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, field, depth + 1) for v in value)
+    return None
 
 
 def _check_forbidden(body: Mapping[str, Any]) -> None:
@@ -129,6 +151,22 @@ CHAT_FIELDS: dict[str, Callable[[str, Any], None]] = {
 }
 
 
+def _part(where: str, part: Any) -> None:
+    """One content part: a known type, and the field of that type with the right type."""
+    if not isinstance(part, dict) or part.get("type") not in PART_TYPES:
+        raise _bad(f"{where}.type", f"must be a content part of type {', '.join(sorted(PART_TYPES))}")
+    kind = part["type"]
+    if kind in ("text", "refusal"):
+        if not isinstance(part.get(kind), str):
+            raise _bad(f"{where}.{kind}", "must be a string")
+        return
+    value = part.get(kind)
+    if kind == "image_url" and isinstance(value, dict) and not isinstance(value.get("url"), str):
+        raise _bad(f"{where}.image_url.url", "must be a string")
+    if not isinstance(value, dict):
+        raise _bad(f"{where}.{kind}", "must be an object")
+
+
 def _message(i: int, msg: Any) -> None:
     where = f"messages[{i}]"
     if not isinstance(msg, dict):
@@ -143,8 +181,7 @@ def _message(i: int, msg: Any) -> None:
         raise _bad(f"{where}.content", "is required")
     if isinstance(content, list):
         for j, part in enumerate(content):
-            if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-                raise _bad(f"{where}.content[{j}]", "must be a content part with a type")
+            _part(f"{where}.content[{j}]", part)
     elif not isinstance(content, str):
         raise _bad(f"{where}.content", "must be a string or a list of content parts")
     if role == "tool" and not isinstance(msg.get("tool_call_id"), str):

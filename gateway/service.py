@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
@@ -21,11 +22,13 @@ from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
 from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
-from gateway.decide import decide, estimate_tokens
+from gateway.decide import decide, estimate_tokens, model_tier
+from gateway.readiness import readiness_checks, redis_check
 from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
-from router.errors import RequestError, TurnoutError, UpstreamUnavailable
+from registry import Tier
+from router.errors import PayloadTooLarge, RequestError, TurnoutError, UpstreamUnavailable
 from router.record import RouteRecord
 from router.select import pinned
 from router.sse import SSE_DONE, sse_error_event
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from gateway.cache import CacheLookup
 
 log = logging.getLogger("turnout.requests")
+ROUTE_MAX_TOKENS = 16384
 
 
 @dataclass(slots=True)
@@ -74,7 +78,10 @@ class GatewayService:
             record.tenant = principal.tenant
             access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
-                return self._cached(lookup, record, access, started, request_id)
+                if may_serve_cached(runtime, access, lookup.response):
+                    return self._cached(lookup, record, access, started, request_id)
+                lookup = dataclasses.replace(lookup, status="miss", response=None, similarity=None)
+                record.cache, record.cache_similarity = "miss", None
             decision, record.classifier_ms = await decide(
                 self.services, runtime, name, body, headers, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
@@ -92,6 +99,10 @@ class GatewayService:
             result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
             record.status, record.error_class = exc.status, type(exc).__name__
+            self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
+            raise
+        except asyncio.CancelledError:  # the client hung up: no more attempts, nothing stored
+            record.status, record.error_class = 499, "ClientGone"
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
@@ -177,10 +188,11 @@ class GatewayService:
         if cache is None or lookup is None:
             return await self._complete(runtime, body, route, access)
         async with cache.single_flight(lookup) as flight:
-            if flight.hit and flight.response is not None:
+            if flight.hit and flight.response is not None and may_serve_cached(runtime, access, flight.response):
                 record.cache = "hit-exact"
                 return dict(flight.response)
             result = await self._complete(runtime, body, route, access)
+            result["model"] = route.model  # the policy's id: what a later hit is permitted by
             await cache.store(flight, result)
             return result
 
@@ -265,8 +277,9 @@ class GatewayService:
         record.upstream_ms = min(upstream_ms, record.latency_ms)
         if route is not None:
             note_route(record, route)
-            if access is not None and route.model is not None:
-                self.services.spend.settle(access, self.holder.current, route.model, route.usage)
+        if access is not None:  # what was reserved is replaced by what was used (nothing: failed, cached)
+            model = route.model if route is not None else None
+            self.services.spend.settle(access, self.holder.current, model, route.usage if route is not None else {})
         for observer in self.services.observers:
             observer.observe(record)
         payload: dict[str, Any] = route.to_log() if route is not None else {"alias": record.route}
@@ -279,10 +292,17 @@ class GatewayService:
 
     # ------------------------------------------------------------------ the decision alone
     async def route(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str = "") -> dict[str, Any]:
+        """The decision alone: rate-limited like chat (one request, no tokens), and only for prompts
+        up to `ROUTE_MAX_TOKENS` (classifying costs CPU in proportion to the text)."""
         runtime = self.holder.current
         name = schemas.validate_chat(body)
         principal = await authenticate(self.services.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
+        if estimate_tokens(body["messages"]) > ROUTE_MAX_TOKENS:
+            raise PayloadTooLarge(f"messages: the route API classifies prompts of up to about {ROUTE_MAX_TOKENS} "
+                                  f"tokens; send longer ones to /v1/chat/completions")
+        if self.services.tenancy.limits is not None:
+            await self.services.tenancy.limits.admit(principal, tokens=0)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None,
                                    embedding=self._embedding(runtime, name, body))
@@ -335,13 +355,20 @@ class GatewayService:
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         runtime = self.holder.current
-        return readiness_checks(runtime)
+        checks = readiness_checks(runtime)
+        if self.services.redis is not None:
+            checks["redis"] = await redis_check(self.services.redis)
+        return checks
 
 
-def readiness_checks(runtime: Runtime) -> dict[str, dict[str, Any]]:
-    chat = [m for m in runtime.registry.available_ids() if runtime.specs[m].capabilities.chat]
-    return {"policy": {"ok": True, "version": runtime.version},
-            "upstreams": {"ok": bool(chat), "available": len(chat)}}
+def may_serve_cached(runtime: Runtime, access: Access, response: Mapping[str, Any] | None) -> bool:
+    """A cached answer is served only to a key that could have called the model that produced it:
+    within its `allowed_models` and its tier cap (its `max_tier`, or a spent budget's downgrade)."""
+    model = response.get("model") if response is not None else None
+    principal = access.principal
+    if not isinstance(model, str) or model not in runtime.specs:  # unknown origin: unrestricted keys only
+        return principal.allowed_models is None and access.max_tier >= Tier.COMPLEX
+    return principal.allows_model(model) and model_tier(runtime, model) <= access.max_tier
 
 
 def _float(value: str | None) -> float | None:

@@ -6,7 +6,11 @@
 - pybreaker counts failures only through `calling()` around the `await` (decorating an `async def`
   or `breaker.call(async_fn)` counts nothing).
 - Caller errors (`RequestError`: bad request, context too long, content refused) and cancellations
-  are excluded: they never open a breaker. pybreaker treats an excluded error like a success (the
+  are excluded: they never open a breaker. A *suspect* upstream error (`UpstreamError.suspect`: an
+  upstream 500 or a request the adapter could not translate) is deferred: `calling()` does not
+  count it; the executor counts it with `record_failure` once the request has ended, unless every
+  model it called failed it the same way (then the request, not the models, is at fault). A
+  half-open probe counts every failure at once. pybreaker treats an excluded error like a success (the
   consecutive-failure counter restarts), except one case we change: a cancelled half-open probe
   counts as a failed probe, so the breaker re-opens instead of closing on a call that never finished.
 - Half-open lets exactly one probe through at a time; other calls get `CircuitOpen` meanwhile.
@@ -28,7 +32,7 @@ from typing import Any
 
 import pybreaker
 
-from router.errors import CircuitOpen, RequestError
+from router.errors import CircuitOpen, RequestError, UpstreamError
 from router.policy import BreakerPolicy
 
 log = logging.getLogger("turnout.router.breakers")
@@ -85,13 +89,17 @@ class ModelBreaker:
         self.opened_at: float | None = None
         """Wall-clock time the breaker last opened (pybreaker also times its reset on the wall clock)."""
         self._probing = False
+        self._forcing = False
+        self._storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=policy.fail_max, reset_timeout=policy.reset_timeout_s, exclude=[self._excluded],
-            listeners=[_Listener(self)], name=model, throw_new_error_on_trip=False)
+            listeners=[_Listener(self)], name=model, throw_new_error_on_trip=False, state_storage=self._storage)
 
     def _excluded(self, exc: BaseException) -> bool:
         if isinstance(exc, asyncio.CancelledError):
             return not self._probing
+        if isinstance(exc, UpstreamError) and exc.suspect:
+            return not (self._probing or self._forcing)
         return isinstance(exc, RequestError)
 
     def configure(self, policy: BreakerPolicy) -> None:
@@ -117,6 +125,7 @@ class ModelBreaker:
         if self._probing:
             raise CircuitOpen(f"model {self.model!r}: circuit half-open, probe in flight")
         probe = False
+        held: int | None = None
         try:
             with contextlib.ExitStack() as stack:
                 try:
@@ -124,21 +133,33 @@ class ModelBreaker:
                 except pybreaker.CircuitBreakerError:
                     raise CircuitOpen(f"model {self.model!r}: circuit open") from None
                 probe = self._probing = self._breaker.current_state == pybreaker.STATE_HALF_OPEN
-                yield
+                try:
+                    yield
+                except UpstreamError as exc:
+                    if exc.suspect and not probe and not self._forcing:
+                        held = self._breaker.fail_counter  # deferred: pybreaker would count it a success
+                    raise
         finally:
             if probe:
                 self._probing = False
+            for _ in range(held - self._breaker.fail_counter if held is not None else 0):
+                self._storage.increment_counter()
 
     def force_open(self) -> None:
         """Open now, as if it had just tripped (another replica saw the model fail)."""
         self._breaker.open()
 
     def record_failure(self, exc: BaseException) -> None:
-        """Count a failure seen outside `calling()` (a stream that broke after its first chunk)."""
-        if self._breaker.current_state != pybreaker.STATE_CLOSED or self._excluded(exc):
-            return
-        with contextlib.suppress(type(exc)), self.calling():
-            raise exc
+        """Count a failure seen outside `calling()` (a stream that broke after its first chunk, a
+        deferred suspect error)."""
+        self._forcing = True
+        try:
+            if self._breaker.current_state != pybreaker.STATE_CLOSED or self._excluded(exc):
+                return
+            with contextlib.suppress(type(exc)), self.calling():
+                raise exc
+        finally:
+            self._forcing = False
 
     def view(self) -> BreakerView:
         retry_in = self._retry_in()

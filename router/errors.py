@@ -113,6 +113,14 @@ class UpstreamError(TurnoutError):
     type = "upstream_error"
     code = "bad_gateway"
     retryable = True
+    suspect = False
+    """The request itself may have caused it (an upstream 500, an adapter that could not translate
+    the request): a breaker counts it only once another model has answered the same request, or
+    the models failed it differently (see `router.breakers`)."""
+
+    def as_suspect(self) -> UpstreamError:
+        self.suspect = True
+        return self
 
 
 class UpstreamUnavailable(UpstreamError):

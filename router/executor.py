@@ -6,6 +6,8 @@
         retryable error (5xx, timeout, 429): retry the same model, exponential backoff + jitter,
             never sooner than `Retry-After`; a `Retry-After` over `max_retry_after_s`, or a wait
             past the deadline, moves on to the next model instead
+        suspect error (an upstream 500, an untranslatable request): as any upstream error, but its
+            breaker counts it only after the walk, unless every model called failed the same way
         caller error (RequestError): raised as is, no retry, no fallback, except
             ContextWindowExceeded -> the next models with a larger window only
             ContentPolicyViolation -> the policy's content-policy fallback model, once
@@ -52,6 +54,23 @@ T = TypeVar("T")
 CallFn = Callable[[ModelSpec, float], Awaitable[T]]
 
 
+def well_formed(body: Mapping[str, Any], kind: Literal["chat", "embeddings"]) -> bool:
+    """An answer a client can use: chat has a non-empty list of choices, each with a message object;
+    embeddings a list of data. Anything else is the upstream's failure (fallback), not a success."""
+    if kind == "embeddings":
+        return isinstance(body.get("data"), list)
+    choices = body.get("choices")
+    return (isinstance(choices, list) and bool(choices)
+            and all(isinstance(c, dict) and isinstance(c.get("message"), dict) for c in choices))
+
+
+def _same_everywhere(record: RouteRecord) -> bool:
+    """Two or more models were called and every call failed with the same error and status."""
+    calls = [a for a in record.attempts if a.outcome != "skipped"]
+    return (len({a.model for a in calls}) >= 2 and all(a.outcome == "error" for a in calls)
+            and len({(a.error, a.status) for a in calls}) == 1)
+
+
 class Executor:
     """Calls down a chain. Build one per policy load (it reads that load's registry); share the
     `Upstream` and `Breakers` across loads so breaker state survives a reload."""
@@ -82,8 +101,8 @@ class Executor:
         async def attempt(spec: ModelSpec, budget_s: float) -> dict[str, Any]:
             response = await self._upstream.send(self._request(spec, body, kind, False, budget_s,
                                                                record.trace_headers))
-            if response.body is None:
-                raise UpstreamError(f"model {spec.id!r} returned no body")
+            if response.body is None or not well_formed(response.body, kind):
+                raise UpstreamError(f"model {spec.id!r} returned no valid answer", code="upstream_invalid_response")
             return response.body
 
         result, spec, latency_ms = await self._walk(decision, record, attempt, stream=False)
@@ -105,24 +124,50 @@ class Executor:
         that is raised from the iterator (see `router.sse`). Always `aclose()` it if you stop early.
         """
 
+        options = body.get("stream_options")
+        client_usage = isinstance(options, dict) and options.get("include_usage") is True
+        # every stream is metered: ask for usage; the client sees the usage chunk only if it asked
+        upstream_body = {**body, "stream": True,
+                         "stream_options": {**(options if isinstance(options, dict) else {}), "include_usage": True}}
+
         async def attempt(spec: ModelSpec, budget_s: float) -> Opened:
             started = time.monotonic()
-            response = await self._upstream.send(self._request(spec, {**body, "stream": True}, "chat", True,
-                                                               budget_s, record.trace_headers))
+            response = await self._upstream.send(self._request(spec, upstream_body, "chat", True, budget_s,
+                                                               record.trace_headers))
             if response.stream is None:
                 raise UpstreamError(f"model {spec.id!r} returned no stream")
-            return await open_first(response.stream, started)
+            return await open_first(response.stream, started, spec.id)
 
         opened, spec, _ = await self._walk(decision, record, attempt, stream=True)
         record.ttft_ms = opened.ttft_ms
         ctx = StreamContext(model=spec.id, state=self._registry.get(spec.id), breaker=self._breakers.get(spec.id),
                             record=record, idle_timeout=spec.timeouts.idle,
                             started=time.monotonic() - opened.ttft_ms / 1000, price_cost=spec.price.cost,
-                            prompt_tokens=prompt_tokens)
+                            prompt_tokens=prompt_tokens, client_usage=client_usage)
         return ChunkStream(opened, ctx)
 
     async def _walk(self, decision: Decision, record: RouteRecord, attempt: CallFn[T], *,
                     stream: bool) -> tuple[T, ModelSpec, float]:
+        suspects: list[tuple[str, UpstreamError]] = []
+        try:
+            result = await self._chain(decision, record, attempt, stream, suspects)
+        except AllAttemptsFailed:
+            self._count_suspects(suspects, client_fault=_same_everywhere(record))
+            raise
+        except RequestError:
+            self._count_suspects(suspects, client_fault=True)
+            raise
+        self._count_suspects(suspects, client_fault=False)
+        return result
+
+    def _count_suspects(self, suspects: list[tuple[str, UpstreamError]], *, client_fault: bool) -> None:
+        """Deferred breaker failures: counted, unless the request failed the same way everywhere."""
+        if not client_fault:
+            for model, exc in suspects:
+                self._breakers.get(model).record_failure(exc)
+
+    async def _chain(self, decision: Decision, record: RouteRecord, attempt: CallFn[T], stream: bool,
+                     suspects: list[tuple[str, UpstreamError]]) -> tuple[T, ModelSpec, float]:
         deadline = time.monotonic() + decision.deadline_s
         errors: list[TurnoutError] = []
         queue = list(decision.chain)
@@ -132,7 +177,7 @@ class Executor:
             model = queue[i]
             i += 1
             try:
-                return await self._try_model(model, decision, record, deadline, errors, attempt, stream)
+                return await self._try_model(model, decision, record, deadline, errors, attempt, stream, suspects)
             except ContextWindowExceeded:
                 window = self._registry.spec(model).context_window
                 larger = [m for m in queue[i:] if self._window(m) > window]
@@ -155,7 +200,8 @@ class Executor:
         raise AllAttemptsFailed(f"all models failed ({calls} calls): {record.summary()}", errors=errors)
 
     async def _try_model(self, model: str, decision: Decision, record: RouteRecord, deadline: float,
-                         errors: list[TurnoutError], attempt: CallFn[T], stream: bool) -> tuple[T, ModelSpec, float]:
+                         errors: list[TurnoutError], attempt: CallFn[T], stream: bool,
+                         suspects: list[tuple[str, UpstreamError]]) -> tuple[T, ModelSpec, float]:
         """Call one model, retrying it per the decision's retry policy; raise its last error."""
         state = self._registry.get(model)
         if state is None:  # a decision made under another policy load than this executor's
@@ -179,6 +225,8 @@ class Executor:
                 return result, spec, (time.monotonic() - started) * 1000
             except TurnoutError as exc:
                 errors.append(exc)
+                if isinstance(exc, UpstreamError) and exc.suspect:
+                    suspects.append((model, exc))
                 skipped = isinstance(exc, CircuitOpen | AtCapacity)
                 record.add(model, "skipped" if skipped else "error", (time.monotonic() - started) * 1000,
                            error=exc, retry=n)

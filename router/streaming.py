@@ -3,6 +3,12 @@
 `open_first` runs under the attempt's first-token timeout and breaker; `relay` runs after the
 executor has returned, under the idle-gap timeout, and settles the model's live state when the
 stream ends, fails or is closed (see `router.sse` for the contract after the first chunk).
+
+Every chunk is checked for shape (`choices` a list of objects): a malformed one is an upstream
+error, so before the first content chunk the executor falls back, after it the client gets an
+error event. Every stream is metered: upstreams are asked for usage (`stream_options.include_usage`)
+and the usage chunk is kept from a client that did not ask for it; without one (or when the stream
+is cut or abandoned) the completion is counted from the text actually streamed.
 """
 
 from __future__ import annotations
@@ -21,15 +27,54 @@ from router.record import RouteRecord
 from router.upstream.base import Chunk
 
 _CONTENT_KEYS = ("content", "tool_calls", "function_call", "refusal")
+_NONE: Any = object()
 
 
-def has_content(chunk: Chunk) -> bool:
+def malformed(model: str) -> UpstreamError:
+    return UpstreamError(f"model {model!r}: upstream sent a malformed stream chunk", code="upstream_invalid_response")
+
+
+def checked_choices(chunk: Chunk, model: str) -> list[dict[str, Any]]:
+    """The chunk's choices, each an object with an object `delta`; a malformed chunk raises."""
+    choices = chunk.get("choices", [])
+    if not isinstance(choices, list):
+        raise malformed(model)
+    for choice in choices:
+        if not isinstance(choice, dict) or not isinstance(choice.get("delta", {}), dict):
+            raise malformed(model)
+    return choices
+
+
+def has_content(chunk: Chunk, model: str = "upstream") -> bool:
     """A chunk a client would see as output: text, a tool call, a refusal or a finish."""
-    for choice in chunk.get("choices") or ():
+    for choice in checked_choices(chunk, model):
         delta = choice.get("delta") or {}
         if any(delta.get(key) for key in _CONTENT_KEYS) or choice.get("finish_reason"):
             return True
     return False
+
+
+def streamed_chars(chunk: Chunk) -> int:
+    """Characters of output in a (checked) chunk: text, refusals and tool-call arguments."""
+    chars = 0
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        for key in ("content", "refusal"):
+            value = delta.get(key)
+            if isinstance(value, str):
+                chars += len(value)
+        calls = delta.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            fn = call.get("function") if isinstance(call, dict) else None
+            if isinstance(fn, dict):
+                chars += sum(len(v) for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str))
+    return chars
+
+
+def counted_tokens(chars: int) -> int:
+    """Completion tokens of `chars` streamed characters when the upstream sent no usage: about four
+    characters a token (the same rule as the prompt estimate), rounded up."""
+    return -(-chars // 4)
 
 
 @dataclass(slots=True)
@@ -46,13 +91,13 @@ async def close_quietly(stream: AsyncIterator[Chunk]) -> None:
             await aclose()
 
 
-async def open_first(stream: AsyncIterator[Chunk], started: float) -> Opened:
+async def open_first(stream: AsyncIterator[Chunk], started: float, model: str = "upstream") -> Opened:
     """Pull chunks until the first one with content; the chunks before it are kept for the client."""
     buffered: list[Chunk] = []
     try:
         async for chunk in stream:
             buffered.append(chunk)
-            if has_content(chunk):
+            if has_content(chunk, model):
                 return Opened(buffered, stream, (time.monotonic() - started) * 1000)
     except BaseException:
         await asyncio.shield(close_quietly(stream))
@@ -70,13 +115,50 @@ class StreamContext:
     started: float
     price_cost: Callable[[int, int], float]
     prompt_tokens: int
+    client_usage: bool = True
+    """The client asked for usage (`stream_options.include_usage`): pass usage chunks on."""
+    chars: int = 0
+    """Output characters relayed so far (the count when the upstream sends no usage)."""
     settled: bool = False
 
 
-def _usage(chunk: Chunk, ctx: StreamContext) -> None:
-    usage = chunk.get("usage")
+def _meter(chunk: Chunk, ctx: StreamContext) -> bool:
+    """Check the chunk, count its output and record its usage; False for a usage chunk the client did
+    not ask for. Runs on every chunk: the common one (one choice, a text delta) takes the short way."""
+    choices = chunk.get("choices", _NONE)
+    if choices.__class__ is not list:
+        if choices is not _NONE:
+            raise malformed(ctx.model)
+        choices = []
+    for choice in choices:
+        delta = choice.get("delta") if choice.__class__ is dict else _NONE
+        if delta.__class__ is not dict:
+            if delta is not None:
+                raise malformed(ctx.model)
+            continue
+        content = delta.get("content")
+        if content.__class__ is str and len(delta) <= 2:  # {"content": ...} or {"role": ..., "content": ...}
+            ctx.chars += len(content)
+        elif delta:
+            ctx.chars += streamed_chars({"choices": [choice]})
+    if "usage" not in chunk:
+        return True
+    usage = chunk["usage"] if ctx.client_usage else chunk.pop("usage")
     if isinstance(usage, dict):
-        ctx.record.usage = {k: v for k, v in usage.items() if isinstance(v, int)}
+        ctx.record.usage = {k: v for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}
+    return ctx.client_usage or bool(choices)
+
+
+def _charge(ctx: StreamContext) -> None:
+    """The stream's usage: the upstream's, or the prompt estimate and the text actually streamed."""
+    usage = ctx.record.usage
+    if "completion_tokens" not in usage:
+        completion = counted_tokens(ctx.chars)
+        prompt = usage.get("prompt_tokens", ctx.prompt_tokens)
+        ctx.record.usage = usage = {"prompt_tokens": prompt, "completion_tokens": completion,
+                                    "total_tokens": prompt + completion}
+    prompt = usage.setdefault("prompt_tokens", ctx.prompt_tokens)
+    ctx.record.cost_usd = ctx.price_cost(prompt, usage["completion_tokens"])
 
 
 async def _settle(opened: Opened, ctx: StreamContext, ok: bool | None) -> None:
@@ -86,13 +168,10 @@ async def _settle(opened: Opened, ctx: StreamContext, ok: bool | None) -> None:
     ctx.settled = True
     if ctx.state is not None:
         ctx.state.in_flight -= 1
-    completion = ctx.record.usage.get("completion_tokens", 0)
+    _charge(ctx)  # finished, cut or abandoned: what was delivered is charged
     if ok is not None and ctx.state is not None:
         ctx.state.record(latency_ms=(time.monotonic() - ctx.started) * 1000, ok=ok,
-                         ttft_ms=opened.ttft_ms, completion_tokens=completion)
-    if ok and ctx.record.usage:
-        prompt = ctx.record.usage.get("prompt_tokens", ctx.prompt_tokens)
-        ctx.record.cost_usd = ctx.price_cost(prompt, completion)
+                         ttft_ms=opened.ttft_ms, completion_tokens=ctx.record.usage["completion_tokens"])
     await asyncio.shield(close_quietly(opened.rest))
 
 
@@ -100,8 +179,8 @@ async def _relay(opened: Opened, ctx: StreamContext) -> AsyncGenerator[Chunk, No
     ok: bool | None = None
     try:
         for chunk in opened.buffered:
-            _usage(chunk, ctx)
-            yield chunk
+            if _meter(chunk, ctx):
+                yield chunk
         while True:
             try:
                 async with asyncio.timeout(ctx.idle_timeout):
@@ -110,8 +189,8 @@ async def _relay(opened: Opened, ctx: StreamContext) -> AsyncGenerator[Chunk, No
                 break
             except TimeoutError:
                 raise UpstreamTimeout(f"model {ctx.model!r}: no chunk for {ctx.idle_timeout:g}s") from None
-            _usage(chunk, ctx)
-            yield chunk
+            if _meter(chunk, ctx):
+                yield chunk
         ok = True
     except TurnoutError as exc:
         ok = False

@@ -1,5 +1,9 @@
 """Input guardrails over chat messages: deny list, then prompt injection, then PII (checked last so the
-first two see the original text). Returns the messages to send, redacted where the action says so."""
+first two see the original text). Returns the messages to send, redacted where the action says so.
+
+Each message is checked whole, its text parts joined as the model reads them, so a pattern or an
+e-mail split across two parts is found; redacting such a message merges its text parts into one.
+"""
 
 from __future__ import annotations
 
@@ -40,10 +44,19 @@ def message_texts(message: dict[str, Any]) -> list[str]:
     return []
 
 
+def joined(message: dict[str, Any]) -> str:
+    """The message's text as the model reads it: its text parts one after the other."""
+    return "".join(message_texts(message))
+
+
 def rewrite(message: dict[str, Any], fn: Callable[[str], str]) -> dict[str, Any]:
     content = message.get("content")
     if isinstance(content, str):
         return {**message, "content": fn(content)}
+    texts = message_texts(message)
+    if isinstance(content, list) and len(texts) > 1:  # a match may span parts: one text part, then the rest
+        others = [p for p in content if not (isinstance(p, dict) and isinstance(p.get("text"), str))]
+        return {**message, "content": [{"type": "text", "text": fn("".join(texts))}, *others]}
     if isinstance(content, list):
         parts = [{**p, "text": fn(p["text"])} if isinstance(p, dict) and isinstance(p.get("text"), str) else p
                  for p in content]
@@ -91,7 +104,7 @@ class InputChecker:
         if self._deny is None or self._guards.deny is None:
             return None
         deny = self._deny
-        rules = [h.rule for i in checked for t in message_texts(messages[i]) for h in deny.find(t)]
+        rules = [h.rule for i in checked for h in deny.find(joined(messages[i]))]
         if not rules:
             return None
         finding = self._report.found("input.deny", self._guards.deny.action, rules)
@@ -116,7 +129,7 @@ class InputChecker:
         guard = self._guards.pii
         if guard is None:
             return None
-        kinds = [s.kind for i in checked for t in message_texts(messages[i]) for s in find_pii(t, guard.kinds)]
+        kinds = [s.kind for i in checked for s in find_pii(joined(messages[i]), guard.kinds)]
         if not kinds:
             return None
         finding = self._report.found("input.pii", guard.action, kinds)

@@ -1,8 +1,9 @@
 """What the request path calls: `admit` before choosing a model, `settle` after the answer.
 
-`admit` checks the budgets (no side effects), then the rate limits (one atomic Redis call that counts
-the request and reserves its estimated tokens). `settle` prices the usage, adds it to the spend, and
-corrects the token reservation. Redis failures follow `on_redis_error` per limit type.
+`admit` reserves the request's estimated cost against the budgets and checks them (a reservation is
+atomic, so concurrent requests see each other's), then the rate limits (one atomic Redis call that
+counts the request and reserves its estimated tokens). `settle` prices the usage and replaces both
+reservations with what was used. Redis failures follow `on_redis_error` per limit type.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Admission:
     max_tier: Tier | None = None
     """A cap on the tier because a budget is spent (policy `downgrade`); None: no cap."""
     reserved_tokens: int = 0
+    reserved_usd: float = 0.0
+    """The estimated cost reserved against the budgets (replaced by the real cost at `settle`)."""
     failed_open: tuple[str, ...] = ()
     """Limit types not enforced for this request because Redis was unreachable."""
 
@@ -88,19 +91,22 @@ class LimitsService:
                 Quota(f"{tenant_scope}:req", "requests", t.requests_per_minute, requests),
                 Quota(f"{tenant_scope}:tok", "tokens", t.tokens_per_minute, tokens)]
 
-    async def _budget_cap(self, subject: Subject) -> Tier | None:
+    async def _budget_cap(self, subject: Subject, cost: float) -> Tier | None:
         k, t = subject.key_limits, subject.tenant_limits
-        spent = await self.ledger.spent(subject)
+        spent = await self.ledger.reserve(subject, cost)
         hit = _exhausted(spent, k, t, self._clock())
         if hit is None:
             return None
         name, renews = hit
+        if self._policy.on_budget_exhausted != "downgrade":
+            await self.ledger.add(subject, -cost)  # refused: nothing will be spent
         if self._policy.on_budget_exhausted == "downgrade":
             return self._policy.downgrade_to_tier
         raise RateLimited(f"the {name} budget is spent", retry_after=renews, code="insufficient_quota")
 
-    async def admit(self, subject: Subject, *, tokens: int = 0) -> Admission:
-        """Admit one request that is expected to use `tokens` (reserved now, corrected by `settle`).
+    async def admit(self, subject: Subject, *, tokens: int = 0, cost_usd: float = 0.0) -> Admission:
+        """Admit one request that is expected to use `tokens` and cost `cost_usd` (both reserved now,
+        corrected by `settle`).
 
         Raises `RateLimited` (429: `rate_limit_exceeded`, or `insufficient_quota` for a spent budget
         under policy `refuse`) or `StoreUnavailable` (503) when Redis fails and the policy is closed.
@@ -108,10 +114,12 @@ class LimitsService:
         failed: list[str] = []
         cap: Tier | None = None
         fail = self._policy.on_redis_error
+        reserved_usd = 0.0
         if _has_budget(subject):  # no budget: no Redis call, no latency sample
             try:
                 with redis_guard("budgets", fail.budgets, self._observer):
-                    cap = await self._budget_cap(subject)
+                    cap = await self._budget_cap(subject, cost_usd)
+                reserved_usd = cost_usd
             except FailOpen:
                 failed.append("budgets")
         decision = RateDecision(allowed=True)
@@ -124,20 +132,32 @@ class LimitsService:
         except FailOpen:
             failed.append("rate_limits")
         if not decision.allowed:
+            await self.release(subject, reserved_usd)
             raise RateLimitExceeded("rate limit reached for this key or tenant", decision=decision)
         reserved = tokens if "rate_limits" not in failed else 0
         return Admission(headers=decision.headers(), max_tier=cap, reserved_tokens=reserved,
-                         failed_open=tuple(failed))
+                         reserved_usd=reserved_usd, failed_open=tuple(failed))
 
-    async def settle(self, subject: Subject, *, spec: ModelSpec, prompt_tokens: int, completion_tokens: int,
-                     reserved_tokens: int = 0) -> float:
-        """Add the answer's cost (USD, from registry prices) to the spend and its tokens to the
-        tokens-per-minute windows. Returns the cost. Never raises for Redis: the answer has been served."""
-        cost = spec.price.cost(prompt_tokens, completion_tokens)
+    async def release(self, subject: Subject, usd: float) -> None:
+        """Hand back a budget reservation of a request that was refused after admission."""
+        if not usd:
+            return
+        try:
+            with redis_guard("spend", "open", self._observer):
+                await self.ledger.add(subject, -usd)
+        except FailOpen:
+            pass
+
+    async def settle(self, subject: Subject, *, spec: ModelSpec | None, prompt_tokens: int, completion_tokens: int,
+                     reserved_tokens: int = 0, reserved_usd: float = 0.0) -> float:
+        """Add the answer's cost (USD, from registry prices; 0 without a model: failed, or served from
+        the cache) to the spend in place of its reservation, and its tokens to the tokens-per-minute
+        windows. Returns the cost. Never raises for Redis: the answer has been served."""
+        cost = spec.price.cost(prompt_tokens, completion_tokens) if spec is not None else 0.0
         correction = prompt_tokens + completion_tokens - reserved_tokens
         try:
             with redis_guard("spend", "open", self._observer):
-                await self.ledger.add(subject, cost)
+                await self.ledger.add(subject, cost - reserved_usd)
                 await self._limiter.add(self._quotas(subject, requests=0, tokens=correction))
         except FailOpen:
             log.warning("usage of key %s (tenant %s) not recorded: %.6f USD", subject.key_id, subject.tenant, cost)

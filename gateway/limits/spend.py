@@ -53,7 +53,8 @@ class SpendLedger:
         return (f"{self._prefix}:spend:d:{now:%Y-%m-%d}", f"{self._prefix}:spend:m:{now:%Y-%m}", now)
 
     async def add(self, subject: Subject, usd: float) -> None:
-        if usd <= 0:
+        """Add `usd` (negative: hand back what a reservation over-estimated)."""
+        if usd == 0:
             return
         day, month, _ = self._keys()
         fields = (f"t:{subject.tenant}", f"k:{subject.tenant}:{subject.key_id}")
@@ -64,6 +65,23 @@ class SpendLedger:
             pipe.expire(day, _DAY_TTL)
             pipe.expire(month, _MONTH_TTL)
             await pipe.execute()
+
+    async def reserve(self, subject: Subject, usd: float) -> Spent:
+        """Add `usd` now (one request's estimated cost) and return the spend before it: concurrent
+        requests each see the reservations of those admitted before them (HINCRBYFLOAT is atomic)."""
+        if usd <= 0:
+            return await self.spent(subject)
+        day, month, _ = self._keys()
+        key, tenant = f"k:{subject.tenant}:{subject.key_id}", f"t:{subject.tenant}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for name in (key, tenant):
+                pipe.hincrbyfloat(day, name, usd)
+                pipe.hincrbyfloat(month, name, usd)
+            pipe.expire(day, _DAY_TTL)
+            pipe.expire(month, _MONTH_TTL)
+            kd, km, td, tm, *_ = await pipe.execute()
+        return Spent(key_day=float(kd) - usd, key_month=float(km) - usd, tenant_day=float(td) - usd,
+                     tenant_month=float(tm) - usd)
 
     async def spent(self, subject: Subject) -> Spent:
         day, month, _ = self._keys()

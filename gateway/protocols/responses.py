@@ -54,7 +54,7 @@ def _items(items: Sequence[Any]) -> list[dict[str, Any]]:
         kind = item.get("type", "message")
         if kind == "message":
             role = item.get("role")
-            if role not in _ROLES:
+            if not isinstance(role, str) or role not in _ROLES:
                 raise _bad(f"{where}.role", f"must be one of {', '.join(sorted(_ROLES))}")
             messages.append({"role": role, "content": _content(item.get("content"), role, f"{where}.content")})
         elif kind == "function_call":

@@ -58,6 +58,13 @@ class Responder:
                           "headers": [_JSON, (b"content-length", str(len(payload)).encode()), *headers]})
         await self._send({"type": "http.response.body", "body": payload})
 
+    async def raw(self, status: int, payload: bytes, content_type: bytes, *, length: int | None = None) -> None:
+        """Send `payload` as the body; `length` may announce more than is sent (a body cut short)."""
+        size = str(len(payload) if length is None else length).encode()
+        await self._send({"type": "http.response.start", "status": status,
+                          "headers": [(b"content-type", content_type), (b"content-length", size)]})
+        await self._send({"type": "http.response.body", "body": payload, "more_body": length is not None})
+
     async def start_stream(self) -> None:
         await self._send({"type": "http.response.start", "status": 200, "headers": list(_SSE)})
 

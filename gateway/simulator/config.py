@@ -11,7 +11,9 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-FaultKind = Literal["http_500", "http_503", "rate_limit", "timeout", "reset", "cut_stream", "malformed_chunk"]
+FaultKind = Literal["http_500", "http_503", "rate_limit", "timeout", "reset", "cut_stream", "malformed_chunk",
+                    "empty_body", "not_json", "bad_choices", "empty_choices", "reset_mid_body", "cr_line_ends",
+                    "oversized_line"]
 
 
 class Fault(_Frozen):
@@ -22,7 +24,8 @@ class Fault(_Frozen):
     rate: float = Field(1.0, ge=0, le=1)
     retry_after_s: float = Field(1.0, ge=0, description="Retry-After for rate_limit.")
     hang_s: float = Field(30.0, ge=0, description="How long a timeout fault stalls.")
-    after_chunks: int = Field(2, ge=0, description="Stream chunks sent before cut_stream/malformed_chunk.")
+    after_chunks: int = Field(2, ge=0, description="Stream chunks sent before a stream fault strikes.")
+    line_bytes: int = Field(2 << 20, ge=1, description="Size of the oversized_line event's data line.")
 
 
 class SimModel(_Frozen):

@@ -1,19 +1,29 @@
 """What each fault kind does to a request.
 
-Faults that strike before the answer (`http_500`, `http_503`, `rate_limit`, `timeout`, `reset`) are
-actions in `BEFORE_ANSWER`; the stream faults (`cut_stream`, `malformed_chunk`) live in
-`StreamWriter`, which counts the events it sends and strikes after `after_chunks` of them.
+Faults that strike before the answer (`http_500`, `http_503`, `rate_limit`, `timeout`, `reset`, and
+a 200 with an `empty_body` or a body that is `not_json`) are actions in `BEFORE_ANSWER`; faults in
+a whole answer (`bad_choices`, `empty_choices`, `reset_mid_body`) are applied by `answer_json`; the
+stream faults (`cut_stream`, `malformed_chunk`, `bad_choices`, `empty_choices`, `reset_mid_body`,
+`oversized_line`; `cr_line_ends` from the start) live in `StreamWriter`, which counts the events it
+sends and strikes after `after_chunks` of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import orjson
+
 from gateway.simulator.asgi import Responder
 from gateway.simulator.config import Fault
 from gateway.simulator.errors import SimError
 
 MALFORMED = b"data: {not json\n\n"
+BAD_CHOICES = b'data: {"id": "chatcmpl-bad", "object": "chat.completion.chunk", "choices": "abc"}\n\n'
+EMPTY_CHOICES = b'data: {"id": "chatcmpl-empty", "object": "chat.completion.chunk", "choices": []}\n\ndata: [DONE]\n\n'
+BODY_FAULTS = frozenset({"bad_choices", "empty_choices", "reset_mid_body"})
+STREAM_STRIKES = frozenset({"cut_stream", "malformed_chunk", "bad_choices", "empty_choices", "reset_mid_body",
+                            "oversized_line"})
 
 # An action raises SimError for an HTTP error, or returns True when the request is over (connection
 # dropped, client gone) and False when the answer should follow.
@@ -51,6 +61,31 @@ async def _stream_only(fault: Fault, responder: Responder) -> bool:
     return False
 
 
+async def _empty_body(fault: Fault, responder: Responder) -> bool:
+    await responder.raw(200, b"", b"application/json")
+    return True
+
+
+async def _not_json(fault: Fault, responder: Responder) -> bool:
+    await responder.raw(200, b"<html><body>502 Bad Gateway (from a proxy)</body></html>", b"text/html")
+    return True
+
+
+async def answer_json(fault: Fault | None, responder: Responder, body: dict[str, object]) -> None:
+    """The whole answer, as a fault in it (if any) would have it."""
+    kind = fault.kind if fault is not None else None
+    if kind == "bad_choices":
+        body = {**body, "choices": "abc"}
+    elif kind == "empty_choices":
+        body = {**body, "choices": []}
+    elif kind == "reset_mid_body":
+        payload = orjson.dumps(body)
+        await responder.raw(200, payload[: len(payload) // 2], b"application/json", length=len(payload))
+        await responder.drop(reset=True)
+        return
+    await responder.json(200, body)
+
+
 BEFORE_ANSWER: dict[str, FaultAction] = {
     "http_500": _http_500,
     "http_503": _http_503,
@@ -59,6 +94,13 @@ BEFORE_ANSWER: dict[str, FaultAction] = {
     "reset": _reset,
     "cut_stream": _stream_only,
     "malformed_chunk": _stream_only,
+    "empty_body": _empty_body,
+    "not_json": _not_json,
+    "bad_choices": _stream_only,
+    "empty_choices": _stream_only,
+    "reset_mid_body": _stream_only,
+    "cr_line_ends": _stream_only,
+    "oversized_line": _stream_only,
 }
 
 
@@ -76,7 +118,8 @@ class StreamWriter:
 
     def __init__(self, responder: Responder, fault: Fault | None, *, coalesce: bool = False) -> None:
         self._responder = responder
-        self._fault = fault if fault is not None and fault.kind in ("cut_stream", "malformed_chunk") else None
+        self._fault = fault if fault is not None and fault.kind in STREAM_STRIKES else None
+        self._cr_only = fault is not None and fault.kind == "cr_line_ends"
         self._coalesce = coalesce
         self._pending: list[bytes] = []
         self._sent = 0
@@ -89,6 +132,8 @@ class StreamWriter:
         if self._fault is not None and not self._struck and self._sent >= self._fault.after_chunks:
             await self._strike()
         self._sent += 1
+        if self._cr_only:  # SSE allows CR alone as a line end
+            event = event.replace(b"\n", b"\r")
         if self._coalesce:
             self._pending.append(event)
         else:
@@ -107,11 +152,23 @@ class StreamWriter:
 
     async def _strike(self) -> None:
         self._struck = True
-        if self._fault is not None and self._fault.kind == "cut_stream":
+        assert self._fault is not None
+        kind = self._fault.kind
+        if kind in ("cut_stream", "reset_mid_body"):
             await self._flush()
-            await self._responder.drop(reset=False)
+            await self._responder.drop(reset=kind == "reset_mid_body")
             raise StreamCutError
-        if self._coalesce:
-            self._pending.append(MALFORMED)
+        if kind == "empty_choices":
+            self._pending.append(EMPTY_CHOICES)
+            await self._flush()
+            await self._responder.finish()
+            raise StreamCutError
+        if kind == "oversized_line":
+            text = b"x" * self._fault.line_bytes
+            event = b'data: {"choices": [{"index": 0, "delta": {"content": "' + text + b'"}}]}\n\n'
         else:
-            await self._responder.write(MALFORMED)
+            event = BAD_CHOICES if kind == "bad_choices" else MALFORMED
+        if self._coalesce:
+            self._pending.append(event)
+        else:
+            await self._responder.write(event)

@@ -11,6 +11,13 @@ A requested model that is not in the config but whose name starts with one of th
 | `reset`                 | the TCP connection is reset without any response             |
 | `cut-stream`            | a stream stops after 2 chunks, without `[DONE]`              |
 | `malformed`             | a stream carries a `data: {not json` line after 2 chunks     |
+| `empty-body`            | a 200 with an empty body                                     |
+| `not-json`              | a 200 whose body is HTML                                     |
+| `bad-choices`           | `"choices": "abc"` in the answer, or a stream chunk after 2  |
+| `empty-choices`         | `"choices": []` in the answer; a stream of no content        |
+| `reset-mid-body`        | the connection is reset half-way through the body / after 2 chunks |
+| `cr-only`               | a stream whose lines end in CR alone                         |
+| `oversized-line`        | a 2 MiB data line in a stream, after 2 chunks                |
 | `slow-<N>ms`            | answers after N ms of latency                                |
 | `flaky-<P>`             | 500 with probability P percent (seeded)                      |
 | `judge-prefers-<model>` | a scripted judge: `A` or `B`, the answer holding `[<model>]`   |
@@ -54,7 +61,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Builder], ...] = (
     (re.compile(r"error-503"), _fixed("http_503")),
     (re.compile(r"rate-limit"), _fixed("rate_limit")),
     (re.compile(r"timeout(?:-(\d+)ms)?"), _timeout),
+    (re.compile(r"reset-mid-body"), _fixed("reset_mid_body")),
     (re.compile(r"reset"), _fixed("reset")),
+    (re.compile(r"empty-body"), _fixed("empty_body")),
+    (re.compile(r"not-json"), _fixed("not_json")),
+    (re.compile(r"bad-choices"), _fixed("bad_choices")),
+    (re.compile(r"empty-choices"), _fixed("empty_choices")),
+    (re.compile(r"cr-only"), _fixed("cr_line_ends")),
+    (re.compile(r"oversized-line"), _fixed("oversized_line")),
     (re.compile(r"cut-stream"), _fixed("cut_stream")),
     (re.compile(r"malformed"), _fixed("malformed_chunk")),
     (re.compile(r"slow-(\d+)ms"), _slow),

@@ -10,7 +10,7 @@ import orjson
 
 from gateway.simulator.chat import Completion, compose, prompt_chars
 from gateway.simulator.errors import bad_request
-from gateway.simulator.faults import StreamCutError, StreamWriter
+from gateway.simulator.faults import StreamCutError, StreamWriter, answer_json
 from gateway.simulator.openai_chat import completion_body, first_delta, parse_chat, piece_delta, usage
 from gateway.simulator.service import Admitted, Exchange, admit, int_field, model_name, pause, token_delay
 from gateway.simulator.text import as_base64, count_tokens, embedding
@@ -29,7 +29,8 @@ async def chat_completions(exchange: Exchange) -> None:
     completion = compose(request, admitted.model.model, exchange.runtime.config.seed)
     if not stream:
         await pause(completion.completion_tokens * token_delay(admitted))
-        await exchange.responder.json(200, completion_body(completion, admitted.name, int(time.time())))
+        await answer_json(admitted.fault, exchange.responder, completion_body(completion, admitted.name,
+                                                                             int(time.time())))
         return
     options = body.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True

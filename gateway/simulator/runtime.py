@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from gateway.simulator.config import Fault, SimModel, SimulatorConfig
 from gateway.simulator.names import model_from_name
 
-STREAM_FAULTS = frozenset({"cut_stream", "malformed_chunk"})
+STREAM_FAULTS = frozenset({"cut_stream", "malformed_chunk", "cr_line_ends", "oversized_line"})
 
 
 @dataclass

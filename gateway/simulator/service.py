@@ -50,7 +50,7 @@ def model_name(body: dict[str, Any]) -> str:
 @dataclass(frozen=True)
 class Admitted:
     model: ModelRuntime
-    fault: Fault | None  # a stream fault still to strike, if any
+    fault: Fault | None  # a stream or body fault still to strike, if any
 
     @property
     def name(self) -> str:
@@ -72,7 +72,7 @@ async def admit(exchange: Exchange, name: str, *, endpoint: str, stream: bool,
     if await before_answer(fault, exchange.responder):
         return None
     await pause(model.model.latency_ms / 1000)
-    return Admitted(model, fault if stream else None)
+    return Admitted(model, fault)
 
 
 async def pause(seconds: float) -> None:

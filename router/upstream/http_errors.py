@@ -82,7 +82,7 @@ _BY_STATUS: dict[int, Callable[[str], TurnoutError]] = {
     404: lambda m: UpstreamError(f"{m}: upstream does not know this model", code="upstream_not_found"),
     408: lambda m: UpstreamTimeout(f"{m}: upstream timed out"),
     422: lambda m: RequestError(f"{m}: upstream could not process the request"),
-    500: lambda m: UpstreamError(f"{m}: upstream server error"),
+    500: lambda m: UpstreamError(f"{m}: upstream server error").as_suspect(),
     502: lambda m: UpstreamError(f"{m}: upstream bad gateway"),
     503: lambda m: UpstreamUnavailable(f"{m}: upstream unavailable"),
     504: lambda m: UpstreamTimeout(f"{m}: upstream timed out"),

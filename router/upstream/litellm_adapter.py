@@ -71,9 +71,9 @@ def map_exception(exc: BaseException, model_id: str) -> TurnoutError:
         (e.BadRequestError, RequestError(f"{name}: upstream rejected the request as invalid")),
         (e.UnprocessableEntityError, RequestError(f"{name}: upstream could not process the request")),
         (e.APIConnectionError, UpstreamUnavailable(f"{name}: upstream connection failed")),
-        (e.InternalServerError, UpstreamError(f"{name}: upstream server error")),
+        (e.InternalServerError, UpstreamError(f"{name}: upstream server error").as_suspect()),
         (e.BadGatewayError, UpstreamError(f"{name}: upstream bad gateway")),
-        (e.APIError, UpstreamError(f"{name}: upstream error")),
+        (e.APIError, UpstreamError(f"{name}: upstream error").as_suspect()),
     )
     for exc_type, ours in table:
         if isinstance(exc, exc_type):
@@ -82,7 +82,9 @@ def map_exception(exc: BaseException, model_id: str) -> TurnoutError:
         return UpstreamTimeout(f"{name}: upstream timed out")
     if isinstance(exc, (ConnectionError, OSError)):
         return UpstreamUnavailable(f"{name}: upstream connection failed")
-    return UpstreamError(f"{name}: upstream returned an invalid response", code="upstream_invalid_response")
+    # not an API error: litellm failed to translate the request or the answer (suspect: see router.breakers)
+    return UpstreamError(f"{name}: upstream returned an invalid response",
+                         code="upstream_invalid_response").as_suspect()
 
 
 def _call_args(request: UpstreamRequest) -> dict[str, Any]:

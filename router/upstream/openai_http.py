@@ -10,6 +10,10 @@ Timeouts, from `UpstreamRequest.timeout` or the spec's `timeouts`:
     streams       `connect`; `first_token` until the first chunk (`request.timeout` overrides it);
                   then `idle` between chunks
 
+Proxies: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (and their lower-case forms) are read once, when
+the adapter is built, and each upstream URL's proxy is chosen once, with the URL (no environment
+lookups per request, unlike aiohttp's `trust_env`).
+
 Every failure leaves as an error from `router.errors` (mapped in `router.upstream.http_errors`).
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import urllib.request
 from typing import Any
 
 import aiohttp
@@ -24,7 +29,7 @@ import orjson
 from yarl import URL
 
 from registry import ModelSpec
-from router.errors import TurnoutError, UpstreamError
+from router.errors import RequestError, TurnoutError, UpstreamError
 from router.upstream.base import UpstreamRequest, UpstreamResponse
 from router.upstream.fields import pass_through
 from router.upstream.http_errors import invalid_response, status_error, transport_error
@@ -53,7 +58,8 @@ class OpenAIHTTPUpstream:
         # races the server's close on a stale connection.
         self._limits = (max_connections, max_connections_per_host, keepalive_s)
         self._session: aiohttp.ClientSession | None = None
-        self._urls: dict[tuple[str, str], URL] = {}
+        self._urls: dict[tuple[str, str], tuple[URL, str | None]] = {}
+        self._proxies = urllib.request.getproxies()
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -69,16 +75,24 @@ class OpenAIHTTPUpstream:
             await self._session.close()
             self._session = None
 
-    def _url(self, spec: ModelSpec, kind: str) -> URL:
+    def _url(self, spec: ModelSpec, kind: str) -> tuple[URL, str | None]:
+        """The upstream URL for `kind`, and the proxy to reach it through (None: directly)."""
         key = (spec.api_base or spec.provider, kind)
-        url = self._urls.get(key)
-        if url is None:
+        target = self._urls.get(key)
+        if target is None:
             base = spec.api_base or DEFAULT_BASES.get(spec.provider)
             if base is None:
                 raise UpstreamError(f"model {spec.id!r}: no api_base is configured for provider "
                                     f"{spec.provider!r}", code="upstream_not_configured")
-            url = self._urls[key] = URL(base.rstrip("/") + _PATHS[kind])
-        return url
+            url = URL(base.rstrip("/") + _PATHS[kind])
+            target = self._urls[key] = (url, self._proxy(url))
+        return target
+
+    def _proxy(self, url: URL) -> str | None:
+        proxy = self._proxies.get(url.scheme)
+        if proxy is None or urllib.request.proxy_bypass(f"{url.host}:{url.port}"):
+            return None
+        return proxy
 
     async def send(self, request: UpstreamRequest) -> UpstreamResponse:
         spec = request.spec
@@ -91,12 +105,18 @@ class OpenAIHTTPUpstream:
             headers.update(request.headers)
         if request.stream:
             body["stream"] = True
-            return await self._open_stream(request, orjson.dumps(body), headers)
-        url = self._url(spec, request.kind)
+        try:
+            payload = orjson.dumps(body)
+        except orjson.JSONEncodeError:  # nesting past orjson's limit, numbers past 64 bits
+            raise RequestError("the request body cannot be serialised (nested too deep, or an integer "
+                               "out of range)") from None
+        if request.stream:
+            return await self._open_stream(request, payload, headers)
+        url, proxy = self._url(spec, request.kind)
         timeout = aiohttp.ClientTimeout(total=request.timeout or spec.timeouts.total,
                                         sock_connect=spec.timeouts.connect)
         try:
-            async with self._client().post(url, data=orjson.dumps(body), headers=headers,
+            async with self._client().post(url, data=payload, headers=headers, proxy=proxy,
                                            timeout=timeout) as response:
                 raw = await response.read()
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the one translation boundary
@@ -107,14 +127,15 @@ class OpenAIHTTPUpstream:
 
     async def _open_stream(self, request: UpstreamRequest, payload: bytes, headers: dict[str, str]) -> UpstreamResponse:
         spec = request.spec
-        url = self._url(spec, "chat")
+        url, proxy = self._url(spec, "chat")
         deadline = asyncio.get_running_loop().time() + (request.timeout or spec.timeouts.first_token)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=spec.timeouts.connect)
         response: aiohttp.ClientResponse | None = None
         raw, opened = b"", False
         try:
             async with asyncio.timeout_at(deadline):
-                response = await self._client().post(url, data=payload, headers=headers, timeout=timeout)
+                response = await self._client().post(url, data=payload, headers=headers, proxy=proxy,
+                                                     timeout=timeout)
                 if response.status >= 400:
                     raw = await response.read()
             opened = True

@@ -4,25 +4,30 @@
     : keep-alive                    a comment: skipped, as are `event:`/`id:`/`retry:` lines
     data: [DONE]                    the end; the connection goes back to the pool
 
-The first chunk must arrive by the first-token deadline, each later one within the idle gap. A
-timeout, a malformed chunk, an `{"error": ...}` event or a connection that ends before `[DONE]`
-raises our error (see `router.upstream.http_errors`); the connection is then closed, not reused.
+Lines end in LF, CRLF or CR alone (all three are SSE). A line longer than `MAX_LINE` bytes is an
+upstream error, like any malformed event. The first chunk must arrive by the first-token deadline,
+each later one within the idle gap. A timeout, a malformed chunk, an `{"error": ...}` event or a
+connection that ends before `[DONE]` raises our error (see `router.upstream.http_errors`); the
+connection is then closed, not reused.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any
 
 import aiohttp
 import orjson
 
-from router.errors import TurnoutError
+from router.errors import TurnoutError, UpstreamError
 from router.upstream.base import Chunk
 from router.upstream.http_errors import invalid_response, stream_cut, stream_error, transport_error
 
 _DONE = b"[DONE]"
 _DRAIN_LIMIT = 65536
+MAX_LINE = 1 << 20
+"""Bytes in one SSE line (aiohttp's own `readline` stops at far less, with an error of its own)."""
 
 
 class _Watchdog:
@@ -76,6 +81,9 @@ class SSEStream:
         self._deadline: float | None = first_deadline
         self._idle_s = idle_s
         self._done = False
+        self._lines: deque[bytes] = deque()
+        self._tail = b""
+        """Bytes after the last complete line (a bare CR stays here: it may be half a CRLF)."""
         self._watchdog = _Watchdog(response.content)
         self._clock = asyncio.get_running_loop().time
 
@@ -120,10 +128,9 @@ class SSEStream:
         """The data of the next event, or None at `[DONE]`."""
         parts: list[bytes] = []
         while True:
-            line = await self._content.readline()
-            if not line:
+            line = self._lines.popleft() if self._lines else await self._read_lines()
+            if line is None:
                 raise stream_cut(self._model_id)
-            line = line.rstrip(b"\r\n")
             if not line:
                 if parts:
                     break
@@ -133,6 +140,25 @@ class SSEStream:
                 parts.append(value[1:] if value[:1] == b" " else value)
         data = parts[0] if len(parts) == 1 else b"\n".join(parts)
         return None if data == _DONE else data
+
+    async def _read_lines(self) -> bytes | None:
+        """Read until at least one line is complete; return it (without its end), None at the end."""
+        while not self._lines:
+            piece = await self._content.readany()
+            if not piece:
+                if not self._tail:
+                    return None
+                self._lines.append(self._tail.rstrip(b"\r"))
+                self._tail = b""
+                break
+            data = self._tail + piece if self._tail else piece
+            parts = data.splitlines(keepends=True)  # bytes split on LF, CRLF and CR only
+            self._tail = b"" if parts[-1].endswith(b"\n") else parts.pop()
+            if len(data) > MAX_LINE and max([len(self._tail), *(len(p) for p in parts)]) > MAX_LINE:
+                raise UpstreamError(f"model {self._model_id!r}: upstream sent a stream line over {MAX_LINE} bytes",
+                                    code="upstream_invalid_response")
+            self._lines.extend(p.rstrip(b"\r\n") for p in parts)
+        return self._lines.popleft()
 
     async def _finish(self) -> None:
         """After `[DONE]`: read the (normally empty) rest so the connection can be kept alive."""

@@ -37,6 +37,16 @@ CASES: list[tuple[str, Any, int, str, str | None]] = [
      "invalid_request", "response_format.type"),
     ("bad tools", {"model": "auto", "messages": MSG, "tools": [{"type": "function"}]}, 400,
      "invalid_request", "tools[0]"),
+    ("unknown part type", {"model": "auto", "messages": [{"role": "user", "content": [{"type": "weird"}]}]}, 400,
+     "invalid_request", "messages[0].content[0].type"),
+    ("text part a number", {"model": "auto", "messages": [{"role": "user", "content": [{"type": "text", "text": 5}]}]},
+     400, "invalid_request", "messages[0].content[0].text"),
+    ("text part null", {"model": "auto", "messages": [{"role": "user", "content": [{"type": "text", "text": None}]}]},
+     400, "invalid_request", "messages[0].content[0].text"),
+    ("metadata nested 300 deep", b'{"model": "auto", "messages": [{"role": "user", "content": "x"}], "metadata": '
+     + b'{"a": ' * 300 + b"1" + b"}" * 300 + b"}", 400, "invalid_request", "metadata"),
+    ("logit_bias nested 1000 deep", b'{"model": "auto", "messages": [{"role": "user", "content": "x"}], '
+     b'"logit_bias": {"1": ' + b"[" * 1000 + b"]" * 1000 + b"}}", 400, "invalid_request", "logit_bias"),
     ("unknown model", {"model": "gpt-nope", "messages": MSG}, 404, "model_not_found", "model"),
     ("embeddings model for chat", {"model": "local-embed", "messages": MSG}, 400, "invalid_request", "model"),
 ]

@@ -111,6 +111,27 @@ def test_a_block_guardrail_refuses_with_guardrail_violation(as_tenant: Callable[
         assert secret not in info.value.message
 
 
+@pytest.mark.parametrize(("parts", "guardrail"), [
+    (["Summarise the Project ", "Nightingale files"], "input.deny"),
+    (["My card is 4111 1111 ", "1111 1111, charge it"], "input.pii"),
+])
+def test_a_match_split_across_content_parts_is_refused(as_tenant: Callable[[str], openai.OpenAI],
+                                                       parts: list[str], guardrail: str) -> None:
+    content = [{"type": "text", "text": t} for t in parts]
+    with pytest.raises(openai.BadRequestError) as info:
+        as_tenant("strict").chat.completions.create(model="local-small",  # type: ignore[call-overload]
+                                                    messages=[{"role": "user", "content": content}])
+    assert info.value.code == "guardrail_violation" and guardrail in info.value.message
+
+
+def test_a_split_email_reaches_the_upstream_redacted(as_tenant: Callable[[str], openai.OpenAI]) -> None:
+    content = [{"type": "text", "text": "Mail alice@exam"}, {"type": "text", "text": "ple.com today"}]
+    completion = as_tenant("redactor").chat.completions.create(
+        model="local-small", messages=[{"role": "user", "content": content}])  # type: ignore[list-item]
+    answer = str(completion.choices[0].message.content)
+    assert answer.startswith("[local-small] echo: Mail [REDACTED_EMAIL] today") and "alice" not in answer
+
+
 def test_prompt_injection_is_flagged_and_served_under_flag(guarded: GatewayProcess,
                                                            as_tenant: Callable[[str], openai.OpenAI]) -> None:
     before = triggers(guarded, "input.injection", "flag")

@@ -115,3 +115,47 @@ def test_any_json_object_is_accepted_or_refused_as_a_bad_request(body: dict[str,
             assert isinstance(validate(copy.deepcopy(body)), str)
         except RequestError as exc:
             assert exc.status == 400 and exc.body()["error"]["message"]
+
+
+def _nest(depth: int, leaf: Any) -> Any:
+    for i in range(depth):
+        leaf = {"k": leaf} if i % 2 else [leaf]
+    return leaf
+
+
+parts = st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "input_audio", "file", "refusal",
+                                                         "weird"]) | st.text(max_size=6)},
+                              optional={"text": json_values, "image_url": json_values, "refusal": json_values,
+                                        "input_audio": json_values, "file": json_values})
+nested_fields = st.sampled_from(["metadata", "logit_bias", "response_format", "tools", "stream_options", "user"])
+
+
+@st.composite
+def hostile_chats(draw: st.DrawFn) -> dict[str, Any]:
+    """Chat bodies with generated content parts and values nested up to 400 levels in any field."""
+    content = draw(st.text(max_size=20) | st.lists(parts, min_size=1, max_size=3) | json_values)
+    body: dict[str, Any] = {"model": "auto", "messages": [{"role": draw(roles), "content": content}]}
+    field = draw(nested_fields)
+    body[field] = {"a": _nest(draw(st.integers(0, 400)), draw(json_values))}
+    return body
+
+
+@SETTINGS
+@given(hostile_chats())
+def test_an_accepted_chat_body_can_always_be_sent_upstream(body: dict[str, Any]) -> None:
+    """Whatever validation accepts serialises (orjson, as the direct adapter does) and is counted:
+    nesting and mistyped content parts are refused as a 400 naming the field, never a 500 later."""
+    import orjson
+
+    from gateway.decide import estimate_tokens
+    from gateway.schemas import parse_json_object
+
+    try:
+        parsed = parse_json_object(json.dumps(body).encode())
+        validate_chat(parsed)
+    except RequestError as exc:  # Infinity is not JSON: refused whole; anything else names its field
+        named = exc.param is not None and exc.param in exc.message
+        assert exc.status == 400 and (exc.code == "invalid_json" or named)
+        return
+    orjson.dumps(parsed)
+    assert estimate_tokens(parsed["messages"]) > 0

@@ -248,3 +248,33 @@ async def test_a_pinned_model_is_retried_but_never_replaced() -> None:
     assert upstream.called() == ["small", "small"]
     assert record.headers() == {"x-turnout-attempts": "2", "x-turnout-policy-version": "v1"}
     assert record.to_log()["pinned"] is True and record.to_log()["tier"] is None
+
+
+def _suspect() -> UpstreamError:
+    return UpstreamError("upstream 500").as_suspect()
+
+
+def _failures(breakers: Breakers) -> dict[str, int]:
+    return {v.model: v.failures for v in breakers.views()}
+
+
+async def test_a_failure_identical_on_every_model_is_the_clients_and_trips_no_breaker() -> None:
+    pol = policy(retry={"max_attempts_per_model": 1}, breaker={"fail_max": 2, "reset_timeout_s": 30})
+    breakers = Breakers(pol.breaker)
+    for _ in range(5):
+        executor, decision, record, upstream, _, _ = setup(
+            {"small": [Fail(_suspect())], "medium": [Fail(_suspect())], "large": [Fail(_suspect())]},
+            pol=pol, breakers=breakers)
+        with pytest.raises(AllAttemptsFailed):
+            await executor.complete(decision, {}, record)
+        assert len(set(upstream.called())) >= 2
+    assert set(breakers.states().values()) == {"closed"} and set(_failures(breakers).values()) == {0}
+
+
+async def test_a_suspect_failure_counts_once_another_model_answered() -> None:
+    pol = policy(retry={"max_attempts_per_model": 1}, breaker={"fail_max": 2, "reset_timeout_s": 30})
+    breakers = Breakers(pol.breaker)
+    for _ in range(2):
+        executor, decision, record, _, _, _ = setup({"small": [Fail(_suspect())]}, pol=pol, breakers=breakers)
+        assert content(await executor.complete(decision, {}, record)) == "answer from medium"
+    assert breakers.states()["small"] == "open"

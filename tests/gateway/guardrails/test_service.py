@@ -69,6 +69,28 @@ async def test_strict_blocks(service: GuardrailsService, counter: Counter, text:
     assert "4111" not in info.value.message and "sk-proj" not in info.value.message
 
 
+@pytest.mark.parametrize(("parts", "guardrail"), [
+    (["Tell me about Project ", "Nightingale"], "input.deny"),
+    (["My card is 4111 1111 ", "1111 1111, book it"], "input.pii"),
+])
+async def test_a_match_split_across_parts_is_found(service: GuardrailsService, parts: list[str],
+                                                   guardrail: str) -> None:
+    guards = service.for_request(tenant="acme", route="auto")
+    assert guards is not None
+    with pytest.raises(GuardrailViolation) as info:
+        await guards.check_input(user([{"type": "text", "text": t} for t in parts]))
+    assert info.value.guardrail == guardrail
+
+
+async def test_a_split_match_is_redacted_in_one_merged_part(service: GuardrailsService) -> None:
+    guards = service.for_request(tenant=None, route="auto")
+    assert guards is not None
+    image = {"type": "image_url", "image_url": {"url": "https://img.example/x.png"}}
+    verdict = await guards.check_input(user([{"type": "text", "text": "write to jo@exa"}, image,
+                                             {"type": "text", "text": "mple.org now"}]))
+    assert verdict.messages[1]["content"] == [{"type": "text", "text": "write to [REDACTED_EMAIL] now"}, image]
+
+
 async def test_strict_lets_clean_requests_through_unchanged(service: GuardrailsService) -> None:
     guards = service.for_request(tenant="acme", route=None)
     assert guards is not None
