@@ -15,6 +15,7 @@ from gateway import errors, fastpath, schemas, shedding
 from gateway.admin import add_admin_routes
 from gateway.debug import add_debug_routes
 from gateway.fastpath import FastPath, RequestIds, check_open_mode, read_body
+from gateway.learning.http import add_learning_routes
 from gateway.lifespan import lifespan
 from gateway.protocols.handlers import ERROR_SHAPES, ROUTES
 from gateway.service import GatewayService
@@ -93,8 +94,10 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
     @app.post("/v1/route")
     async def route(request: Request) -> Response:
-        _request_id(request)
-        return _json(await service(request).route(await json_body(request), request.headers))
+        rid = _request_id(request)
+        answer = _json(await service(request).route(await json_body(request), request.headers, rid))
+        answer.headers["x-request-id"] = rid
+        return answer
 
     @app.get("/v1/models")
     async def models(request: Request) -> Response:
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         return Response(body, media_type=content_type)
 
     add_admin_routes(app)
+    add_learning_routes(app, json_body)
     add_debug_routes(app)
     return app
 

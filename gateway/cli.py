@@ -232,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     simulate.set_defaults(func=cmd_simulate)
 
+    from gateway.learning.cli import register as register_learning
+
+    register_learning(sub)
     from gateway.routes_cli import register as register_routes
 
     register_routes(sub)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.auth.policy import AuthPolicy
 from gateway.cache.config import CachePolicy
 from gateway.guardrails.policy import GuardrailsPolicy
+from gateway.learning.config import LearningPolicy
 from gateway.protocols.policy import ProtocolsPolicy
 from gateway.simulator.config import SimulatorConfig
 from gateway.tracing.policy import TracingPolicy
@@ -54,6 +55,8 @@ class Policy(_Frozen):
     cache: CachePolicy = CachePolicy()
     auth: AuthPolicy = Field(AuthPolicy(), description="Tenants, virtual keys, budgets and rate limits.")
     guardrails: GuardrailsPolicy = Field(GuardrailsPolicy(), description="Input and output guardrail profiles.")
+    learning: LearningPolicy = Field(LearningPolicy(), description="Feedback, outcome rows, online routing "
+                                     "and threshold calibration.")
     protocols: ProtocolsPolicy = Field(ProtocolsPolicy(), description="The Anthropic Messages and OpenAI Responses "
                                        "API edges (`/v1/messages`, `/v1/responses`).")
     tracing: TracingPolicy = Field(TracingPolicy(), description="OpenTelemetry traces (off unless enabled here or "

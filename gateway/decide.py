@@ -110,6 +110,8 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
     route = route_for(runtime.routes, name, embedding, body["messages"], services.embedder) if alias.routes else None
     routed = alias.route_policies[route.route] if route is not None and route.route is not None else alias
     chain_models = sorted({m for chain in routed.tiers.values() for m in chain} | {policy.router.default_model})
+    if services.learning is not None:  # the cold-start score blended with outcomes of similar prompts
+        signals = services.learning.adjust(name, routed, signals, embedding)
     features = await features_for(runtime, body, chain_models)
     decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,
                       policy_version=runtime.version, breakers=services.breakers.states(), tier_cap=tier_cap,

@@ -101,6 +101,7 @@ async def _stop_tracing(services: Services) -> None:
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
+        from gateway.learning.build import build_learner, close_learner, learning_tasks
         from gateway.metrics import PrometheusMetrics
         from router.upstream import build_upstream
 
@@ -129,6 +130,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
         services.classifier = await classifier_task
+        services.learning = build_learner(holder, redis, metrics)
         app.state.holder, app.state.metrics = holder, metrics
         app.state.service = GatewayService(services, holder)
         background = []
@@ -141,6 +143,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                                     interval_s=policy.router.breaker.sync_interval_s)
             background.append(asyncio.create_task(sync.run()))
         background.append(asyncio.create_task(spend.run()))
+        background.extend(learning_tasks(services.learning))
         if settings.policy_watch_s > 0:
             background.append(asyncio.create_task(holder.watch(settings.policy_watch_s)))
         holder.install_sighup()
@@ -152,6 +155,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await spend.drain()
+            await close_learner(services.learning)
             await _stop_tracing(services)
             await holder.aclose()
             if holder.current.cache is not None:

@@ -33,6 +33,7 @@ from router.upstream.base import Upstream
 if TYPE_CHECKING:
     from embedding import RequestEmbedding, StaticEmbedder
     from gateway.cache import ResponseCache
+    from gateway.learning.learner import Learner
     from gateway.protocols.store import ResponseStore
     from gateway.tracing.spans import Tracing
 
@@ -68,6 +69,7 @@ class Services:
     """The request embedding (one per routed or semantically cached request), shared by every user."""
     embedding_dir: Path | None = None
     """Embedding weights other than the shipped ones (TURNOUT_EMBEDDING_DIR)."""
+    learning: Learner | None = None
     responses: ResponseStore | None = None
     """Stored answers of `/v1/responses`, for `previous_response_id`."""
     tracing: Tracing | None = None

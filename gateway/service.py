@@ -93,6 +93,7 @@ class GatewayService:
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
+                self._learn(request_id, record.tenant, route.model)
                 return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime),
                               headers=self._headers(route, request_id, access, lookup))
             result = await self._complete_once(runtime, body, route, access, lookup, record)
@@ -105,6 +106,7 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
+        self._learn(request_id, record.tenant, route.model, runtime, body, result)
         if record.trace is not None:
             record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
@@ -253,6 +255,17 @@ class GatewayService:
         if response is not None and lookup is not None and runtime.cache is not None:
             await runtime.cache.store(lookup, response)
 
+    def _learn(self, request_id: str, tenant: str | None, model: str | None, runtime: Runtime | None = None,
+               body: Mapping[str, Any] | None = None, answer: Mapping[str, Any] | None = None) -> None:
+        """What feedback about this request will need, kept when its alias learns; a sampled answer of
+        the cheaper model is also judged against the stronger one's (both off the response path)."""
+        learning = self.services.learning
+        if learning is None:
+            return
+        context = learning.remember(request_id, tenant or "", model)
+        if context is not None and answer is not None and runtime is not None and body is not None:
+            learning.shadow(runtime, context, body, answer)
+
     def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:
         extra = access.headers if access is not None else {}
@@ -281,7 +294,7 @@ class GatewayService:
         log.info("request", extra={"turnout": payload})
 
     # ------------------------------------------------------------------ the decision alone
-    async def route(self, body: dict[str, Any], headers: Mapping[str, str]) -> dict[str, Any]:
+    async def route(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str = "") -> dict[str, Any]:
         """The decision alone: rate-limited like chat (one request, no tokens), and only for prompts
         up to `ROUTE_MAX_TOKENS` (classifying costs CPU in proportion to the text)."""
         runtime = self.holder.current
@@ -296,7 +309,11 @@ class GatewayService:
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None,
                                    embedding=self._embedding(runtime, name, body))
-        return decision.to_dict()
+        answer = decision.to_dict()
+        if self.services.learning is not None and request_id:  # a client that calls the model itself can rate it
+            answer.update(request_id=request_id, learned=self.services.learning.explain())
+            self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None)
+        return answer
 
     # ------------------------------------------------------------------ embeddings
     async def embeddings(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:

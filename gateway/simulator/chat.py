@@ -101,6 +101,8 @@ def _choice(request: ChatRequest, model: SimModel, index: int, base: tuple[objec
     span = max(0, model.max_output_tokens - model.min_output_tokens)
     length = model.min_output_tokens + int.from_bytes(digest[:4], "big") % (span + 1)
     text = reply_text(model.name, request.last_user, digest[4:], length)
+    if model.name.startswith(JUDGE_PREFIX):  # a scripted judge: prefers the answer of the model it names
+        text = judge_verdict(request.last_user, model.name.removeprefix(JUDGE_PREFIX))
     if request.json_schema is not None:
         text = _json(value_for(request.json_schema, _rng(digest)))
     elif request.json_object:
@@ -111,6 +113,19 @@ def _choice(request: ChatRequest, model: SimModel, index: int, base: tuple[objec
     if request.max_tokens is not None and len(words) > request.max_tokens:
         return Choice(index, "".join(words[: request.max_tokens]), None, "length", tokens=request.max_tokens)
     return Choice(index, text, None, "stop", stop_sequence, tokens=len(words))
+
+
+JUDGE_PREFIX = "judge-prefers-"
+
+
+def judge_verdict(prompt: str, preferred: str) -> str:
+    """`A` or `B`: the answer (between `[Answer A]` / `[Answer B]` markers) that starts with `[preferred]`;
+    `tie` when neither or both do."""
+    head, _, b = prompt.partition("[Answer B]")
+    a = head.partition("[Answer A]")[2]
+    marker = f"[{preferred}]"
+    wins = [label for label, text in (("A", a), ("B", b)) if marker in text]
+    return wins[0] if len(wins) == 1 else "tie"
 
 
 def _rng(digest: bytes) -> random.Random:

@@ -20,6 +20,7 @@ A requested model that is not in the config but whose name starts with one of th
 | `oversized-line`        | a 2 MiB data line in a stream, after 2 chunks                |
 | `slow-<N>ms`            | answers after N ms of latency                                |
 | `flaky-<P>`             | 500 with probability P percent (seeded)                      |
+| `judge-prefers-<model>` | a scripted judge: `A` or `B`, the answer holding `[<model>]`   |
 
 Anything may follow the pattern (`slow-250ms-b`, `error-500-gpt`), so several distinct models can
 behave alike.
@@ -72,6 +73,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Builder], ...] = (
     (re.compile(r"malformed"), _fixed("malformed_chunk")),
     (re.compile(r"slow-(\d+)ms"), _slow),
     (re.compile(r"flaky-(\d+(?:\.\d+)?)"), _flaky),
+    (re.compile(r"judge-prefers-"), lambda name, _: SimModel(name=name)),
 )
 
 

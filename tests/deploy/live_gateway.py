@@ -61,6 +61,8 @@ def live_policy(sim_url: str, *, cache_prefix: str | None, limits: bool = False,
     if cache_prefix is not None:
         policy["cache"] = {"enabled": True, "key_prefix": cache_prefix, "ttl_s": 120,
                            "semantic": {"routes": {"local-small": {}}}}
+    policy["learning"] = {"enabled": True, "key_prefix": f"turnout:test:learn:{uuid.uuid4().hex[:8]}",
+                          "routes": {"auto": {"calibrate": {"strong_share": 0.3, "window": 100, "refit_every": 5}}}}
     if limits:
         policy["auth"] = {"open_limits": {"requests_per_minute": 1_000_000},
                           "redis_prefix": f"turnout:test:{uuid.uuid4().hex[:8]}"}
