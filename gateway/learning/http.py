@@ -32,7 +32,7 @@ def add_learning_routes(app: FastAPI, json_body: Callable[[Request], Awaitable[d
     @app.post("/v1/feedback")
     async def feedback(request: Request) -> Response:
         body = await json_body(request)
-        principal = await authenticate(request.app.state.service.services.tenancy, request.headers)
+        principal = await authenticate(request.app.state.service.holder.current.tenancy, request.headers)
         return _json(await _learner(request).feedback(principal.tenant, body))
 
     @app.get("/admin/learning")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from gateway.learning.rows import OutcomeRow, RequestContext
+from gateway.redisconn import RedisUnavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -105,46 +106,36 @@ class RedisStore:
         return f"{self._prefix}:rows:{alias}"
 
     async def put_context(self, request_id: str, context: RequestContext, ttl_s: int) -> None:
-        from redis.exceptions import RedisError
-
         try:
             await self._redis.set(self._ctx(context.tenant, request_id), context.dumps(), ex=ttl_s)
-        except (RedisError, OSError) as exc:
+        except RedisUnavailable as exc:
             raise LearningStoreError(str(exc)) from exc
 
     async def get_context(self, tenant: str, request_id: str) -> RequestContext | None:
-        from redis.exceptions import RedisError
-
         try:
             data = await self._redis.get(self._ctx(tenant, request_id))
-        except (RedisError, OSError) as exc:
+        except RedisUnavailable as exc:
             raise LearningStoreError(str(exc)) from exc
         return None if data is None else RequestContext.loads(data)
 
     async def claim_feedback(self, tenant: str, request_id: str, ttl_s: int) -> bool:
-        from redis.exceptions import RedisError
-
         try:
             return bool(await self._redis.set(f"{self._prefix}:fb:{tenant}:{request_id}", b"1", nx=True, ex=ttl_s))
-        except (RedisError, OSError) as exc:
+        except RedisUnavailable as exc:
             raise LearningStoreError(str(exc)) from exc
 
     async def append(self, row: OutcomeRow) -> None:
-        from redis.exceptions import RedisError
-
         try:
             await self._redis.xadd(self.rows_key(row.alias), {"r": row.dumps()}, maxlen=self._max_rows,
                                    approximate=True)
-        except (RedisError, OSError) as exc:
+        except RedisUnavailable as exc:
             raise LearningStoreError(str(exc)) from exc
 
     async def rows_since(self, alias: str, cursor: str | None, limit: int) -> RowBatch:
-        from redis.exceptions import RedisError
-
         try:
             entries = await self._redis.xrange(self.rows_key(alias), min=f"({cursor}" if cursor else "-",
                                                count=limit)
-        except (RedisError, OSError) as exc:
+        except RedisUnavailable as exc:
             raise LearningStoreError(str(exc)) from exc
         entries = entries or []
         rows = [OutcomeRow.loads(fields[b"r"]) for _, fields in entries if fields]
