@@ -39,6 +39,8 @@ class Classification:
     probabilities: tuple[float, float, float]
     task: Task
     uncertain: bool
+    length_prior: float = 0.0
+    """Share of the training prompts shorter than this request: what the length rule alone would say."""
 
 
 class RequestClassifier(Protocol):
@@ -46,4 +48,4 @@ class RequestClassifier(Protocol):
 
     def classify(self, messages: Sequence[Mapping[str, Any]], *, tools: Sequence[Any] | None = None,
                  response_format: Mapping[str, Any] | None = None,
-                 uncertainty_margin: float = 0.5) -> Classification: ...
+                 uncertainty_margin: float = 0.5, embedding: Any = None) -> Classification: ...

@@ -89,7 +89,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
-        services.classifier = await classifier_task
+        services.classifier = services.explainer = await classifier_task
         app.state.holder, app.state.metrics = holder, metrics
         app.state.service = GatewayService(services, holder)
         background = []

@@ -32,10 +32,17 @@ log = logging.getLogger("turnout.gateway")
 
 
 class PromptClassifier(Protocol):
-    """`classifier.Classifier` as the gateway uses it."""
+    """`classifier.Classifier` as the gateway uses it: `embedding` is the request's `RequestEmbedding`,
+    computed once by the gateway (the classifier embeds the messages itself only when it is None)."""
 
     def classify(self, messages: Any, *, tools: Any = None, response_format: Any = None,
-                 uncertainty_margin: float = 0.5) -> Any: ...
+                 uncertainty_margin: float = 0.5, embedding: Any = None) -> Any: ...
+
+
+class RouteExplainer(Protocol):
+    """Why a request got its score (`classifier.Classifier.explain`): for `POST /v1/route`, off the chat path."""
+
+    def explain(self, messages: Any, *, embedding: Any = None) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -47,6 +54,7 @@ class Services:
     spend: SpendRecorder
     observers: list[Observer] = field(default_factory=list)
     classifier: PromptClassifier | None = None
+    explainer: RouteExplainer | None = None
     redis: Redis | None = None
     cache: ResponseCache | None = None
 

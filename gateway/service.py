@@ -245,7 +245,13 @@ class GatewayService:
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None)
-        return decision.to_dict()
+        result = decision.to_dict()
+        explainer = self.services.explainer
+        if explainer is not None and not decision.pinned:  # why: score, length prior, nearest training prompts
+            # the first call embeds the training prompts (about a second): never on the event loop
+            why = await asyncio.to_thread(explainer.explain, body["messages"])
+            result["why"] = why.to_dict()
+        return result
 
     # ------------------------------------------------------------------ embeddings
     async def embeddings(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:
