@@ -77,13 +77,13 @@ def embed_all(texts: Sequence[str], *, batch: int = 32) -> Matrix:
     """MiniLM embeddings for `texts`, computed once and kept on disk."""
     unique = sorted(set(texts))
     digest = hashlib.sha256("\n".join(unique).encode()).hexdigest()[:16]
-    path = EMBED_CACHE / f"minilm-{digest}.npy"
+    path = EMBED_CACHE / f"minilm-int8-{digest}.npy"
     if path.exists():
         matrix: Matrix = np.load(path)
     else:
-        from gateway.cache.embedding.minilm import MiniLM
+        from embedding.minilm import MiniLM
 
-        model = MiniLM()
+        model = MiniLM.load()
         matrix = np.zeros((len(unique), model.dimension), dtype=np.float32)
         order = sorted(range(len(unique)), key=lambda i: len(unique[i]))  # similar lengths pad less
         started = time.monotonic()

@@ -5,7 +5,9 @@ semantic lookups under concurrency. Starts the 0 ms mock upstream and a Turnout 
 
 Gateway time is read from the decision log (`latency_ms` of each request, taken inside the
 gateway); client time includes the HTTP round trip on loopback. The added cost of a semantic
-lookup is its miss latency minus the exact-only miss latency, both one request at a time.
+lookup is its miss latency minus the exact-only miss latency, both one request at a time: against
+an alias (whose request embedding the router computes anyway) and against a model id (no
+embedding at all, so the embedding's cost is counted in).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ cache:
   key_prefix: bench-cache-{run}
   semantic: {{routes: {{semantic-0ms: {{}}}}}}
 """
+QUESTIONS = ROOT.parent / "shared" / "data" / "cache" / "meancache_val.csv"
 TOPICS = ["retries with backoff", "a Redis connection pool", "TLS certificates", "a Kafka consumer group",
           "gzip compression", "a Postgres index", "JSON schema validation", "a rate limiter"]
 
@@ -84,28 +87,39 @@ def gateway_ms(log: Path) -> dict[str, float]:
 
 async def one_at_a_time(session: aiohttp.ClientSession, url: str, payloads: list[bytes],
                         expect: str) -> tuple[list[float], list[str]]:
+    """Times of the requests that got `expect` (real questions may hit now and then: those are left out)."""
     times, ids = [], []
     for payload in payloads:
         ms, status, rid = await post(session, url, payload)
-        if not status.startswith(expect):
+        if status.startswith(expect):
+            times.append(ms)
+            ids.append(rid)
+        elif expect != "miss" or not status.startswith("hit-semantic"):
             raise RuntimeError(f"expected a {expect}, got {status!r}")
-        times.append(ms)
-        ids.append(rid)
     return times, ids
 
 
-async def concurrent(session: aiohttp.ClientSession, url: str, model: str, conc: int, seconds: float) -> float:
+def real_questions() -> list[str]:
+    """Distinct real questions (Quora's, from ../shared) as semantic-miss traffic: unrelated prompts
+    mostly, with the near duplicates real traffic has (those go to the verifier); else a template."""
+    if not QUESTIONS.exists():
+        return [f"How do I tune {TOPICS[i % 8]} for service {i}-{uuid.uuid4().hex[:6]}?" for i in range(20_000)]
+    import csv
+
+    with QUESTIONS.open(newline="", encoding="utf-8") as f:
+        return list(dict.fromkeys(row["question1"] for row in csv.DictReader(f)))
+
+
+async def concurrent(session: aiohttp.ClientSession, url: str, model: str, conc: int, seconds: float,
+                     questions: list[str]) -> float:
     done = 0
     stop = time.perf_counter() + seconds
 
     async def worker(w: int) -> None:
         nonlocal done
-        i = 0
-        while time.perf_counter() < stop:
-            text = f"How do I tune {TOPICS[i % 8]} for service {w}-{i}-{uuid.uuid4().hex[:6]}?"
-            await post(session, url, body(model, text))
+        while time.perf_counter() < stop and questions:
+            await post(session, url, body(model, questions.pop()))
             done += 1
-            i += 1
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(conc)))
@@ -125,13 +139,18 @@ async def measure(port: int, n: int, seconds: float, log: Path) -> None:
         rows.append(("exact hit", *await one_at_a_time(session, url, hit, "hit-exact")))
         rows.append(("exact-only miss (upstream 0 ms)",
                      *await one_at_a_time(session, url, unique("exact-0ms", n, "e"), "miss")))
+        rows.append(("exact-only miss, model id (no embedding)",
+                     *await one_at_a_time(session, url, unique("upstream-0ms", n, "m"), "miss")))
+        questions = real_questions()
+        misses = [body("semantic-0ms", q) for q in questions[:n]]
+        del questions[:n]
         rows.append(("semantic miss (embed + scan, upstream 0 ms)",
-                     *await one_at_a_time(session, url, unique("semantic-0ms", n, "s"), "miss")))
+                     *await one_at_a_time(session, url, misses, "miss")))
         stored = "How can I make my Python HTTP client retry with exponential backoff?"
         await post(session, url, body("semantic-0ms", stored))
         para = [body("semantic-0ms", stored.replace("with", "using"))] * n
         rows.append(("semantic hit (paraphrase)", *await one_at_a_time(session, url, para, "hit-semantic")))
-        rps = {c: await concurrent(session, url, "semantic-0ms", c, seconds) for c in (1, 16)}
+        rps = {c: await concurrent(session, url, "semantic-0ms", c, seconds, questions) for c in (1, 16)}
     await asyncio.sleep(0.3)  # the log writer flushes every 50 ms
     gw = gateway_ms(log)
     print("| path | client p50 ms | client p99 ms | gateway p50 ms | gateway p99 ms |")
@@ -142,11 +161,14 @@ async def measure(port: int, n: int, seconds: float, log: Path) -> None:
         p50[name] = pct(inside, 0.5)
         print(f"| {name} | {pct(times, 0.5):.2f} | {pct(times, 0.99):.2f} | {pct(inside, 0.5):.2f} | "
               f"{pct(inside, 0.99):.2f} |")
-    added = p50["semantic miss (embed + scan, upstream 0 ms)"] - p50["exact-only miss (upstream 0 ms)"]
-    print(f"\nsemantic lookup adds {added:.2f} ms at p50 (gateway time, one at a time; target <= 15 ms); "
+    semantic = p50["semantic miss (embed + scan, upstream 0 ms)"]
+    added = semantic - p50["exact-only miss (upstream 0 ms)"]
+    with_embedding = semantic - p50["exact-only miss, model id (no embedding)"]
+    print(f"\nsemantic lookup adds {added:.2f} ms at p50 over an alias's exact-only miss, {with_embedding:.2f} ms "
+          f"over a model id's (embedding included) (gateway time, one at a time; target <= 3 ms); "
           f"exact hit p50 {p50['exact hit']:.2f} ms of gateway time (target < 1 ms)")
-    print(f"semantic misses under load (unique prompts, embeddings batched): {rps[1]:.0f} req/s at "
-          f"concurrency 1, {rps[16]:.0f} req/s at concurrency 16 ({rps[16] / rps[1]:.1f}x)")
+    print(f"semantic misses under load (unique prompts): {rps[1]:.0f} req/s at concurrency 1, {rps[16]:.0f} req/s "
+          f"at concurrency 16 (target >= 300)")
 
 
 def main() -> int:

@@ -20,11 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from embedding.minilm import MiniLM
 from gateway.cache import CacheDirectives, CachePolicy, CacheRequest, ResponseCache, build_cache
 from gateway.cache.blas import limit_blas_threads
 from gateway.cache.config import SemanticPolicy, SemanticRoute
 from gateway.cache.embedding.batching import BatchingEmbedder
-from gateway.cache.embedding.minilm import MiniLM
 
 Matrix = npt.NDArray[np.float32]
 _NO_CACHE = CacheDirectives(no_cache=True)
@@ -180,7 +180,7 @@ async def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]  # --sizes "": embedding figures only
     if not args.skip_embedding:
-        await embedding(MiniLM())
+        await embedding(MiniLM.load())
     if sizes:
         await partition_sizes(sizes, None)
     if sizes and args.redis:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from embedding import RequestEmbedding
 from gateway.runtime import PromptClassifier, Runtime, Services
 from registry import Tier
 from router.errors import ModelNotFound, PermissionDenied, RequestError
@@ -54,14 +55,14 @@ async def features_for(runtime: Runtime, body: Mapping[str, Any], chain_models: 
 
 
 def classify(classifier: PromptClassifier | None, margin: float, body: Mapping[str, Any],
-             embedding: Any = None) -> tuple[Signals, float]:
-    """The classifier's verdict as routing signals, and the time it took (ms). `embedding` is the
-    request's `RequestEmbedding` when the gateway has computed it (the classifier scores it directly)."""
+             embedding: RequestEmbedding | None = None) -> tuple[Signals, float]:
+    """The classifier's verdict as routing signals, and the time it took (ms)."""
     if classifier is None:
         return Signals(tier=Tier.MODERATE, score=0.5, task="chat", uncertain=True), 0.0
     started = time.perf_counter()
-    c = classifier.classify(body["messages"], tools=body.get("tools"), response_format=body.get("response_format"),
-                            uncertainty_margin=margin, embedding=embedding)
+    c = classifier.classify(body["messages"], tools=body.get("tools"),
+                            response_format=body.get("response_format"), uncertainty_margin=margin,
+                            embedding=embedding)
     elapsed = (time.perf_counter() - started) * 1000
     return Signals(tier=Tier(int(c.tier)), score=float(c.score), task=str(c.task), uncertain=bool(c.uncertain),
                    probabilities=tuple(c.probabilities)), elapsed
@@ -79,12 +80,12 @@ def model_tier(runtime: Runtime, model: str) -> Tier:
 
 async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[str, Any],
                  headers: Mapping[str, str], *, tier_cap: Tier | None = None,
-                 allows: Callable[[str], bool] | None = None, embedding: Any = None,
-                 ) -> tuple[Decision, float | None]:
+                 allows: Callable[[str], bool] | None = None,
+                 embedding: RequestEmbedding | None = None) -> tuple[Decision, float | None]:
     """The routing decision for a validated chat body, and the classifier's time (ms, aliases only).
 
     `tier_cap` and `allows` are the caller's limits (its key's max tier or a spent budget; the models
-    its key may use); `embedding` is the request's `RequestEmbedding` when the gateway computed one."""
+    its key may use); `embedding` is the request's, computed once by the caller."""
     policy = runtime.policy
     spec = runtime.specs.get(name)
     if spec is not None:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
@@ -22,6 +22,9 @@ from gateway.settings import Settings
 from router.breakers import Breakers
 from router.upstream.base import Upstream
 
+if TYPE_CHECKING:
+    from embedding import StaticEmbedder
+
 log = logging.getLogger("turnout.gateway")
 
 
@@ -32,6 +35,16 @@ def _load_classifier() -> Any:
         return load_default()
     except Exception:  # a missing or unverifiable artifact must not stop the gateway
         log.exception("classifier unavailable: aliases route every request as tier 2, uncertain")
+        return None
+
+
+def _load_embedder() -> StaticEmbedder | None:
+    from embedding import EmbeddingUnavailable, StaticEmbedder
+
+    try:
+        return StaticEmbedder.load()
+    except EmbeddingUnavailable as exc:  # one line naming the fix; aliases then route by length alone
+        log.error("request embedding unavailable: %s", exc)
         return None
 
 
@@ -76,6 +89,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         routing_upstream = build_upstream() if upstream is None else None
         chosen: Upstream = upstream if upstream is not None else routing_upstream  # type: ignore[assignment]
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
+        embedder_task = asyncio.create_task(asyncio.to_thread(_load_embedder))
         redis = redis_client(policy, settings)
         await warm(redis)
         batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
@@ -84,8 +98,9 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                                       redis=redis, observer=metrics, batch=batch)
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
                             tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
+        services.embedder = await embedder_task
         if policy.cache.enabled:
-            services.cache = await build_cache(policy.cache, redis=redis, batch=batch)
+            services.cache = await build_cache(policy.cache, redis=redis, batch=batch, static=services.embedder)
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)

@@ -26,6 +26,7 @@ from router.executor import Executor
 from router.upstream.base import Upstream
 
 if TYPE_CHECKING:
+    from embedding import RequestEmbedding, StaticEmbedder
     from gateway.cache import ResponseCache
 
 log = logging.getLogger("turnout.gateway")
@@ -36,13 +37,13 @@ class PromptClassifier(Protocol):
     computed once by the gateway (the classifier embeds the messages itself only when it is None)."""
 
     def classify(self, messages: Any, *, tools: Any = None, response_format: Any = None,
-                 uncertainty_margin: float = 0.5, embedding: Any = None) -> Any: ...
+                 uncertainty_margin: float = 0.5, embedding: RequestEmbedding | None = None) -> Any: ...
 
 
 class RouteExplainer(Protocol):
     """Why a request got its score (`classifier.Classifier.explain`): for `POST /v1/route`, off the chat path."""
 
-    def explain(self, messages: Any, *, embedding: Any = None) -> Any: ...
+    def explain(self, messages: Any, *, embedding: RequestEmbedding | None = None) -> Any: ...
 
 
 @dataclass(slots=True)
@@ -57,6 +58,8 @@ class Services:
     explainer: RouteExplainer | None = None
     redis: Redis | None = None
     cache: ResponseCache | None = None
+    embedder: StaticEmbedder | None = None
+    """The request embedding (one per routed or semantically cached request), shared by every user."""
 
 
 @dataclass(slots=True)

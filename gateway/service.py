@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from embedding import RequestEmbedding, embed_request
 from gateway import schemas
 from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
@@ -69,12 +70,12 @@ class GatewayService:
             record.stream = bool(body.get("stream"))
             principal = await authenticate(self.services.tenancy, headers)
             record.tenant = principal.tenant
-            access, lookup = await self._admit(record, runtime, principal, name, body, headers)
+            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers)
             if lookup is not None and lookup.hit:
                 return self._cached(lookup, record, access, started, request_id)
             decision, record.classifier_ms = await decide(
                 self.services, runtime, name, body, headers, tier_cap=access.max_tier,
-                allows=principal.allows_model if principal.allowed_models is not None else None)
+                allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
             note_decision(record, decision)
             route = RouteRecord(decision)
             called = time.perf_counter()
@@ -95,29 +96,46 @@ class GatewayService:
         return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
 
     async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                     body: dict[str, Any], headers: Mapping[str, str]) -> tuple[Access, CacheLookup | None]:
-        """Limits and input guardrails, and the cache lookup: at once when nothing may rewrite the prompt."""
+                     body: dict[str, Any], headers: Mapping[str, str]
+                     ) -> tuple[Access, CacheLookup | None, RequestEmbedding | None]:
+        """Limits and input guardrails, the request embedding, and the cache lookup: at once when nothing
+        may rewrite the prompt."""
         admitting = admit(self.services.tenancy, runtime, principal, name, body, estimate_tokens(body["messages"]))
         if self.services.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
+            embedding = self._embedding(runtime, name, body)
             # side by side: both Redis commands leave in one pipeline (`CommandBatch`)
-            looking = asyncio.get_running_loop().create_task(self._lookup(record, principal, name, body, headers))
+            looking = asyncio.get_running_loop().create_task(
+                self._lookup(record, principal, name, body, headers, embedding))
             try:
                 access = await admitting
             except BaseException:
                 looking.cancel()
                 raise
-            return access, await looking
-        access = await admitting  # input guardrails may redact the prompt: look up what would be sent
-        return access, await self._lookup(record, principal, name, body, headers)
+            return access, await looking, embedding
+        access = await admitting  # input guardrails may redact the prompt: embed and look up what would be sent
+        embedding = self._embedding(runtime, name, body)
+        return access, await self._lookup(record, principal, name, body, headers, embedding), embedding
+
+    def _embedding(self, runtime: Runtime, name: str, body: Mapping[str, Any]) -> RequestEmbedding | None:
+        """The request embedding, once, when the router or the semantic cache will use it."""
+        embedder = self.services.embedder
+        if embedder is None:
+            return None
+        cache = self.services.cache
+        if name in runtime.policy.router.aliases or (
+                cache is not None and cache.policy.semantic.route_threshold(name) is not None):
+            return embed_request(embedder, body["messages"])
+        return None
 
     async def _lookup(self, record: RequestRecord, principal: Principal, name: str, body: dict[str, Any],
-                      headers: Mapping[str, str]) -> CacheLookup | None:
+                      headers: Mapping[str, str], embedding: RequestEmbedding | None) -> CacheLookup | None:
         cache = self.services.cache
         if cache is None:
             return None
         threshold = _float(headers.get("x-turnout-cache-threshold"))
         lookup = await cache.lookup(CacheRequest(principal.tenant, name, body,
-                                                 parse_cache_control(headers.get("cache-control")), threshold))
+                                                 parse_cache_control(headers.get("cache-control")), threshold,
+                                                 embedding))
         record.cache, record.cache_similarity = lookup.status, lookup.similarity
         if lookup.reason == "store-error":  # Redis failed under the cache: bypassed, and counted
             for observer in self.services.observers:
@@ -243,13 +261,15 @@ class GatewayService:
         name = schemas.validate_chat(body)
         principal = await authenticate(self.services.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
+        embedding = self._embedding(runtime, name, body)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
-                                   allows=principal.allows_model if principal.allowed_models is not None else None)
+                                   allows=principal.allows_model if principal.allowed_models is not None else None,
+                                   embedding=embedding)
         result = decision.to_dict()
         explainer = self.services.explainer
         if explainer is not None and not decision.pinned:  # why: score, length prior, nearest training prompts
             # the first call embeds the training prompts (about a second): never on the event loop
-            why = await asyncio.to_thread(explainer.explain, body["messages"])
+            why = await asyncio.to_thread(explainer.explain, body["messages"], embedding=embedding)
             result["why"] = why.to_dict()
         return result
 

@@ -10,11 +10,13 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from embedding import StaticEmbedder
 from gateway.cache.blas import limit_blas_threads
 from gateway.cache.cache import ResponseCache
 from gateway.cache.config import CachePolicy
 from gateway.cache.embedding.base import Embedder
 from gateway.cache.store.base import CacheStore
+from gateway.cache.verify import VERIFIERS, Verifier
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -22,14 +24,20 @@ if TYPE_CHECKING:
     from gateway.redisbatch import CommandBatch
 
 
-def _minilm() -> Embedder:
+def _static(shared: StaticEmbedder | None) -> Embedder:
+    from gateway.cache.embedding.static import StaticCacheEmbedder
+
+    return StaticCacheEmbedder(shared or StaticEmbedder.load())
+
+
+def _minilm(_: StaticEmbedder | None) -> Embedder:
+    from embedding.minilm import MiniLM
     from gateway.cache.embedding.batching import BatchingEmbedder
-    from gateway.cache.embedding.minilm import MiniLM
 
-    return BatchingEmbedder(MiniLM().encode)
+    return BatchingEmbedder(MiniLM.load().encode)
 
 
-EMBEDDERS: dict[str, Callable[[], Embedder]] = {"minilm": _minilm}
+EMBEDDERS: dict[str, Callable[[StaticEmbedder | None], Embedder]] = {"static": _static, "minilm": _minilm}
 
 
 def _store(policy: CachePolicy, redis_url: str | None, redis: Redis | None, batch: CommandBatch | None) -> CacheStore:
@@ -55,12 +63,14 @@ def _uses_semantic(policy: CachePolicy) -> bool:
 
 async def build_cache(policy: CachePolicy, *, redis_url: str | None = None, redis: Redis | None = None,
                       embedder: Embedder | None = None, store: CacheStore | None = None,
-                      batch: CommandBatch | None = None) -> ResponseCache:
+                      batch: CommandBatch | None = None, static: StaticEmbedder | None = None,
+                      verifier: Verifier | None = None) -> ResponseCache:
     """The cache for a policy: on the gateway's shared `redis` client (bytes responses; not closed by
     the cache; `batch` pipelines its lookups with the rate limits'), on a client of its own for
     `redis_url`, or in-process when neither is given.
-    `embedder` overrides `semantic.embedder` (required for registry models); `store` overrides the
-    store (tests)."""
+    `embedder` overrides `semantic.embedder` (required for registry models); `static` is the request
+    embedding the gateway already loaded; `verifier` overrides `semantic.verifier`; `store` overrides
+    the store (tests)."""
     if _uses_semantic(policy):
         limit_blas_threads(policy.semantic.blas_threads)
     if embedder is None and _uses_semantic(policy):
@@ -68,5 +78,12 @@ async def build_cache(policy: CachePolicy, *, redis_url: str | None = None, redi
         if factory is None:
             raise ValueError(f"cache.semantic.embedder: {policy.semantic.embedder!r} is not a local embedder "
                              f"({', '.join(EMBEDDERS)}); pass an Embedder for registry models")
-        embedder = await asyncio.to_thread(factory)  # loads weights: keep it off the event loop
-    return ResponseCache(policy=policy, store=store or _store(policy, redis_url, redis, batch), embedder=embedder)
+        embedder = await asyncio.to_thread(factory, static)  # loads weights: keep it off the event loop
+    if verifier is None and _uses_semantic(policy) and policy.semantic.verifier is not None:
+        make = VERIFIERS.get(policy.semantic.verifier)
+        if make is None:
+            raise ValueError(f"cache.semantic.verifier: {policy.semantic.verifier!r} is not one of "
+                             f"{', '.join(VERIFIERS)} (or null)")
+        verifier = await asyncio.to_thread(make)
+    return ResponseCache(policy=policy, store=store or _store(policy, redis_url, redis, batch), embedder=embedder,
+                         verifier=verifier)

@@ -17,11 +17,13 @@ from gateway.cache.eligibility import storable_response
 from gateway.cache.embedding.base import Embedder, Matrix
 from gateway.cache.flight import SingleFlight
 from gateway.cache.guard import guard_rejects
+from gateway.cache.index import Candidate
 from gateway.cache.keys import CacheKeys, CacheRequest, cache_keys
 from gateway.cache.partitions import PartitionIndexes
 from gateway.cache.result import CacheLookup
 from gateway.cache.stats import CacheStats
 from gateway.cache.store.base import CacheStore, CacheUnavailable, Entry, Placement
+from gateway.cache.verify import Verifier
 from router.errors import TurnoutError
 
 _SCAN_IN_THREAD_ROWS = 4096
@@ -29,11 +31,13 @@ _SCAN_IN_THREAD_ROWS = 4096
 
 class ResponseCache:
     def __init__(self, *, policy: CachePolicy, store: CacheStore, embedder: Embedder | None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 verifier: Verifier | None = None, clock: Callable[[], float] = time.time) -> None:
         self.policy = policy
         self.stats = CacheStats()
         self._store = store
         self._embedder = embedder
+        self._verifier = verifier
+        self._shares_request_embedding = policy.semantic.embedder == "static"
         self._clock = clock
         self._indexes = PartitionIndexes(store=store, max_partitions=policy.semantic.max_loaded_partitions)
         self._flights = SingleFlight(max_wait_s=120.0)
@@ -64,24 +68,35 @@ class ResponseCache:
     async def _semantic(self, request: CacheRequest, keys: CacheKeys, mark: int) -> CacheLookup:
         if keys.query is None or keys.threshold is None or self._embedder is None:
             return self._miss(request, keys, None, mark)
-        vector = await self._embed(keys.query)
+        shared = request.embedding
+        if self._shares_request_embedding and shared is not None and shared.text == keys.query:
+            vector: Matrix | None = shared.vector
+        else:
+            vector = await self._embed(keys.query)
         if vector is None:
             return self._miss(request, keys, None, mark, reason="embed-error")
         index = await self._indexes.synced(keys.partition, vector.shape[0],
                                            wait_s=self.policy.lookup_timeout_ms / 1000)
         if index is None:
             return self._miss(request, keys, vector, mark, reason="index-loading")
+        gate = keys.threshold if self._verifier is None else min(keys.threshold,
+                                                                 self.policy.semantic.candidate_threshold)
         if len(index) < _SCAN_IN_THREAD_ROWS:
-            rows = index.rows_above(vector, keys.threshold)
+            rows = index.rows_above(vector, gate)
         else:  # a large partition's scan takes milliseconds: keep it off the event loop
-            rows = await asyncio.to_thread(index.rows_above, vector, keys.threshold)
+            rows = await asyncio.to_thread(index.rows_above, vector, gate)
         rejected: str | None = None
-        for candidate in index.confirm(rows, vector, keys.threshold):
+        candidates = []
+        for candidate in index.confirm(rows, vector, gate):
             why = guard_rejects(keys.query, candidate.query) if self.policy.semantic.guard else None
             if why is not None:
                 self.stats.guard_rejections += 1
                 rejected = rejected or f"guard:{why}"
-                continue
+            else:
+                candidates.append(candidate)
+        if candidates and self._verifier is not None:
+            candidates, rejected = await self._verified(keys.query, keys.threshold, candidates, rejected)
+        for candidate in candidates:
             entry = await self._store.get(keys.partition, candidate.key)
             if entry is None:
                 self._indexes.forget(keys.partition, candidate.key)
@@ -91,6 +106,22 @@ class ResponseCache:
                 return CacheLookup("hit-semantic", request, entry.response, candidate.similarity,
                                    self._age(entry), keys=keys, vector=vector, searched_semantic=True)
         return self._miss(request, keys, vector, mark, reason=rejected, searched=True)
+
+    async def _verified(self, query: str, threshold: float, candidates: list[Candidate],
+                        rejected: str | None) -> tuple[list[Candidate], str | None]:
+        """The candidates the verifying encoder also puts at or above `threshold`, best first."""
+        assert self._verifier is not None
+        self.stats.verifications += 1
+        try:
+            async with asyncio.timeout(self.policy.semantic.embed_timeout_ms / 1000):
+                scores = await self._verifier.similarities(query, [c.query for c in candidates])
+        except (TimeoutError, ValueError, OSError, RuntimeError, TurnoutError):
+            self.stats.embed_errors += 1
+            return [], rejected or "verify-error"
+        kept = sorted((Candidate(c.key, c.query, s) for c, s in zip(candidates, scores, strict=True)
+                       if s >= threshold), key=lambda c: -c.similarity)
+        self.stats.verifier_rejections += len(candidates) - len(kept)
+        return kept, rejected or (None if kept else "verifier")
 
     async def _embed(self, text: str) -> Matrix | None:
         assert self._embedder is not None
@@ -203,8 +234,9 @@ class ResponseCache:
         return self._indexes.nbytes()
 
     async def aclose(self) -> None:
-        closer = getattr(self._embedder, "aclose", None)
-        if closer is not None:
-            await closer()
+        for part in (self._embedder, self._verifier):
+            closer = getattr(part, "aclose", None)
+            if closer is not None:
+                await closer()
         await self._indexes.aclose()
         await self._store.aclose()

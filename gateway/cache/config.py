@@ -22,7 +22,9 @@ class SemanticPolicy(_Frozen):
     routes: dict[str, SemanticRoute] = Field(
         default_factory=dict,
         description="Routes (alias or model id) where semantic lookup is on; `*` means every route.")
-    threshold: float = Field(0.95, ge=0.0, le=1.0, description="Default cosine similarity for a hit.")
+    threshold: float = Field(
+        0.95, ge=0.0, le=1.0,
+        description="Default cosine similarity for a hit (by the verifier when there is one, else the embedder).")
     min_threshold: float = Field(
         0.90, ge=0.0, le=1.0, description="Operator floor: no route or request may go below it.")
     guard: bool = Field(True, description="Reject hits whose numbers, quotes, negations or order differ.")
@@ -30,7 +32,13 @@ class SemanticPolicy(_Frozen):
         1.0, ge=0.0, description="Requests above it are not looked up semantically (absent counts as 1.0).")
     max_prompt_chars: int = Field(2000, gt=0, description="Longer last user messages skip semantic lookup.")
     embedder: str = Field(
-        "minilm", description="`minilm` (local, offline) or a registry model id used through its upstream.")
+        "static", description="`static`: the request embedding the router shares (a static table distilled from "
+        "MiniLM); `minilm` (the full local encoder) or a registry model id used through its upstream.")
+    verifier: str | None = Field(
+        "minilm", description="Re-scores the embedder's candidates before a hit (`minilm`), or null for none.")
+    candidate_threshold: float = Field(
+        0.80, ge=0.0, le=1.0,
+        description="With a verifier: the embedder's similarity at which an entry becomes a candidate.")
     embed_timeout_ms: int = Field(
         1000, gt=0, description="Budget for embedding a prompt; over it, no semantic lookup for that request.")
     blas_threads: int = Field(

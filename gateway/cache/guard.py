@@ -1,10 +1,13 @@
 """The guard a semantic hit must pass besides its similarity score.
 
-Embeddings score "Celsius to Fahrenheit" against "Fahrenheit to Celsius" at 0.995 and "17x23"
-against "17x24" at 0.91, so a hit also needs: the same numbers in the same order, the same quoted
-strings, the same negation, no word swapped for its opposite, the words both questions share in
-the same order around a directional word (to, from, than, into, vs, ...), and no name swapped for
-another (each side naming something the other does not mention), and the same when/where/who.
+Embeddings score "Celsius to Fahrenheit" against "Fahrenheit to Celsius" at 0.995, "17x23" against
+"17x24" at 0.91 and "safe" against "unsafe" at 0.988, so a hit also needs: the same numbers in the
+same order, the same quoted strings, the same negation (words, or a prefix: un-, in-, non-, ...,
+-ful / -less), no word swapped for its opposite (inflections included: increasing / decreasing),
+the same units with the same numbers, the words both questions share in the same order around a
+directional word (to, from, than, into, vs, ...), no two entities trading places (Alice emails
+Bob / Bob emails Alice), no name swapped for another (each side naming something the other does
+not mention), and the same when/where/who.
 """
 
 from __future__ import annotations
@@ -13,7 +16,18 @@ import re
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from gateway.cache.lexicon import DIRECTIONAL, INTERROGATIVES, NEGATIONS, NUMBER_WORDS, OPPOSITES, STOP
+from gateway.cache.lexicon import (
+    AMBIGUOUS_UNITS,
+    DIRECTIONAL,
+    INTERROGATIVES,
+    LONG_NEGATING_PREFIXES,
+    NEGATING_PREFIXES,
+    NEGATIONS,
+    NUMBER_WORDS,
+    OPPOSITES,
+    STOP,
+    UNITS,
+)
 
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(k|m|bn)?\b|(\d+(?:[.,]\d+)*)")
 _SCALE = MappingProxyType({"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000})
@@ -34,6 +48,8 @@ class _Facts:
     """Lowercased words joined by single spaces, for substring checks."""
     names: frozenset[tuple[str, ...]]
     """Likely names (capitalised words), each as its stemmed words."""
+    name_order: tuple[tuple[str, ...], ...]
+    """The same names in the order they first appear."""
     stems: frozenset[str]
 
 
@@ -53,10 +69,10 @@ def _facts(text: str) -> _Facts:
     quoted = frozenset(" ".join(_WORD.findall(next(g for g in m.groups() if g).lower()))
                        for m in _QUOTED.finditer(text))
     negated = any(w in NEGATIONS for w in _WORD.findall(_IDIOMS.sub(" ", " ".join(words))))
-    names = frozenset(tuple(_stem(w) for w in _WORD.findall(m.group(1).lower()))
-                      for m in _NAME.finditer(text) if m.group(1) != "I")
-    return _Facts(tuple(numbers), quoted, negated, words, " " + " ".join(words) + " ", names,
-                  frozenset(_stem(w) for w in words))
+    ordered = tuple(dict.fromkeys(tuple(_stem(w) for w in _WORD.findall(m.group(1).lower()))
+                                  for m in _NAME.finditer(text) if m.group(1) != "I"))
+    return _Facts(tuple(numbers), quoted, negated, words, " " + " ".join(words) + " ", frozenset(ordered),
+                  ordered, frozenset(_stem(w) for w in words))
 
 
 def _stem(word: str) -> str:
@@ -77,10 +93,74 @@ def _quotes_differ(a: _Facts, b: _Facts) -> bool:
     return any(f" {q} " not in other.folded for one, other in ((a, b), (b, a)) for q in one.quoted if q)
 
 
+def _bases(word: str) -> set[str]:
+    """The word and the forms it may inflect from (increasing -> increase, lighter -> light)."""
+    forms = {word}
+    for suffix in ("ing", "ed", "es", "s", "er", "est", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            forms |= {stem, stem + "e"}
+            if len(stem) > 3 and stem[-1] == stem[-2]:
+                forms.add(stem[:-1])  # bigger -> big
+    return forms
+
+
 def _opposite_swapped(a: _Facts, b: _Facts) -> bool:
     words_a, words_b = set(a.words), set(b.words)
-    only_b = words_b - words_a
-    return any(OPPOSITES.get(word, frozenset()) & only_b for word in words_a - words_b)
+    only_b = {base for word in words_b - words_a for base in _bases(word)}
+    return any(OPPOSITES.get(base, frozenset()) & only_b for word in words_a - words_b for base in _bases(word))
+
+
+def _prefix_negated(a: _Facts, b: _Facts) -> bool:
+    """safe / unsafe, possible / impossible, careful / careless: a word and its negated form."""
+    words_a, words_b = set(a.words), set(b.words)
+    only_a, only_b = words_a - words_b, words_b - words_a
+    for one, other in ((only_a, only_b), (only_b, only_a)):
+        for word in one:
+            if any(prefix + word in other for prefix in NEGATING_PREFIXES):
+                return True
+            if len(word) >= 6 and any(prefix + word in other for prefix in LONG_NEGATING_PREFIXES):
+                return True
+            if word.endswith("ful") and word[:-3] + "less" in other:
+                return True
+    return False
+
+
+def _units(words: tuple[str, ...]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Units named (canonical), and each number's unit: the unit word right after it."""
+    named, quantities = [], []
+    for i, word in enumerate(words):
+        unit = UNITS.get(word)
+        before = i - 2 if i > 1 and words[i - 1] in ("degree", "degrees") else i - 1  # 30 degrees celsius
+        number = NUMBER_WORDS.get(words[before], words[before]) if before >= 0 else ""
+        after_number = number[:1].isdigit()
+        if unit is None or (word in AMBIGUOUS_UNITS and not after_number):
+            continue
+        named.append(unit)
+        if after_number:
+            quantities.append((number, unit))
+    return named, quantities
+
+
+def _units_differ(a: _Facts, b: _Facts) -> bool:
+    """10 km in miles / 10 miles in km; 5 kg / 5 lb: other units, or a number with another unit."""
+    named_a, quantities_a = _units(a.words)
+    named_b, quantities_b = _units(b.words)
+    return set(named_a) != set(named_b) or sorted(quantities_a) != sorted(quantities_b)
+
+
+def _entities_swapped(a: _Facts, b: _Facts) -> bool:
+    """Did Alice email Bob / Did Bob email Alice; the dog chased the cat / the cat chased the dog:
+    the same content words with two of them (not side by side) trading places."""
+    if a.names == b.names and len(a.name_order) > 1 and a.name_order != b.name_order:
+        return True  # class A from class B / class B from class A
+    content_a = [w for w in a.words if w not in STOP]
+    content_b = [w for w in b.words if w not in STOP]
+    if len(content_a) != len(content_b) or sorted(content_a) != sorted(content_b):
+        return False
+    moved = [i for i, (x, y) in enumerate(zip(content_a, content_b, strict=True)) if x != y]
+    return (len(moved) == 2 and moved[1] - moved[0] > 1
+            and content_a[moved[0]] == content_b[moved[1]] and content_a[moved[1]] == content_b[moved[0]])
 
 
 def _neighbour(words: tuple[str, ...], start: int, step: int) -> str | None:
@@ -123,7 +203,11 @@ def guard_rejects(query: str, cached: str) -> str | None:
         return "negation"
     if _opposite_swapped(a, b):
         return "opposite"
-    if _order_reversed(a, b):
+    if _prefix_negated(a, b):
+        return "negation"
+    if _units_differ(a, b):
+        return "units"
+    if _order_reversed(a, b) or _entities_swapped(a, b):
         return "order"
     if _names_swapped(a, b):
         return "names"

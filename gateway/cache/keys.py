@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from embedding import RequestEmbedding
 from gateway.cache.config import CachePolicy
 from gateway.cache.directives import CacheDirectives
 
@@ -34,6 +35,8 @@ class CacheRequest:
     directives: CacheDirectives = field(default_factory=CacheDirectives)
     threshold: float | None = None
     """A per-request similarity threshold; never honoured below the operator's floor."""
+    embedding: RequestEmbedding | None = None
+    """The request embedding the gateway computed once (used when its text is the semantic query)."""
 
 
 @dataclass(frozen=True, slots=True)

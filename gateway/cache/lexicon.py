@@ -13,7 +13,11 @@ def _words(text: str) -> tuple[str, ...]:
 
 NEGATIONS = frozenset(_words(
     "not no never none nobody nothing nowhere neither nor without cannot cant dont doesnt didnt isnt "
-    "arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt mustnt"))
+    "arent wasnt werent wont wouldnt shouldnt couldnt hasnt havent hadnt mustnt non"))
+NEGATING_PREFIXES = _words("un in im il ir non dis")
+LONG_NEGATING_PREFIXES = _words("a")
+"""symmetrical / asymmetrical, typical / atypical: only before words of six letters or more."""
+"""safe / unsafe, possible / impossible, legal / illegal, toxic / nontoxic, honest / dishonest."""
 # "one" is left out: far more often a pronoun ("which one", "one can") than a number.
 NUMBER_WORDS = MappingProxyType({w: str(i) for i, w in enumerate(_words(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -36,6 +40,28 @@ give receive|given received|gave received|giving receiving|lend borrow|teach lea
 parent child|teacher student|won lost|winner loser|rich poor|richest poorest|legal illegal
 start end|begin end|beginning end|started ended|local remote|locally remotely|benefits risks
 benefit risk|benefits drawbacks|online offline|public private|accept reject|allow deny|include exclude
+increasing decreasing|increased decreased|increases decreases|raise lower|grow shrink|expand collapse
+heavy light|heavier lighter|strong weak|stronger weaker|wet dry|thick thin|wide narrow|deep shallow
+hard soft|hard easy|harder easier|difficult easy|simple complex|young old|younger older|youngest oldest
+dark light|darker lighter|black white|day night|summer winter|up down|upper lower|top bottom|front back
+forward backward|forwards backwards|inner outer|internal external|import export|imports exports
+upgrade downgrade|upgrading downgrading|install uninstall|mount unmount|lock unlock|connect disconnect
+attach detach|show hide|zoomin zoomout|maximize minimize|maximise minimise|sum difference
+multiply divide|plus minus|add subtract|addition subtraction|union intersection|horizontal vertical
+horizontally vertically|row column|rows columns|uppercase lowercase|sync async
+synchronous asynchronous|static dynamic|mutable immutable|client server|read write|reading writing
+reader writer|serialize deserialize|serialise deserialise|freeze thaw|melt freeze
+boil freeze|boiling freezing|acidic alkaline|debit credit|profit loss|income expense
+income expenses|asset liability|assets liabilities|borrower lender|landlord tenant|seller buyer
+sellers buyers|supply demand|major minor|sharp flat|sweet sour|sweet bitter
+healthy unhealthy|happy sad|friend enemy|allies enemies|victory defeat|success failure|pass fail
+passed failed|arrive depart|arrival departure|arrivals departures|entrance exit|enter exit|come go
+inhale exhale|asleep awake|sleep wake|lighten darken|brighten darken|clockwise counterclockwise
+clockwise anticlockwise|odd even|prime composite|rational irrational|convex concave|dominant recessive
+predator prey|herbivore carnivore|herbivores carnivores|vertebrates invertebrates|plant animal
+plants animals|mammal reptile|solid liquid|liquid gas|conductor insulator
+advantages drawbacks|advantages downsides|benefits downsides|pros drawbacks|ascend descend
+ascended descended|ascent descent|sunrise sunset|write read
 """
 
 
@@ -49,6 +75,31 @@ def _opposites(text: str) -> Mapping[str, frozenset[str]]:
 
 
 OPPOSITES = _opposites(_OPPOSITE_PAIRS)
+_UNIT_GROUPS = """
+km kilometer kilometers kilometre kilometres|mi mile miles|m meter meters metre metres|cm centimeter centimeters
+mm millimeter millimeters|ft foot feet|in inch inches|yd yard yards|kg kilogram kilograms kilo kilos
+lb lbs pound pounds|g gram grams|oz ounce ounces|ton tons tonne tonnes|l liter liters litre litres
+ml milliliter milliliters millilitre millilitres|gal gallon gallons|cup cups|tbsp tablespoon tablespoons
+tsp teaspoon teaspoons|c celsius centigrade|f fahrenheit|k kelvin|s sec second seconds|min minute minutes
+h hr hour hours|day days|week weeks|month months|year years|usd dollar dollars|eur euro euros
+gbp sterling|jpy yen|inr rupee rupees|cny yuan rmb|b byte bytes|kb kilobyte kilobytes|mb megabyte megabytes
+gb gigabyte gigabytes|tb terabyte terabytes|bit bits|mph|kph kmh|knot knots|acre acres|hectare hectares
+w watt watts|kw kilowatt kilowatts|kwh|hp horsepower|cal calorie calories|kcal|j joule joules|psi|bar|pa pascal
+"""
+
+
+def _units(text: str) -> Mapping[str, str]:
+    table: dict[str, str] = {}
+    for group in re.split(r"[|\n]", text.strip()):
+        names = group.split()
+        for name in names:
+            table[name] = names[0]
+    return MappingProxyType(table)
+
+
+UNITS = _units(_UNIT_GROUPS)
+"""A unit's spellings -> one canonical name (ambiguous one-letter forms count only after a number)."""
+AMBIGUOUS_UNITS = frozenset(_words("m in g s h l c f k b w pa min bar"))
 STOP = frozenset(_words(
     "a an the is are was were be been being am do does did of and or in on at for with by as it its "
     "this that these those i you he she we they me my your our their what which who whom whose how why "

@@ -14,6 +14,10 @@ class CacheStats:
     bypasses: int = 0
     guard_rejections: int = 0
     """Semantic candidates above the threshold that the guard turned down."""
+    verifications: int = 0
+    """Lookups whose candidates went to the verifying encoder (MiniLM)."""
+    verifier_rejections: int = 0
+    """Candidates of the request embedding that the verifier put below the threshold."""
     stores: int = 0
     store_skips: int = 0
     """Answers not stored: not a complete success, `no-store`, or n > 1."""

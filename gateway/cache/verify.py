@@ -1,0 +1,60 @@
+"""The second stage of a semantic lookup: the full encoder confirms what the static embedding proposed.
+
+The request embedding (a static token table) is cheap enough for every request but blunt: it scores
+paraphrases and near misses alike. Candidates it puts above `candidate_threshold` are re-scored
+here with all-MiniLM-L6-v2 against the final `threshold`, in one batch. A miss with no candidate
+never runs the encoder; stored queries' vectors are kept in a small LRU, so a popular entry is
+encoded once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import numpy as np
+
+from gateway.cache.embedding.base import Embedder, Matrix
+
+
+class Verifier(Protocol):
+    async def similarities(self, query: str, candidates: Sequence[str]) -> list[float]:
+        """Cosine similarity of `query` to each candidate text, by the verifying encoder."""
+        ...
+
+
+class EncoderVerifier:
+    def __init__(self, embedder: Embedder, *, remember: int = 4096) -> None:
+        self._embedder = embedder
+        self._known: OrderedDict[str, Matrix] = OrderedDict()
+        self._remember = remember
+
+    async def similarities(self, query: str, candidates: Sequence[str]) -> list[float]:
+        unique = list(dict.fromkeys([query, *candidates]))
+        found = {text: self._known[text] for text in unique if text in self._known}
+        missing = [text for text in unique if text not in found]
+        if missing:
+            found.update(zip(missing, await self._embedder.embed(missing), strict=True))
+        for text, row in found.items():
+            self._known[text] = row
+            self._known.move_to_end(text)
+        while len(self._known) > self._remember:
+            self._known.popitem(last=False)
+        first = found[query]
+        return [float(np.dot(first, found[text])) for text in candidates]
+
+    async def aclose(self) -> None:
+        closer = getattr(self._embedder, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+def _minilm() -> Verifier:
+    from embedding.minilm import MiniLM
+    from gateway.cache.embedding.batching import BatchingEmbedder
+
+    return EncoderVerifier(BatchingEmbedder(MiniLM.load().encode))
+
+
+VERIFIERS: dict[str, Callable[[], Verifier]] = {"minilm": _minilm}
