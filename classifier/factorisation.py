@@ -13,7 +13,7 @@ from classifier.scorer import Linear
 from classifier.trainset import TrainSet
 
 
-def fit_factorisation(data: TrainSet, *, k: int = 16, steps: int = 400, rate: float = 0.01, l2: float = 1e-3,
+def fit_factorisation(data: TrainSet, *, k: int = 16, steps: int = 200, rate: float = 0.02, l2: float = 1e-3,
                       seed: int = 0) -> Linear:
     defined = ~np.isnan(data.pair_target) & (data.weights[:, None] > 0)  # (n, P)
     y = np.nan_to_num(data.pair_target)

@@ -45,7 +45,8 @@ class Latency:
     load_average: float
 
     def describe(self) -> str:
-        return (f"{self.calls} calls given the request embedding of a ~1,000-token conversation: wall p50 {self.wall_p50_ms:.3f} ms, "
+        return (f"{self.calls} calls given the request embedding of a ~1,000-token conversation: "
+                f"wall p50 {self.wall_p50_ms:.3f} ms, "
                 f"p99 {self.wall_p99_ms:.3f} ms; thread CPU p50 {self.cpu_p50_ms:.3f} ms, p99 {self.cpu_p99_ms:.3f} ms "
                 f"(load average {self.load_average:.1f} on {os.cpu_count()} cores; wall time includes time the "
                 "OS gave to other processes)")

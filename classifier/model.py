@@ -123,11 +123,16 @@ class Classifier:
         e = embedding if embedding is not None else self.embed(messages)
         w = self._w
         log_chars = math.log1p(e.prompt_chars)
-        p = w.ordinal.probabilities(w.scorer.one(e.vector, log_chars))
+        p = self.probabilities(e)
         task = cue_task(e.text.lower()) or w.tasks[int(np.argmax(e.vector @ w.task_w + w.task_b))]
         return Classification(tier=Tier(w.ordinal.tier(p)), score=min(1.0, max(0.0, p[1] + p[2])),
                               probabilities=p, task=task, uncertain=max(p) < uncertainty_margin,
                               length_prior=float(np.interp(log_chars, w.length_grid, _LEVELS)))
+
+    def probabilities(self, embedding: RequestEmbedding) -> tuple[float, float, float]:
+        """Calibrated (P1, P2, P3) of a request: the score alone (P2 + P3), without the task."""
+        w = self._w
+        return w.ordinal.probabilities(w.scorer.one(embedding.vector, math.log1p(embedding.prompt_chars)))
 
     def neighbours(self) -> Neighbours:
         """The embedded training prompts, built on first use (about a second)."""

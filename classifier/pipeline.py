@@ -18,8 +18,8 @@ from classifier.progress import step
 from classifier.request import TextEmbedder
 from classifier.scorer import quantile_grid
 from classifier.sources import SOURCES
-from classifier.trainset import TrainSet, prepare
 from classifier.training import LEARNED_TASKS, TrainConfig, fit_head, fit_task_head
+from classifier.trainset import TrainSet, prepare
 
 PACKAGE = Path(__file__).parent
 DEFAULT_OUTPUT = PACKAGE / "artifacts"

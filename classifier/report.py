@@ -24,7 +24,8 @@ def render(report: EvalReport) -> str:
                                  f"{row[RANDOM]:.3f}", f"{low:.3f}-{high:.3f}"]))
     wins = sum(1 for u, row in report.apgr.items() if u != POOLED and row[chosen] > row[LENGTH])
     families = len(report.apgr) - 1
-    lines += ["", f"Mean per-family APGR: router {report.mean_apgr(chosen):.3f}, length {report.mean_apgr(LENGTH):.3f}; "
+    lines += ["", f"Mean per-family APGR: router {report.mean_apgr(chosen):.3f}, "
+              f"length {report.mean_apgr(LENGTH):.3f}; "
               f"the router beats length on {wins} of {families} families.", "",
               "### Every candidate (APGR; mean = families weighted equally)", ""]
     names = [*report.candidates, LENGTH]

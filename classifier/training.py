@@ -42,7 +42,7 @@ def fit_task_head(data: TrainSet, config: TrainConfig) -> tuple[np.ndarray, np.n
     from sklearn.linear_model import LogisticRegression
 
     rows = np.asarray([i for i, t in enumerate(data.tasks) if t in LEARNED_TASKS], dtype=np.int64)
-    y = np.asarray([LEARNED_TASKS.index(data.tasks[i]) for i in rows])  # type: ignore[arg-type]
+    y = np.asarray([LEARNED_TASKS.index(data.tasks[i]) for i in rows])
     model = LogisticRegression(C=config.task_c, max_iter=500, random_state=config.seed)
     model.fit(data.vectors[rows].astype(np.float64), y)
     weights = np.zeros((data.vectors.shape[1], len(LEARNED_TASKS)))

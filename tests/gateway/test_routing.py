@@ -177,9 +177,15 @@ def test_stream_failing_after_first_byte_ends_with_an_error_event_and_no_done(
 
 def test_route_explains_without_calling_and_requests_are_logged(rgw: GatewayProcess, rsim: SimulatorProcess) -> None:
     before = {m: calls(rsim, m) for m in ("local-small", "local-medium", "claude-sim")}
-    decision = httpx.post(rgw.base_url + "/v1/route", json={"model": "auto", "messages": MSG}).json()
+    # the first explanation embeds the training prompts (seconds on a busy machine): a generous timeout
+    decision = httpx.post(rgw.base_url + "/v1/route", json={"model": "auto", "messages": MSG}, timeout=120).json()
     assert decision["alias"] == "auto" and decision["chain"][-1] == "local-medium"
     assert {c["model"] for c in decision["candidates"]} >= set(decision["chain"])
+    why = decision["why"]  # the learned router's reasons: score, length prior, nearest training prompts
+    assert why["score"] == pytest.approx(decision["score"], abs=1e-3) and 0.0 <= why["length_prior"] <= 1.0
+    assert [n["similarity"] for n in why["nearest_training_prompts"]] == sorted(
+        (n["similarity"] for n in why["nearest_training_prompts"]), reverse=True)
+    assert all(n["outcome"] and n["family"] for n in why["nearest_training_prompts"])
     assert {m: calls(rsim, m) for m in before} == before
     raw = client(rgw).chat.completions.with_raw_response.create(
         model="auto", messages=MSG, extra_headers={"x-request-id": "req-log-1"})
