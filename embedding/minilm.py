@@ -25,6 +25,7 @@ _DENSE = ("attention.self.query", "attention.self.key", "attention.self.value",
           "attention.output.dense", "intermediate.dense", "output.dense")
 
 _MAX_TOKENS = 256  # sentence_bert_config.json: max_seq_length
+_MAX_CHARS = 4096
 
 
 def model_dir() -> Path:
@@ -93,12 +94,13 @@ class MiniLM:
                    tokenizer=Tokenizer.from_file(str(path / "tokenizer.json")), blas_threads=blas_threads)
 
     @classmethod
-    def load(cls, *, blas_threads: int = 1) -> MiniLM:
+    def load(cls, directory: Path | None = None, *, blas_threads: int = 1) -> MiniLM:
         """The committed int8 weights (shipped in the wheel), dequantised to float32."""
-        from embedding.artifacts import load_minilm_weights, load_tokenizer
+        from embedding.artifacts import HERE, load_minilm_weights, load_tokenizer
 
-        weights, config = load_minilm_weights()
-        return cls(weights=weights, config=config, tokenizer=load_tokenizer(), blas_threads=blas_threads)
+        weights, config = load_minilm_weights(directory or HERE)
+        return cls(weights=weights, config=config, tokenizer=load_tokenizer(directory or HERE),
+                   blas_threads=blas_threads)
 
     def encode(self, texts: Sequence[str]) -> Matrix:
         if not texts:
@@ -107,7 +109,8 @@ class MiniLM:
             return self._encode(texts)
 
     def _encode(self, texts: Sequence[str]) -> Matrix:
-        batch = self._tokenizer.encode_batch(list(texts))
+        # 256 tokens are rarely more than 2,000 characters: do not tokenize a megabyte to keep 256
+        batch = self._tokenizer.encode_batch([t[:_MAX_CHARS] for t in texts])
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.float32)
         hidden = self.forward(ids, mask)

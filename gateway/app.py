@@ -11,11 +11,12 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from gateway import errors, schemas, shedding
+from gateway import errors, fastpath, schemas, shedding
 from gateway.admin import add_admin_routes
 from gateway.debug import add_debug_routes
 from gateway.fastpath import FastPath, RequestIds, check_open_mode, read_body
 from gateway.lifespan import lifespan
+from gateway.protocols.handlers import ERROR_SHAPES, ROUTES
 from gateway.service import GatewayService
 from gateway.settings import Settings
 from router.upstream.base import Upstream
@@ -33,6 +34,14 @@ def _body_schema(*required: str) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+PROTOCOL_BODIES = {"/v1/messages": ("model", "messages", "max_tokens"),
+                   "/v1/messages/count_tokens": ("model", "messages"), "/v1/responses": ("model", "input")}
+
+
+async def _starting() -> Response:
+    raise HTTPException(503, "the gateway is starting; retry shortly")
+
+
 class TurnoutApp(FastAPI):
     """FastAPI with two layers in front of its whole middleware stack: the load-shedding gate, then
     the hot endpoints as plain ASGI. Each layer a request passes costs on every resumption of its
@@ -41,7 +50,9 @@ class TurnoutApp(FastAPI):
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        return shedding.SheddingMiddleware(FastPath(stack, ids=self.state.request_ids), gate=self.state.gate)
+        routes = {**fastpath.ROUTES, **ROUTES}
+        front = FastPath(stack, ids=self.state.request_ids, routes=routes, shapes=ERROR_SHAPES)
+        return shedding.SheddingMiddleware(front, gate=self.state.gate)
 
 
 def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> FastAPI:
@@ -76,6 +87,9 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
     @app.post("/v1/embeddings", openapi_extra=_body_schema("model", "input"))
     async def embeddings() -> Response:
         raise HTTPException(503, "the gateway is starting; retry shortly")
+
+    for path, required in PROTOCOL_BODIES.items():  # other clients' APIs (`gateway.protocols`), also on FastPath
+        app.add_api_route(path, _starting, methods=["POST"], openapi_extra=_body_schema(*required))
 
     @app.post("/v1/route")
     async def route(request: Request) -> Response:

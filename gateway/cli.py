@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from gateway.settings import DEFAULT_POLICY
 
@@ -89,6 +90,9 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     for name, alias in policy.router.aliases.items():
         tiers = "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(alias.tiers.items()))
         print(f"  alias {name}: {tiers}; default {policy.router.default_model}")
+        for route in alias.routes:
+            print(f"    route {route.name}: {len(route.examples or ())} examples, library {route.library or 'auto'}, "
+                  + "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(route.route_tiers.items())))
     if policy.simulator is not None:
         print(f"  simulator: port {policy.simulator.port}, {len(policy.simulator.models)} models")
     return 0
@@ -146,20 +150,37 @@ def cmd_route(args: argparse.Namespace) -> int:
     embedding = classifier.embed(body["messages"])
     signals, ms = classify(classifier, alias.escalation.uncertainty_margin, body, embedding)
     features = features_from_body(body, prompt_tokens=estimate_tokens(body["messages"]))
+    match, nearest = _route_match(policy, args.model, args.prompt)
     decision = select(policy.router, args.model, signals, features, {}, {m.id: m for m in policy.models},
-                      policy_version=policy.version or "")
+                      policy_version=policy.version or "", route=match)
     why = classifier.explain(body["messages"], embedding=embedding)
     if args.explain:
-        print(explain(decision))
+        print(explain(decision, nearest))
         print(f"why: score {why.score:.3f} = P(the cheaper model is not good enough); length prior "
               f"{why.length_prior:.3f} (share of training prompts shorter)")
         print("nearest training prompts:")
         for n in why.neighbours:
             print(f"  {n.similarity:.2f} [{n.source}/{n.family}] {n.outcome}\n       {n.prompt}")
     else:
-        print(json.dumps({**decision.to_dict(), "why": why.to_dict()}))
+        print(json.dumps({**decision.to_dict(), "why": why.to_dict()}, default=str))
     print(f"classified in {ms:.3f} ms (given the request embedding)", file=sys.stderr)
     return 0
+
+
+def _route_match(policy: object, alias: str, prompt: str) -> tuple[Any, list[tuple[str, float]]]:
+    """The semantic route of `prompt` and the best route's nearest examples (None, [] without routes)."""
+    from embedding import StaticEmbedder
+    from gateway.config import Policy
+    from gateway.semantic_routes import build_route_indexes
+
+    assert isinstance(policy, Policy)
+    if not policy.router.aliases[alias].routes:
+        return None, []
+    embedder = StaticEmbedder.load()
+    index = build_route_indexes(policy, embedder)[alias]
+    vector = embedder.embed(prompt)
+    match = index.match(vector)
+    return match, index.nearest(vector, match.best) if match.best in index.names[:-1] else []
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -208,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("rest", nargs=argparse.REMAINDER)
     simulate.set_defaults(func=cmd_simulate)
 
+    from gateway.routes_cli import register as register_routes
+
+    register_routes(sub)
     with contextlib.suppress(ImportError):
         from classifier.cli import register
 

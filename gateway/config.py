@@ -14,7 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from gateway.auth.policy import AuthPolicy
 from gateway.cache.config import CachePolicy
 from gateway.guardrails.policy import GuardrailsPolicy
+from gateway.protocols.policy import ProtocolsPolicy
 from gateway.simulator.config import SimulatorConfig
+from gateway.tracing.policy import TracingPolicy
 from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
 from registry import ModelSpec
 from router.policy import RouterPolicy
@@ -52,11 +54,20 @@ class Policy(_Frozen):
     cache: CachePolicy = CachePolicy()
     auth: AuthPolicy = Field(AuthPolicy(), description="Tenants, virtual keys, budgets and rate limits.")
     guardrails: GuardrailsPolicy = Field(GuardrailsPolicy(), description="Input and output guardrail profiles.")
+    protocols: ProtocolsPolicy = Field(ProtocolsPolicy(), description="The Anthropic Messages and OpenAI Responses "
+                                       "API edges (`/v1/messages`, `/v1/responses`).")
+    tracing: TracingPolicy = Field(TracingPolicy(), description="OpenTelemetry traces (off unless enabled here or "
+                                   "OTEL_EXPORTER_OTLP_ENDPOINT is set).")
     simulator: SimulatorConfig | None = Field(
         None, description="Simulated upstreams that `turnout serve` starts itself (the embedded default).")
 
     def model(self, model_id: str) -> ModelSpec | None:
         return next((m for m in self.models if m.id == model_id), None)
+
+
+def route_names(policy: Policy) -> list[str]:
+    """Every semantic route name of every alias (the metrics' closed label set)."""
+    return sorted({r.name for alias in policy.router.aliases.values() for r in alias.routes})
 
 
 def _cross_checks(policy: Policy, loaded: LoadedYaml) -> list[ConfigIssue]:

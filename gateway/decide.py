@@ -13,6 +13,7 @@ from typing import Any
 
 from embedding import RequestEmbedding
 from gateway.runtime import PromptClassifier, Runtime, Services
+from gateway.semantic_routes import route_for
 from registry import Tier
 from router.errors import ModelNotFound, PermissionDenied, RequestError
 from router.features import RequestFeatures, Signals, features_from_body
@@ -106,10 +107,13 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
                             param="model")
     hints = parse_hints(headers, body)
     signals, classifier_ms = classify(services.classifier, alias.escalation.uncertainty_margin, body, embedding)
-    chain_models = sorted({m for chain in alias.tiers.values() for m in chain} | {policy.router.default_model})
+    route = route_for(runtime.routes, name, embedding, body["messages"], services.embedder) if alias.routes else None
+    routed = alias.route_policies[route.route] if route is not None and route.route is not None else alias
+    chain_models = sorted({m for chain in routed.tiers.values() for m in chain} | {policy.router.default_model})
     features = await features_for(runtime, body, chain_models)
     decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,
-                      policy_version=runtime.version, breakers=services.breakers.states(), tier_cap=tier_cap)
+                      policy_version=runtime.version, breakers=services.breakers.states(), tier_cap=tier_cap,
+                      route=route)
     if allows is not None:
         chain = tuple(m for m in decision.chain if allows(m))
         if not chain:

@@ -151,12 +151,17 @@ async def _embeddings(service: GatewayService, body: dict[str, Any], headers: Ma
 
 ROUTES: dict[str, Handler] = {"/v1/chat/completions": _chat, "/v1/embeddings": _embeddings}
 
+ErrorShape = Callable[[TurnoutError], dict[str, Any]]
+"""How a path renders an error body, for the protocols that are not OpenAI's (`gateway.protocols`)."""
+
 
 class FastPath:
-    def __init__(self, app: ASGIApp, *, ids: RequestIds | None = None, routes: Mapping[str, Handler] = ROUTES) -> None:
+    def __init__(self, app: ASGIApp, *, ids: RequestIds | None = None, routes: Mapping[str, Handler] = ROUTES,
+                 shapes: Mapping[str, ErrorShape] | None = None) -> None:
         self.app = app
         self.routes = dict(routes)
         self.ids = ids or RequestIds()
+        self.shapes = dict(shapes or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
@@ -172,13 +177,18 @@ class FastPath:
             body = schemas.parse_json_object(await read_body(receive, headers, limit))
             answer = await handler(service, body, headers, rid)
         except TurnoutError as exc:
-            await send_json(send, exc.status, orjson.dumps(exc.body()), {"x-request-id": rid, **exc.headers()})
+            shape = self.shapes.get(scope["path"])
+            await send_json(send, exc.status, orjson.dumps(shape(exc) if shape else exc.body()),
+                            {"x-request-id": rid, **exc.headers()})
             return
         except ClientGone:
             return
         except Exception:
             log.exception("unhandled error", extra={"path": scope["path"]})
-            await send_json(send, 500, orjson.dumps(error_body("internal error", "server_error", "internal_error")),
+            shape = self.shapes.get(scope["path"])
+            internal = TurnoutError("internal error")
+            await send_json(send, 500, orjson.dumps(shape(internal) if shape else
+                                                    error_body("internal error", "server_error", "internal_error")),
                             {"x-request-id": rid})
             return
         await send_answer(send, receive, answer)

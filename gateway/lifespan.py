@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -38,11 +39,11 @@ def _load_classifier() -> Any:
         return None
 
 
-def _load_embedder() -> StaticEmbedder | None:
+def _load_embedder(weights: Path | None) -> StaticEmbedder | None:
     from embedding import EmbeddingUnavailable, StaticEmbedder
 
     try:
-        return StaticEmbedder.load()
+        return StaticEmbedder.load(weights)
     except EmbeddingUnavailable as exc:  # one line naming the fix; aliases then route by length alone
         log.error("request embedding unavailable: %s", exc)
         return None
@@ -78,6 +79,25 @@ async def warm(redis: Redis | None) -> None:
         log.warning("Redis is not reachable at start; caching, keys in Redis and limits retry on their own")
 
 
+def _start_tracing(services: Services, policy: Policy, holder: PolicyHolder) -> None:
+    """Spans of requests when the policy or OTEL_EXPORTER_OTLP_ENDPOINT asks (None, and no cost, otherwise)."""
+    from gateway.tracing.build import build_tracing
+
+    def provider_of(model: str) -> str | None:
+        spec = holder.current.specs.get(model)
+        return spec.provider if spec is not None else None
+
+    services.tracing = build_tracing(policy.tracing, services.settings.environ, provider_of)
+    if services.tracing is not None:
+        services.observers.append(services.tracing)
+        log.info("tracing on: OpenTelemetry spans exported over OTLP/HTTP")
+
+
+async def _stop_tracing(services: Services) -> None:
+    if services.tracing is not None:
+        await asyncio.to_thread(services.tracing.shutdown)  # flushes queued spans: blocking
+
+
 def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
@@ -89,7 +109,9 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         routing_upstream = build_upstream() if upstream is None else None
         chosen: Upstream = upstream if upstream is not None else routing_upstream  # type: ignore[assignment]
         classifier_task = asyncio.create_task(asyncio.to_thread(_load_classifier))
-        embedder_task = asyncio.create_task(asyncio.to_thread(_load_embedder))
+        weights = Path(settings.environ["TURNOUT_EMBEDDING_DIR"]) if settings.environ.get("TURNOUT_EMBEDDING_DIR") \
+            else None  # weights other than the shipped ones
+        embedder_task = asyncio.create_task(asyncio.to_thread(_load_embedder, weights))
         redis = redis_client(policy, settings)
         await warm(redis)
         batch = CommandBatch(redis) if redis is not None else None  # one pipeline per loop turn
@@ -99,9 +121,15 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         services = Services(settings=settings, upstream=chosen, breakers=Breakers(policy.router.breaker),
                             tenancy=tenancy, spend=SpendRecorder(tenancy), observers=[metrics], redis=redis)
         services.embedder = await embedder_task
+        from gateway.protocols.store import build_store
+
+        services.responses = build_store(redis, ttl_s=policy.protocols.responses_ttl_s,
+                                         prefix=policy.auth.redis_prefix)
         if policy.cache.enabled:
-            services.cache = await build_cache(policy.cache, redis=redis, batch=batch, static=services.embedder)
+            services.cache = await build_cache(policy.cache, redis=redis, batch=batch, static=services.embedder,
+                                               weights=weights)
         holder = PolicyHolder(services, build_runtime(services, policy), settings.policy_path)
+        _start_tracing(services, policy, holder)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
         services.classifier = services.explainer = await classifier_task
@@ -128,6 +156,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
             await services.spend.drain()
+            await _stop_tracing(services)
             if services.cache is not None:
                 await services.cache.aclose()
             if routing_upstream is not None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from gateway.tracing.spans import RequestTrace
     from router.record import RouteRecord
     from router.select import Decision
 
@@ -22,6 +23,8 @@ class AttemptRecord:
     """`ok`, or the error class name from `router.errors` (`RateLimited`, `UpstreamTimeout`, ...)."""
     latency_ms: float
     error_code: str | None = None
+    ended: float = 0.0
+    """Wall-clock time the attempt ended (0 when unknown)."""
 
 
 @dataclass(slots=True)
@@ -55,8 +58,12 @@ class RequestRecord:
     upstream_ms: float = 0.0
     """Time spent waiting on upstreams; overhead is latency minus this."""
     classifier_ms: float | None = None
+    semantic_route: str | None = None
+    """The matched semantic route, `none` when the alias's routes matched nothing; None: no routes."""
     policy_version: str = ""
     chain: Sequence[str] = field(default_factory=tuple)
+    trace: RequestTrace | None = None
+    """The request's span when tracing is on (`gateway.tracing`)."""
 
     @property
     def overhead_ms(self) -> float:
@@ -72,6 +79,8 @@ def note_decision(record: RequestRecord, decision: Decision) -> None:
     if not decision.pinned:
         record.tier, record.score, record.task = int(decision.tier), decision.score, decision.task
         record.uncertain = decision.escalated is not None and "uncertain" in decision.escalated
+        if decision.route is not None:
+            record.semantic_route = decision.route.route or "none"
 
 
 def attempts_ms(route: RouteRecord | None) -> float:
@@ -81,7 +90,7 @@ def attempts_ms(route: RouteRecord | None) -> float:
 def note_route(record: RequestRecord, route: RouteRecord) -> None:
     record.model = route.model
     record.attempts = tuple(AttemptRecord(a.model, "ok" if a.outcome == "ok" else (a.error or a.outcome),
-                                          a.latency_ms, None) for a in route.attempts)
+                                          a.latency_ms, None, a.ended) for a in route.attempts)
     fallbacks = []
     for before, after in zip(route.attempts, route.attempts[1:], strict=False):
         if before.model != after.model:

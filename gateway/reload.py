@@ -14,8 +14,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.config import load_policy
+from gateway.config import load_policy, route_names
 from gateway.runtime import Runtime, Services, build_runtime
+from gateway.semantic_routes import build_route_indexes
 from gateway.yamlpath import ConfigError
 
 log = logging.getLogger("turnout.reload")
@@ -64,7 +65,9 @@ class PolicyHolder:
                 return ReloadResult(False, old.version, False, errors)
             if policy == old.policy:
                 return ReloadResult(True, old.version, False)
-            self.current = build_runtime(self.services, policy, previous=old)
+            routes = await asyncio.to_thread(build_route_indexes, policy, self.services.embedder,
+                                             (old.policy, old.routes))
+            self.current = build_runtime(self.services, policy, previous=old, routes=routes)
             log.info("policy reloaded (%s): %s -> %s", reason, old.version, self.current.version)
             self._notify(self.current.version, ok=True)
             return ReloadResult(True, self.current.version, True)
@@ -74,7 +77,8 @@ class PolicyHolder:
             loaded = getattr(observer, "policy_loaded", None)
             if loaded is not None:
                 policy = self.current.policy
-                loaded(version, ok, aliases=list(policy.router.aliases), models=[m.id for m in policy.models])
+                loaded(version, ok, aliases=list(policy.router.aliases), models=[m.id for m in policy.models],
+                       semantic_routes=route_names(policy))
 
     async def watch(self, interval_s: float = 1.0) -> None:
         """Poll the file (works for editors' atomic renames and Kubernetes ConfigMap symlink swaps)."""

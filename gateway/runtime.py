@@ -23,11 +23,14 @@ from gateway.settings import Settings
 from registry import ModelSpec, Registry
 from router.breakers import Breakers
 from router.executor import Executor
+from router.routes import RouteIndex
 from router.upstream.base import Upstream
 
 if TYPE_CHECKING:
     from embedding import RequestEmbedding, StaticEmbedder
     from gateway.cache import ResponseCache
+    from gateway.protocols.store import ResponseStore
+    from gateway.tracing.spans import Tracing
 
 log = logging.getLogger("turnout.gateway")
 
@@ -60,6 +63,10 @@ class Services:
     cache: ResponseCache | None = None
     embedder: StaticEmbedder | None = None
     """The request embedding (one per routed or semantically cached request), shared by every user."""
+    responses: ResponseStore | None = None
+    """Stored answers of `/v1/responses`, for `previous_response_id`."""
+    tracing: Tracing | None = None
+    """OpenTelemetry spans of requests; None when tracing is off (the request path then skips it)."""
 
 
 @dataclass(slots=True)
@@ -70,6 +77,8 @@ class Runtime:
     specs: Mapping[str, ModelSpec]
     api_keys: Mapping[str, str] = field(repr=False)
     """Model id -> key, resolved from the environment at load. Never logged."""
+    routes: Mapping[str, RouteIndex] = field(default_factory=dict)
+    """Alias -> its semantic routes' matcher (aliases that declare routes only)."""
 
     @property
     def version(self) -> str:
@@ -93,7 +102,9 @@ def resolve_keys(policy: Policy, environ: Mapping[str, str]) -> tuple[dict[str, 
     return keys, unavailable
 
 
-def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None) -> Runtime:
+def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None,
+                  routes: Mapping[str, RouteIndex] | None = None) -> Runtime:
+    """`routes`: the policy's route matchers when built already (reload builds them in a thread)."""
     keys, unavailable = resolve_keys(policy, services.settings.environ)
     registry = Registry(policy.models, unavailable)
     if previous is not None:
@@ -102,5 +113,10 @@ def build_runtime(services: Services, policy: Policy, previous: Runtime | None =
     executor = Executor(upstream=services.upstream, registry=registry, breakers=services.breakers, api_keys=keys)
     log.info("policy %s loaded: %d models (%d available), aliases: %s", policy.version, len(policy.models),
              len(registry.available_ids()), ", ".join(policy.router.aliases) or "none")
+    if routes is None:
+        from gateway.semantic_routes import build_route_indexes
+
+        routes = build_route_indexes(policy, services.embedder,
+                                     (previous.policy, previous.routes) if previous is not None else None)
     return Runtime(policy=policy, registry=registry, executor=executor,
-                   specs={m.id: m for m in policy.models}, api_keys=keys)
+                   specs={m.id: m for m in policy.models}, api_keys=keys, routes=routes)

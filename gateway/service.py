@@ -63,6 +63,8 @@ class GatewayService:
                                policy_version=runtime.version)
         route: RouteRecord | None = None
         access: Access | None = None
+        if self.services.tracing is not None:
+            record.trace = self.services.tracing.begin(headers, body)
         try:
             name = schemas.validate_chat(body)
             if name in runtime.specs or name in runtime.policy.router.aliases:
@@ -78,6 +80,8 @@ class GatewayService:
                 allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
             note_decision(record, decision)
             route = RouteRecord(decision)
+            if record.trace is not None:
+                route.trace_headers = record.trace.outbound
             called = time.perf_counter()
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
@@ -90,6 +94,8 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
+        if record.trace is not None:
+            record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
         asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
                                              (time.perf_counter() - called) * 1000)
@@ -204,9 +210,12 @@ class GatewayService:
         model = route.model
         chunks = access.guards.output_stream(stream) if access.guards is not None else stream
         kept: list[dict[str, Any]] | None = [] if lookup is not None and lookup.keys is not None else None
+        trace = record.trace
         try:
             async for chunk in chunks:
                 chunk["model"] = model
+                if trace is not None:
+                    trace.chunk(chunk)
                 if kept is not None:
                     kept.append(chunk)
                 yield _event(chunk)

@@ -65,11 +65,11 @@ class Executor:
         self._rng = rng or random.Random()
 
     def _request(self, spec: ModelSpec, body: dict[str, Any], kind: Literal["chat", "embeddings"],
-                 stream: bool, timeout: float) -> UpstreamRequest:
+                 stream: bool, timeout: float, headers: Mapping[str, str] | None = None) -> UpstreamRequest:
         if HINTS_KEY in body:  # routing hints are ours; they never go upstream
             body = {k: v for k, v in body.items() if k != HINTS_KEY}
         return UpstreamRequest(spec=spec, body=body, kind=kind, stream=stream, timeout=timeout,
-                               api_key=self._api_keys.get(spec.id))
+                               api_key=self._api_keys.get(spec.id), headers=headers)
 
     def _window(self, model: str) -> int:
         state = self._registry.get(model)
@@ -80,7 +80,8 @@ class Executor:
         """A plain (non-streaming) request: the OpenAI response body of the first model that answers."""
 
         async def attempt(spec: ModelSpec, budget_s: float) -> dict[str, Any]:
-            response = await self._upstream.send(self._request(spec, body, kind, False, budget_s))
+            response = await self._upstream.send(self._request(spec, body, kind, False, budget_s,
+                                                               record.trace_headers))
             if response.body is None:
                 raise UpstreamError(f"model {spec.id!r} returned no body")
             return response.body
@@ -107,7 +108,7 @@ class Executor:
         async def attempt(spec: ModelSpec, budget_s: float) -> Opened:
             started = time.monotonic()
             response = await self._upstream.send(self._request(spec, {**body, "stream": True}, "chat", True,
-                                                               budget_s))
+                                                               budget_s, record.trace_headers))
             if response.stream is None:
                 raise UpstreamError(f"model {spec.id!r} returned no stream")
             return await open_first(response.stream, started)

@@ -6,6 +6,7 @@ Every field has a default, so a policy that names only `default_model` and `alia
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -38,12 +39,98 @@ class Escalation(_Frozen):
         description="A top tier probability below this is uncertain (the gateway passes it to the classifier).")
 
 
+def _check_tiers(value: dict[Tier, tuple[str, ...]], owner: str = "an alias") -> dict[Tier, tuple[str, ...]]:
+    if not value:
+        raise ValueError(f"{owner} needs at least one tier")
+    for tier, chain in value.items():
+        if not chain:
+            raise ValueError(f"tier {int(tier)} has an empty model list")
+        if len(set(chain)) != len(chain):
+            raise ValueError(f"tier {int(tier)} lists a model twice")
+    return value
+
+
+class RoutePolicy(_Frozen):
+    """A semantic route of an alias: requests about this go to its own tiers (or one chain).
+
+    Matched on the request embedding (`router.routes`); inside the route, the complexity tier still
+    picks the tier's chain, as for the alias itself."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="Shown in `x-turnout-route`, the decision log and the metrics.")
+    description: str = Field("", description="One line saying what the route is about (embedded like an example).")
+    examples: tuple[str, ...] | None = Field(
+        None, description="Example requests; needed unless `library` names a built-in route to extend.")
+    library: str | None = Field(
+        None, description="A built-in route whose examples this route extends; by default the one its own "
+        "examples sit in, when that is clear; `none`: its own examples only.")
+    threshold: float | None = Field(
+        None, gt=0, lt=1, description="Least match score (0-1) to take this route; default 0.3 (chosen by "
+                                   "cross-validation on the library).")
+    tiers: dict[Tier, tuple[str, ...]] | None = Field(
+        None, description="Tier to an ordered list of model ids, like the alias's own.")
+    chain: tuple[str, ...] | None = Field(None, description="One ordered list of model ids for every tier.")
+
+    @field_validator("name")
+    @classmethod
+    def _not_none(cls, value: str) -> str:
+        if value == "none":
+            raise ValueError("`none` is reserved: it names the fallback to the alias's own tiers")
+        return value
+
+    @field_validator("examples")
+    @classmethod
+    def _examples(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            if not value:
+                raise ValueError("a route needs at least one example (or omit the key and name a `library`)")
+            if any(not e.strip() for e in value):
+                raise ValueError("an example is empty")
+        return value
+
+    @field_validator("library")
+    @classmethod
+    def _library(cls, value: str | None) -> str | None:
+        from router.library import library_names
+
+        if value is not None and value != "none" and value not in library_names():
+            raise ValueError(f"unknown library route {value!r}; known: {', '.join(library_names())} (or `none`)")
+        return value
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, value: dict[Tier, tuple[str, ...]] | None) -> dict[Tier, tuple[str, ...]] | None:
+        return None if value is None else _check_tiers(value, "a route")
+
+    @field_validator("chain")
+    @classmethod
+    def _chain(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is not None:
+            _check_tiers({Tier.SIMPLE: value})
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> RoutePolicy:
+        if (self.tiers is None) == (self.chain is None):
+            raise ValueError("a route needs exactly one of `tiers` or `chain`")
+        if self.examples is None and self.library is None:
+            raise ValueError("a route needs `examples`, a `library` route to extend, or both")
+        return self
+
+    @property
+    def route_tiers(self) -> dict[Tier, tuple[str, ...]]:
+        """`tiers`, or the `chain` as tier 1 (which then serves every tier, see `AliasPolicy.resolve_tier`)."""
+        return self.tiers if self.tiers is not None else {Tier.SIMPLE: self.chain or ()}
+
+
 class AliasPolicy(_Frozen):
     """A router alias (`auto`, `fast`, ...): for each tier, the candidate models in order."""
 
     description: str = ""
     tiers: dict[Tier, tuple[str, ...]] = Field(
         description="Tier (1, 2, 3) to an ordered list of model ids; the router's default ends each chain.")
+    routes: tuple[RoutePolicy, ...] = Field(
+        (), description="Semantic routes, best match first; a request matching none goes to `tiers`.")
     max_cost_usd: float | None = Field(
         None, gt=0, description="Skip models whose estimated cost for the request is over this.")
     latency: LatencyTarget | None = Field(None, description="Latency target against live p99 / TTFT.")
@@ -54,17 +141,24 @@ class AliasPolicy(_Frozen):
     @field_validator("tiers")
     @classmethod
     def _non_empty(cls, value: dict[Tier, tuple[str, ...]]) -> dict[Tier, tuple[str, ...]]:
-        if not value:
-            raise ValueError("an alias needs at least one tier")
-        for tier, chain in value.items():
-            if not chain:
-                raise ValueError(f"tier {int(tier)} has an empty model list")
-            if len(set(chain)) != len(chain):
-                raise ValueError(f"tier {int(tier)} lists a model twice")
+        return _check_tiers(value)
+
+    @field_validator("routes")
+    @classmethod
+    def _unique_routes(cls, value: tuple[RoutePolicy, ...]) -> tuple[RoutePolicy, ...]:
+        names = [r.name for r in value]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"route {name!r} is declared twice")
         return value
 
     def first_model(self) -> str:
         return self.tiers[min(self.tiers)][0]
+
+    @cached_property
+    def route_policies(self) -> dict[str, AliasPolicy]:
+        """Each route as an alias of its own: the route's tiers, this alias's constraints. Built once."""
+        return {r.name: self.model_copy(update={"tiers": r.route_tiers, "routes": ()}) for r in self.routes}
 
     def resolve_tier(self, tier: Tier) -> Tier:
         """The tier whose chain serves `tier`: itself, else the nearest above, else the nearest below."""
@@ -137,4 +231,10 @@ class RouterPolicy(_Frozen):
         for name, alias in self.aliases.items():
             for tier, chain in alias.tiers.items():
                 refs.extend((("aliases", name, "tiers", int(tier), i), m) for i, m in enumerate(chain))
+            for r, route in enumerate(alias.routes):
+                base = ("aliases", name, "routes", r)
+                if route.chain is not None:
+                    refs.extend(((*base, "chain", i), m) for i, m in enumerate(route.chain))
+                for tier, chain in (route.tiers or {}).items():
+                    refs.extend(((*base, "tiers", int(tier), i), m) for i, m in enumerate(chain))
         return refs

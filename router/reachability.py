@@ -39,8 +39,13 @@ def check_reachability(policy: RouterPolicy, specs: Mapping[str, ModelSpec],
         if model is not None and model in specs and not _chat(specs, model):
             problems.append(PolicyProblem(path, f"{model!r} cannot serve chat (capabilities.chat is false)"))
     for name, alias in policy.aliases.items():
-        for tier, chain in alias.tiers.items():
-            tier_path: Path = ("aliases", name, "tiers", int(tier))
+        tiers: list[tuple[Path, tuple[str, ...]]] = [(("aliases", name, "tiers", int(t)), c)
+                                                     for t, c in alias.tiers.items()]
+        for r, route in enumerate(alias.routes):
+            base: Path = ("aliases", name, "routes", r)
+            tiers += ([((*base, "chain"), route.chain)] if route.chain is not None else
+                      [((*base, "tiers", int(t)), c) for t, c in (route.tiers or {}).items()])
+        for tier_path, chain in tiers:
             for i, model in enumerate(chain):
                 if model in specs and not _chat(specs, model):
                     problems.append(PolicyProblem((*tier_path, i), f"{model!r} cannot serve chat: never chosen"))

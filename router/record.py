@@ -7,6 +7,7 @@ Nothing here holds a message from upstream, a URL or a key: error classes and st
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,6 +28,8 @@ class Attempt:
     retry: int = 0
     """0 for the first call of this model, 1 for its first retry, ..."""
     ttft_ms: float | None = None
+    ended: float = 0.0
+    """Wall-clock time (`time.time()`) the attempt ended: traces lay attempt spans from it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "outcome": self.outcome, "latency_ms": round(self.latency_ms, 1),
@@ -49,13 +52,16 @@ class RouteRecord:
     cost_usd: float | None = None
     ttft_ms: float | None = None
     stream_error: str | None = None
+    trace_headers: dict[str, str] | None = None
+    """Headers for OpenAI-compatible upstreams when the request is traced (W3C `traceparent`)."""
     """Class of the error that cut a stream after its first chunk (the client got an SSE error event)."""
 
     def add(self, model: str, outcome: Outcome, latency_ms: float, *, error: TurnoutError | None = None,
             retry: int = 0, ttft_ms: float | None = None) -> Attempt:
         attempt = Attempt(model=model, outcome=outcome, latency_ms=latency_ms,
                           error=type(error).__name__ if error is not None else None,
-                          status=error.status if error is not None else None, retry=retry, ttft_ms=ttft_ms)
+                          status=error.status if error is not None else None, retry=retry, ttft_ms=ttft_ms,
+                          ended=time.time())
         self.attempts.append(attempt)
         return attempt
 
@@ -74,6 +80,8 @@ class RouteRecord:
             out["x-turnout-tier"] = str(int(self.decision.tier))
         if self.model is not None:
             out["x-turnout-model"] = self.model
+        if self.decision.route is not None:
+            out["x-turnout-route"] = self.decision.route.route or "none"
         return out
 
     def to_log(self) -> dict[str, Any]:
@@ -84,4 +92,6 @@ class RouteRecord:
                 "task": d.task, "escalated": d.escalated, "chain": list(d.chain),
                 "attempts": [a.to_dict() for a in self.attempts], "model": self.model, "usage": self.usage,
                 "cost_usd": self.cost_usd, "ttft_ms": self.ttft_ms, "stream_error": self.stream_error,
-                "policy_version": d.policy_version}
+                "policy_version": d.policy_version,
+                **({"route": d.route.route, "route_score": round(d.route.score, 4),
+                    "route_similarity": round(d.route.similarity, 4)} if d.route is not None else {})}

@@ -25,6 +25,7 @@ from router.errors import ContextWindowExceeded, ModelNotFound, RequestError, Up
 from router.features import RequestFeatures, Signals
 from router.hints import Hints
 from router.policy import AliasPolicy, RetryPolicy, RouterPolicy
+from router.routes import RouteMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,12 @@ class Decision:
     deadline_s: float = 120.0
     context_window_fallback: bool = True
     content_policy_fallback: str | None = None
+    route: RouteMatch | None = None
+    """The semantic route match, when the alias declares routes (`route.route` None: the alias's tiers)."""
+
+    @property
+    def route_name(self) -> str | None:
+        return self.route.route if self.route is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of `POST /v1/route` and the decision log."""
@@ -66,6 +73,7 @@ class Decision:
                             "estimated_cost_usd": c.estimated_cost_usd} for c in self.candidates],
             "policy_version": self.policy_version, "pinned": self.pinned,
             "hints_applied": sorted(self.hints_applied), "hints_ignored": sorted(self.hints_ignored),
+            "route": self.route.to_dict() if self.route is not None else None,
         }
 
 
@@ -129,8 +137,9 @@ def _no_route(alias_name: str, skipped: list[tuple[str, list[Verdict]]]) -> Exce
 def select(policy: RouterPolicy, alias: str, signals: Signals, features: RequestFeatures,
            snapshot: Mapping[str, ModelStats], specs: Mapping[str, ModelSpec], hints: Hints | None = None, *,
            policy_version: str = "", breakers: Mapping[str, str] | None = None,
-           tier_cap: Tier | None = None) -> Decision:
-    """Choose the ordered chain for one request. `breakers` maps model id to breaker state ("open"...).
+           tier_cap: Tier | None = None, route: RouteMatch | None = None) -> Decision:
+    """Choose the ordered chain for one request. `breakers` maps model id to breaker state ("open"...);
+    a matched semantic `route` replaces the alias's tiers with the route's (its constraints stay).
 
     Raises `ModelNotFound` for an unknown alias, `ContextWindowExceeded` when no model's window fits,
     `RequestError` when no model has the needed capabilities, `UpstreamUnavailable` when none is
@@ -140,6 +149,8 @@ def select(policy: RouterPolicy, alias: str, signals: Signals, features: Request
     alias_policy = policy.aliases.get(alias)
     if alias_policy is None:
         raise ModelNotFound(f"the model {alias!r} does not exist", param="model")
+    if route is not None and route.route is not None:
+        alias_policy = alias_policy.route_policies[route.route]
     allowed = frozenset(policy.hints.allowed)
     tier, escalated = _tier(alias_policy, signals, hints, allowed, tier_cap)
     latency = alias_policy.latency
@@ -192,7 +203,7 @@ def select(policy: RouterPolicy, alias: str, signals: Signals, features: Request
         escalated=escalated, chain=tuple(chain), candidates=tuple(candidates), policy_version=policy_version,
         hints_applied=given & allowed, hints_ignored=given - allowed, retry=policy.retry,
         deadline_s=policy.deadline_s, context_window_fallback=policy.context_window_fallback,
-        content_policy_fallback=policy.content_policy_fallback)
+        content_policy_fallback=policy.content_policy_fallback, route=route)
 
 
 def pinned(policy: RouterPolicy, model: str, *, policy_version: str = "") -> Decision:

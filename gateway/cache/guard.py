@@ -27,6 +27,7 @@ from gateway.cache.lexicon import (
     OPPOSITES,
     STOP,
     UNITS,
+    YES_NO,
 )
 
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(k|m|bn)?\b|(\d+(?:[.,]\d+)*)")
@@ -81,11 +82,11 @@ def _stem(word: str) -> str:
 
 
 def _names_swapped(a: _Facts, b: _Facts) -> bool:
-    """Each side names something the other does not mention (Montana / Minnesota)."""
+    """A side names something the other does not mention (Montana / Minnesota; in India / in Delhi, India)."""
     def unmatched(one: _Facts, other: _Facts) -> bool:
         return any(name and not all(w in other.stems for w in name) for name in one.names)
 
-    return unmatched(a, b) and unmatched(b, a)
+    return unmatched(a, b) or unmatched(b, a)
 
 
 def _quotes_differ(a: _Facts, b: _Facts) -> bool:
@@ -186,6 +187,19 @@ def _order_reversed(a: _Facts, b: _Facts) -> bool:
     return False
 
 
+def _why_against_how(query: str, cached: str) -> bool:
+    """"Why" against "how" or a yes/no question (How does DNA split? / Why does DNA split?)."""
+    a, b = _first_words(query), _first_words(cached)
+    for one, other in ((a, b), (b, a)):
+        if "why" in one and "why" not in other and ("how" in other or other & YES_NO):
+            return True
+    return False
+
+
+def _first_words(text: str) -> frozenset[str]:
+    return frozenset(w[0] for w in (_WORD.findall(s.lower())[:1] for s in re.split(r"[.?!;:\n]", text)) if w)
+
+
 def _leading(text: str) -> frozenset[str]:
     """Question words that open a sentence (when / where / who used as conjunctions do not count)."""
     firsts = (_WORD.findall(sentence.lower())[:1] for sentence in re.split(r"[.?!;:\n]", text))
@@ -211,6 +225,6 @@ def guard_rejects(query: str, cached: str) -> str | None:
         return "order"
     if _names_swapped(a, b):
         return "names"
-    if _leading(query) != _leading(cached):
+    if _leading(query) != _leading(cached) or _why_against_how(query, cached):
         return "question"
     return None

@@ -24,6 +24,8 @@ NUMBER_WORDS = MappingProxyType({w: str(i) for i, w in enumerate(_words(
     "sixteen seventeen eighteen nineteen twenty")) if w != "one"} | {w: str(i) for i, w in enumerate(_words(
     "zeroth first second third fourth fifth sixth seventh eighth ninth tenth"))})
 INTERROGATIVES = frozenset(_words("when where who"))
+YES_NO = frozenset(_words("is are was were do does did can could should would will shall has have had may might"))
+"""Words that open a yes/no question: "Is X important?" does not answer "Why is X important?"."""
 """Question words that ask for a different kind of answer (how / what / which often paraphrase)."""
 DIRECTIONAL = frozenset(_words("to into from than vs versus over per before after instead"))
 _OPPOSITE_PAIRS = """
@@ -61,7 +63,8 @@ clockwise anticlockwise|odd even|prime composite|rational irrational|convex conc
 predator prey|herbivore carnivore|herbivores carnivores|vertebrates invertebrates|plant animal
 plants animals|mammal reptile|solid liquid|liquid gas|conductor insulator
 advantages drawbacks|advantages downsides|benefits downsides|pros drawbacks|ascend descend
-ascended descended|ascent descent|sunrise sunset|write read
+ascended descended|ascent descent|sunrise sunset|write read|similar different|similarities differences
+similar differ|same different|alike different
 """
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -50,11 +51,11 @@ class EncoderVerifier:
             await closer()
 
 
-def _minilm() -> Verifier:
+def _minilm(weights: Path | None) -> Verifier:
     from embedding.minilm import MiniLM
     from gateway.cache.embedding.batching import BatchingEmbedder
 
-    return EncoderVerifier(BatchingEmbedder(MiniLM.load().encode))
+    return EncoderVerifier(BatchingEmbedder(MiniLM.load(weights).encode))
 
 
-VERIFIERS: dict[str, Callable[[], Verifier]] = {"minilm": _minilm}
+VERIFIERS: dict[str, Callable[[Path | None], Verifier]] = {"minilm": _minilm}

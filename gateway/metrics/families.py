@@ -41,6 +41,7 @@ class Families:
     classifier_decisions: CounterVec
     classifier_duration: HistogramVec
     classifier_uncertain: CounterVec
+    semantic_routes: CounterVec
     breaker_state: GaugeVec
     breaker_transitions: CounterVec
     policy_reloads: CounterVec
@@ -92,6 +93,9 @@ def build_families(*, cost_by_tenant: bool) -> Families:
                                          FAST_BUCKETS),
         classifier_uncertain=CounterVec("turnout_classifier_uncertain", "Decisions below the uncertainty margin, "
                                         "by the tier decided.", ["tier"]),
+        semantic_routes=CounterVec("turnout_semantic_route_requests", "Requests to aliases with semantic routes, "
+                                   "by alias and the route matched (`none`: the alias's own tiers).",
+                                   ["route", "semantic_route"]),
         breaker_state=GaugeVec("turnout_breaker_state", "1 for the current state of each model's breaker.",
                                ["model", "state"]),
         breaker_transitions=CounterVec("turnout_breaker_transitions", "Breaker state changes.",

@@ -40,7 +40,8 @@ _CACHE_LOOKUPS: dict[str, tuple[tuple[str, str], ...]] = {
 class PrometheusMetrics:
     def __init__(self, *, aliases: Iterable[str], models: Iterable[str], tasks: Iterable[str] | None = None,
                  fallback_reasons: Iterable[str] = (), tenants: Iterable[str] = (),
-                 cost_by_tenant: bool = False, inflight: InflightSource | None = None) -> None:
+                 cost_by_tenant: bool = False, inflight: InflightSource | None = None,
+                 semantic_routes: Iterable[str] = ()) -> None:
         """`aliases` and `models` come from the policy; `tasks` defaults to the classifier's; error
         classes (attempt outcomes, fallback reasons) are `router.errors` names plus `fallback_reasons`.
         `cost_by_tenant` adds `turnout_tenant_cost_usd{tenant}` for the listed `tenants` (others: `other`)."""
@@ -57,6 +58,7 @@ class PrometheusMetrics:
         self._outcomes = ClosedSet(errors | {"ok"})
         self._reasons = ClosedSet(errors | set(fallback_reasons))
         self._tenants = ClosedSet(tenants)
+        self._semantic = ClosedSet([*semantic_routes, NONE])
         self._statuses: dict[int, str] = {}
         if inflight is not None:
             self._inflight.read_from(inflight)
@@ -66,8 +68,10 @@ class PrometheusMetrics:
     @classmethod
     def from_policy(cls, policy: Policy, **kwargs: Any) -> PrometheusMetrics:
         """Aliases (and model ids, which clients may name) from `policy`; records it as loaded."""
+        from gateway.config import route_names
+
         metrics = cls(aliases=[*policy.router.aliases, *(m.id for m in policy.models)],
-                      models=[m.id for m in policy.models], **kwargs)
+                      models=[m.id for m in policy.models], semantic_routes=route_names(policy), **kwargs)
         metrics.policy_loaded(policy.version or "", ok=True)
         return metrics
 
@@ -121,6 +125,8 @@ class PrometheusMetrics:
             f.classifier_duration.observe((), record.classifier_ms / 1000)
             if record.uncertain:
                 f.classifier_uncertain.inc((tier,))
+        if record.semantic_route is not None:
+            f.semantic_routes.inc((self._routes(record.route), self._semantic(record.semantic_route)))
 
     # Runtime callbacks ------------------------------------------------------------------------
 
@@ -135,7 +141,7 @@ class PrometheusMetrics:
             self._f.breaker_state.set((model, s), 1 if s == state else 0)
 
     def policy_loaded(self, version: str, ok: bool, *, aliases: Iterable[str] | None = None,
-                      models: Iterable[str] | None = None) -> None:
+                      models: Iterable[str] | None = None, semantic_routes: Iterable[str] | None = None) -> None:
         """A policy (re)load: on success `version` is the running one and the label sets follow it."""
         f = self._f
         f.policy_reloads.inc(("ok" if ok else "error",))
@@ -147,6 +153,8 @@ class PrometheusMetrics:
         f.policy.set((version,), 1)
         if aliases is not None:
             self._routes = ClosedSet(aliases)
+        if semantic_routes is not None:
+            self._semantic = ClosedSet([*semantic_routes, NONE])
         if models is not None:
             self._models = ClosedSet(models)
             known = {model for model, _ in f.breaker_state.values}

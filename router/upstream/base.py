@@ -7,7 +7,7 @@ only errors from `router.errors`; third-party exceptions never leave an adapter.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -26,6 +26,8 @@ class UpstreamRequest:
     timeout: float | None = None
     """Seconds for the whole call (plain requests) or until the first chunk (streams)."""
     api_key: str | None = field(default=None, repr=False)
+    headers: Mapping[str, str] | None = None
+    """Extra request headers for OpenAI-compatible upstreams (trace context)."""
 
 
 @dataclass(slots=True)

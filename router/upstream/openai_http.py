@@ -87,6 +87,8 @@ class OpenAIHTTPUpstream:
         headers = {"Content-Type": _JSON, "Accept": "text/event-stream" if request.stream else _JSON}
         if request.api_key:
             headers["Authorization"] = "Bearer " + request.api_key
+        if request.headers:
+            headers.update(request.headers)
         if request.stream:
             body["stream"] = True
             return await self._open_stream(request, orjson.dumps(body), headers)

@@ -166,3 +166,21 @@ def test_redis_killed_and_restarted_mid_traffic(sim: SimulatorProcess, tmp_path:
     metrics = httpx.get(gw.base_url + "/metrics").text
     assert "turnout_cache" in metrics
     assert 'turnout_redis_errors_total{component="cache"}' in metrics
+
+
+def test_missing_embedding_weights_are_one_line_and_the_gateway_serves(
+        sim: SimulatorProcess, prefix: str, tmp_path: Any, gateway_factory: Callable[..., GatewayProcess]) -> None:
+    policy = cache_policy(sim, prefix, semantic=True)
+    policy["router"]["aliases"] = {"auto": {"tiers": {1: ["local-small"], 2: ["local-small"], 3: ["local-small"]}}}
+    gw = gateway_factory(policy, env={**REDIS, "TURNOUT_EMBEDDING_DIR": str(tmp_path)})  # an empty directory
+    first = ask(gw, "What is a railway turnout?")
+    assert first.headers["x-turnout-cache"] == "miss"
+    assert ask(gw, "What is a railway turnout?").headers["x-turnout-cache"] == "hit-exact"  # the exact layer serves
+    client = openai.OpenAI(base_url=gw.base_url + "/v1", api_key="x", max_retries=0)
+    routed = client.chat.completions.with_raw_response.create(
+        model="auto", messages=[{"role": "user", "content": "hello"}])
+    assert routed.headers["x-turnout-model"] == "local-small"
+    logs = gw.wait_for_log("semantic cache off")
+    assert "Traceback" not in logs
+    lines = [line for line in logs.splitlines() if "static.npz not found" in line or "minilm" in line.lower()]
+    assert lines and all("reinstall turnout" in line for line in lines)

@@ -33,6 +33,10 @@ from gateway.cache.guard import guard_rejects
     ("What is 30 degrees Celsius in Fahrenheit?", "What is 30 degrees Fahrenheit in Celsius?", "units"),
     ("Did Alice call Bob?", "Did Bob call Alice?", "order"),
     ("Why does the dog chase the cat?", "Why does the cat chase the dog?", "order"),
+    ("How does DNA split?", "Why does DNA split?", "question"),
+    ("Is marriage important in life?", "Why is marriage important in life?", "question"),
+    ("Where can I buy an Echo Dot in India?", "Where can I buy an Echo Dot in Delhi, India?", "names"),
+    ("How are teleology and deontology similar?", "How do teleology and deontology differ?", "opposite"),
 ])
 def test_guard_rejects(query: str, cached: str, reason: str) -> None:
     assert guard_rejects(query, cached) == reason
