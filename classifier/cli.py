@@ -50,19 +50,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     from classifier.pipeline import train
     from classifier.training import TrainConfig
 
-    result = train(_spec(args), TrainConfig(seed=args.seed), output=args.output, folds=args.folds)
-    print(f"artifact {result.artifact} sha256 {result.sha256} ({result.seconds:.1f}s)")
+    result = train(_spec(args), TrainConfig(head=args.head, seed=args.seed), output=args.output, folds=args.folds)
+    print(f"artifact {result.artifact} sha256 {result.sha256} ({result.seconds:.1f}s), head {result.report.chosen!r}")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from classifier.evaluation import render
     from classifier.pipeline import run_eval
-    from classifier.training import TrainConfig
+    from classifier.report import render, write_curve
 
     examples, _ = _spec(args).load()
-    report, _, _ = run_eval(examples, TrainConfig(seed=args.seed), folds=args.folds)
+    report, _ = run_eval(examples, folds=args.folds)
     print(render(report))
+    write_curve(report, args.curve)
+    print(f"cost/quality curve: {args.curve}")
     return 0
 
 
@@ -94,16 +95,19 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `classifier {train,eval,build-data}` and `classify` to a CLI's subcommands."""
-    group = subparsers.add_parser("classifier", help="train and evaluate the complexity classifier")
+    group = subparsers.add_parser("classifier", help="train and evaluate the learned router (complexity classifier)")
     commands = group.add_subparsers(dest="classifier_command", required=True)
 
     train = commands.add_parser("train", help="rebuild the shipped artifact and its model card")
     _data_args(train)
     train.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT.parent, help="artifact directory")
+    train.add_argument("--head", help="ship this candidate head instead of the selection rule's choice")
     train.set_defaults(func=cmd_train)
 
-    evaluate = commands.add_parser("eval", help="grouped held-out metrics and the cost/quality table")
+    evaluate = commands.add_parser("eval", help="leave-one-family-out table of every candidate, and the curve PNG")
     _data_args(evaluate)
+    evaluate.add_argument("--curve", type=Path, default=Path("cost_quality.png"),
+                          help="where to write the cost/quality curve (router vs length vs random)")
     evaluate.set_defaults(func=cmd_eval)
 
     build = commands.add_parser("build-data", help="derive the committed training set from the raw data")

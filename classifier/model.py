@@ -1,9 +1,16 @@
-"""The serving model: fitted weights as numpy arrays, applied to one conversation in well under 1 ms."""
+"""The serving model: a learned router head on the request embedding, applied in a few microseconds.
+
+`classify` reads the `embedding.RequestEmbedding` the gateway computed once for the request (or embeds
+the messages itself when none is given): score = calibrated P(the cheaper model is not good enough),
+tier from two calibrated thresholds on that score, task from clear cues then a linear head on the
+embedding. `explain` adds the length prior and the nearest training prompts (off the chat path).
+"""
 
 from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,96 +19,143 @@ from typing import Any
 import numpy as np
 
 from classifier import artifact
-from classifier.conversation import parse
-from classifier.features import dense, sparse_indices, sparse_keys
+from classifier.neighbours import Neighbour, Neighbours
 from classifier.ordinal import Ordinal
+from classifier.request import TextEmbedder, embed_requests
+from classifier.scorer import Linear, RankBlend, Scorer
 from classifier.tasks import cue_task
 from classifier.types import Classification, Task
+from embedding import RequestEmbedding
 from registry.spec import Tier
 
 DEFAULT_ARTIFACT = Path(__file__).parent / "artifacts" / "classifier.npz"
-FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Head:
-    """One linear layer over [sparse keys (L2-normalised binary), standardised dense features]."""
-
-    vocab_w: np.ndarray  # (V, K)
-    dense_w: np.ndarray  # (D, K)
-    bias: np.ndarray  # (K,)
-
-    def logits(self, rows: np.ndarray, z: np.ndarray) -> np.ndarray:
-        out = self.bias + z @ self.dense_w
-        if rows.size:
-            out = out + self.vocab_w[rows].sum(axis=0) / math.sqrt(rows.size)
-        result: np.ndarray = out
-        return result
+DEFAULT_DATA = Path(__file__).parent / "data" / "routing.jsonl.gz"
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    vocab: dict[str, int]
-    mean: np.ndarray
-    scale: np.ndarray
-    tier: Head  # one output: the difficulty logit
+    scorer: Scorer
     ordinal: Ordinal
-    task: Head
+    task_w: np.ndarray  # (d, K)
+    task_b: np.ndarray  # (K,)
     tasks: tuple[Task, ...]
+    length_grid: np.ndarray  # quantiles of log1p(prompt chars) over the training rows: the length prior
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {"mean": self.mean, "scale": self.scale, "tier_vocab_w": self.tier.vocab_w,
-                "tier_dense_w": self.tier.dense_w, "tier_bias": self.tier.bias, "task_vocab_w": self.task.vocab_w,
-                "task_dense_w": self.task.dense_w, "task_bias": self.task.bias}
+        head = self.scorer.head if isinstance(self.scorer, RankBlend) else self.scorer
+        out = {"head_w": head.w, "task_w": self.task_w, "task_b": self.task_b, "length_grid": self.length_grid}
+        if isinstance(self.scorer, RankBlend):
+            out["head_grid"] = self.scorer.head_grid
+        return out
+
+    def head_meta(self) -> dict[str, Any]:
+        head = self.scorer.head if isinstance(self.scorer, RankBlend) else self.scorer
+        return {"kind": "rank" if isinstance(self.scorer, RankBlend) else "linear", "w_len": head.w_len,
+                "bias": head.bias}
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Weights:
         if meta.get("format") != FORMAT_VERSION:
             raise artifact.ArtifactError(f"unsupported classifier artifact format {meta.get('format')!r}")
         f64 = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
-        return cls(
-            vocab={key: i for i, key in enumerate(meta["vocab"])}, mean=f64["mean"], scale=f64["scale"],
-            tier=Head(f64["tier_vocab_w"], f64["tier_dense_w"], f64["tier_bias"]),
-            ordinal=Ordinal.from_json(meta["ordinal"]),
-            task=Head(f64["task_vocab_w"], f64["task_dense_w"], f64["task_bias"]),
-            tasks=tuple(Task(t) for t in meta["tasks"]),
-        )
+        head = Linear(w=f64["head_w"], w_len=float(meta["head"]["w_len"]), bias=float(meta["head"]["bias"]))
+        scorer: Scorer = head
+        if meta["head"]["kind"] == "rank":
+            scorer = RankBlend(head=head, head_grid=f64["head_grid"], length_grid=f64["length_grid"])
+        return cls(scorer=scorer, ordinal=Ordinal.from_json(meta["ordinal"]), task_w=f64["task_w"],
+                   task_b=f64["task_b"], tasks=tuple(Task(t) for t in meta["tasks"]), length_grid=f64["length_grid"])
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    out: np.ndarray = shifted / shifted.sum(axis=-1, keepdims=True)
-    return out
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a request got its score: the score, the length prior's view, the nearest training prompts."""
+
+    score: float
+    tier: int
+    length_prior: float  # share of training prompts shorter than this one: the length rule's score
+    neighbours: tuple[Neighbour, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 4), "tier": self.tier, "length_prior": round(self.length_prior, 4),
+                "nearest_training_prompts": [n.to_dict() for n in self.neighbours]}
 
 
 class Classifier:
-    """Classifies a chat request by complexity tier and task type. Build once, call per request."""
+    """Scores a chat request from its embedding. Build once, call per request."""
 
-    def __init__(self, *, weights: Weights, meta: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, *, weights: Weights, meta: Mapping[str, Any] | None = None,
+                 embedder: TextEmbedder | None = None) -> None:
         self._w = weights
         self.meta: Mapping[str, Any] = dict(meta or {})
+        self._embedder = embedder
+        self._neighbours: Neighbours | None = None
+        self._lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: Path, *, expected_sha256: str | None = None) -> Classifier:
+    def from_file(cls, path: Path, *, expected_sha256: str | None = None,
+                  embedder: TextEmbedder | None = None) -> Classifier:
         """Load a verified artifact (raises ArtifactError when the hash or format does not match)."""
         arrays, meta = artifact.load(path, expected_sha256)
         try:
-            return cls(weights=Weights.from_arrays(arrays, meta), meta=meta)
+            return cls(weights=Weights.from_arrays(arrays, meta), meta=meta, embedder=embedder)
         except (KeyError, ValueError, TypeError) as exc:
             raise artifact.ArtifactError(f"classifier artifact {path} is incomplete: {exc}") from exc
 
+    def embedder(self) -> TextEmbedder:
+        """The static embedder, loaded on first use (the gateway passes embeddings and never needs it)."""
+        with self._lock:
+            if self._embedder is None:
+                from embedding import StaticEmbedder
+
+                self._embedder = StaticEmbedder.load()
+            return self._embedder
+
+    def embed(self, messages: Sequence[Mapping[str, Any]]) -> RequestEmbedding:
+        return embed_requests(self.embedder(), [messages])[0]
+
     def classify(self, messages: Sequence[Mapping[str, Any]], *, tools: Sequence[Any] | None = None,
-                 response_format: Mapping[str, Any] | None = None,
-                 uncertainty_margin: float = 0.5, embedding: Any = None) -> Classification:
-        """Tier, score, calibrated probabilities and task of one request (CPU only, well under 1 ms)."""
+                 response_format: Mapping[str, Any] | None = None, uncertainty_margin: float = 0.5,
+                 embedding: RequestEmbedding | None = None) -> Classification:
+        """Tier, score, calibrated probabilities and task of one request (tens of microseconds given
+        `embedding`). `tools` and `response_format` are accepted for the protocol; no training row has
+        them, so the head has learned nothing from them (routing filters models by capability)."""
+        e = embedding if embedding is not None else self.embed(messages)
         w = self._w
-        conv = parse(messages, tools, response_format)
-        rows = sparse_indices(sparse_keys(conv), w.vocab)
-        z = (np.asarray(dense(conv)) - w.mean) / w.scale
-        p = w.ordinal.probabilities(float(w.tier.logits(rows, z)[0]))
-        task = cue_task(conv.last_user.lower()) or w.tasks[int(np.argmax(w.task.logits(rows, z)))]
+        log_chars = math.log1p(e.prompt_chars)
+        p = self.probabilities(e)
+        task = cue_task(e.text.lower()) or w.tasks[int(np.argmax(e.vector @ w.task_w + w.task_b))]
         return Classification(tier=Tier(w.ordinal.tier(p)), score=min(1.0, max(0.0, p[1] + p[2])),
-                              probabilities=p, task=task, uncertain=max(p) < uncertainty_margin)
+                              probabilities=p, task=task, uncertain=max(p) < uncertainty_margin,
+                              length_prior=float(np.interp(log_chars, w.length_grid, _LEVELS)))
+
+    def probabilities(self, embedding: RequestEmbedding) -> tuple[float, float, float]:
+        """Calibrated (P1, P2, P3) of a request: the score alone (P2 + P3), without the task."""
+        w = self._w
+        return w.ordinal.probabilities(w.scorer.one(embedding.vector, math.log1p(embedding.prompt_chars)))
+
+    def neighbours(self) -> Neighbours:
+        """The embedded training prompts, built on first use (about a second)."""
+        with self._lock:
+            built = self._neighbours
+        if built is None:
+            from classifier.dataset import read_examples
+
+            built = Neighbours.build(self.embedder(), read_examples(DEFAULT_DATA))
+            with self._lock:
+                self._neighbours = built
+        return built
+
+    def explain(self, messages: Sequence[Mapping[str, Any]], *, embedding: RequestEmbedding | None = None,
+                k: int = 3) -> Explanation:
+        """The score with the length prior and the `k` nearest training prompts and their outcomes."""
+        e = embedding if embedding is not None else self.embed(messages)
+        result = self.classify(messages, embedding=e)
+        return Explanation(score=result.score, tier=int(result.tier), length_prior=result.length_prior,
+                           neighbours=tuple(self.neighbours().nearest(e.vector, k)))
+
+
+_LEVELS = np.linspace(0.0, 1.0, 257)
 
 
 @functools.cache

@@ -1,27 +1,24 @@
-"""The model card written beside the artifact: data, label counts, held-out metrics, versions, hash."""
+"""The model card written beside the artifact: data, held-out comparison, chosen head, versions, hash."""
 
 from __future__ import annotations
 
 import platform
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 from classifier.dataset import Example
-from classifier.evaluation import EvalReport, protocol, render
-from classifier.features import DENSE_NAMES
+from classifier.evaluation import EvalReport, protocol
+from classifier.ladders import LADDERS, PAIRS
 from classifier.ordinal import Ordinal
-from classifier.training import TrainConfig
+from classifier.report import render
 
 
 def _versions() -> str:
     import numpy
-    import scipy  # type: ignore[import-untyped]
     import sklearn
 
-    return (f"python {platform.python_version()}, numpy {numpy.__version__}, scipy {scipy.__version__}, "
-            f"scikit-learn {sklearn.__version__}")
+    return f"python {platform.python_version()}, numpy {numpy.__version__}, scikit-learn {sklearn.__version__}"
 
 
 def _rounded(ordinal: Ordinal) -> dict[str, object]:
@@ -42,28 +39,31 @@ def _label_table(examples: Sequence[Example]) -> list[str]:
 
 
 def write_model_card(path: Path, *, examples: Sequence[Example], used: Sequence[str], report: EvalReport,
-                     config: TrainConfig, ordinal: Ordinal, vocab_size: int,
-                     sha256: str, seconds: float, folds: int, latency: str) -> None:
+                     chosen: str, ordinal: Ordinal, sha256: str, seconds: float, folds: int, latency: str) -> None:
+    ladders = [f"- {source}: ladder {' -> '.join(LADDERS[source])}; pairs "
+               + "; ".join(f"{c} > {s}" for c, s in PAIRS.get(source, ())) for source in sorted(PAIRS)]
     lines = [
-        "# Model card: Turnout complexity classifier", "",
+        "# Model card: Turnout learned router (complexity classifier)", "",
         "Written by `turnout classifier train`; do not edit by hand. Design notes: `classifier/README.md`.", "",
         "## Artifact", "",
         "- file: `classifier.npz` (numpy arrays + JSON metadata, loaded with `allow_pickle=False`)",
         f"- sha256: `{sha256}` (also in `classifier.npz.sha256`; the loader refuses a mismatch)",
-        f"- model: difficulty head = logistic regression (need more than the cheap model) over the "
-        f"{len(DENSE_NAMES)} dense conversation features; ordinal calibration on the held-out logits of "
-        f"outcome-labelled rows "
-        f"`{_rounded(ordinal)}`;"
-        f" score = P(tier >= 2); tier = argmax P(tier) / prior. Task head = logistic regression over "
-        f"{vocab_size} word/bigram keys and the same dense features, after clear cues.",
-        f"- config: `{asdict(config)}`",
+        f"- head: **{chosen}**, picked by the selection rule in classifier/README.md from "
+        f"{len(report.candidates)} candidates; inputs: the 256-d static request embedding of the last user turn "
+        "and log prompt characters",
+        f"- score = P(the cheaper model is not good enough), two Platt maps on the head's held-out values "
+        f"`{_rounded(ordinal)}`; tier = argmax P(tier) / prior",
+        "- task: clear cues, then a linear head on the embedding",
         f"- library versions: {_versions()}",
         f"- training time: {seconds:.1f} s on {platform.machine()} ({platform.system()})",
-        f"- serve-time cost, measured after training: {latency}", "",
+        f"- serve-time cost, measured after training: {latency}",
+        "- cost/quality curve: `cost_quality.png` beside this card", "",
         "## Data", "",
         *[f"- {u}" for u in used], "",
-        "Tiers: along a cheap -> mid -> strong price ladder the first model that got the prompt right gives the "
-        "tier; none right is tier 1. `difficulty` rows are weak labels (no outcomes) with a lower weight.", "",
+        "Targets: for each (cheaper, stronger) pair of a source, 1 when the cheaper model is wrong and the stronger "
+        "right, 0 when the cheaper one is right, left out when both are wrong; a row's target is the mean over its "
+        "pairs. Tiers (for the calibration maps): the first model of the three-model ladder that got it right.", "",
+        *ladders, "",
         *_label_table(examples), "",
         f"## Held-out metrics ({protocol(folds)}: whole task families unseen in training)", "",
         render(report),

@@ -1,4 +1,5 @@
-"""Train and evaluate end to end: labelled data -> grouped held-out metrics -> shipped artifact + model card."""
+"""Train and evaluate end to end: labelled data -> embeddings -> leave-one-family-out comparison ->
+the head the selection rule picks, fitted on every row -> verified artifact, model card, curve PNG."""
 
 from __future__ import annotations
 
@@ -7,21 +8,23 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from classifier import artifact
 from classifier.dataset import Example, read_examples
-from classifier.evaluation import EvalReport, HeldOut, evaluate, held_out
-from classifier.latency import measure
-from classifier.model import FORMAT_VERSION, Classifier
-from classifier.modelcard import write_model_card
+from classifier.evaluation import EvalReport, calibrated, evaluate
+from classifier.model import DEFAULT_DATA, FORMAT_VERSION, Classifier, Weights
 from classifier.progress import step
+from classifier.request import TextEmbedder
+from classifier.scorer import quantile_grid
 from classifier.sources import SOURCES
-from classifier.training import Featurized, TrainConfig, featurize, fit
+from classifier.training import LEARNED_TASKS, TrainConfig, fit_head, fit_task_head
+from classifier.trainset import TrainSet, prepare
 
 PACKAGE = Path(__file__).parent
-DEFAULT_DATA = PACKAGE / "data" / "routing.jsonl.gz"
 DEFAULT_OUTPUT = PACKAGE / "artifacts"
 ARTIFACT_NAME = "classifier.npz"
+CURVE_NAME = "cost_quality.png"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +61,7 @@ class TrainResult:
     seconds: float
 
 
-def _one_blas_thread() -> AbstractContextManager[object]:
+def one_blas_thread() -> AbstractContextManager[object]:
     """BLAS thread pools spin badly on a shared, busy machine (60x slower fits measured); one thread is fast."""
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
@@ -66,35 +69,57 @@ def _one_blas_thread() -> AbstractContextManager[object]:
     return limits
 
 
-def run_eval(examples: Sequence[Example], config: TrainConfig, *, folds: int,
-             show_progress: bool = True) -> tuple[EvalReport, HeldOut, Featurized]:
-    """Grouped held-out predictions for every row, and the report built from them."""
-    with _one_blas_thread():
-        feat = featurize(examples, show_progress=show_progress)
-        out = held_out(feat, config, folds=folds, show_progress=show_progress)
-        return evaluate(examples, feat, out), out, feat
+def default_embedder() -> TextEmbedder:
+    from embedding import StaticEmbedder
+
+    return StaticEmbedder.load()
+
+
+def embedder_meta(embedder: TextEmbedder) -> dict[str, Any]:
+    meta = getattr(embedder, "meta", {}) or {}
+    scalars = {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
+    return {"class": type(embedder).__name__, "dimension": int(getattr(embedder, "dimension", 0)), **scalars}
+
+
+def run_eval(examples: Sequence[Example], *, folds: int, embedder: TextEmbedder | None = None,
+             names: Sequence[str] | None = None, show_progress: bool = True) -> tuple[EvalReport, TrainSet]:
+    """Every candidate's held-out figures and the selection rule's choice."""
+    with one_blas_thread():
+        step(f"embedding {len(examples)} training prompts")
+        data = prepare(examples, embedder or default_embedder())
+        return evaluate(data, names, folds=folds, show_progress=show_progress), data
 
 
 def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT, folds: int = 0,
-          show_progress: bool = True) -> TrainResult:
-    """Fit on all rows, with the calibration map and the metrics taken from grouped held-out predictions."""
+          embedder: TextEmbedder | None = None, show_progress: bool = True) -> TrainResult:
+    """Compare under leave-one-family-out, fit the chosen head on all rows, calibrate it on its held-out
+    values, and write the artifact, its model card and the cost/quality curve."""
+    from classifier.modelcard import write_model_card
+    from classifier.report import write_curve
+
     start = time.monotonic()
+    embedder = embedder or default_embedder()
     examples, used = spec.load()
     step(f"training on {len(examples)} rows from {len(used)} data file(s)")
-    report, out, feat = run_eval(examples, config, folds=folds, show_progress=show_progress)
-    step("fitting the final model on all rows")
-    with _one_blas_thread():
-        weights, vocab = fit(feat, config, ordinal=out.ordinal)
-    meta = {"format": FORMAT_VERSION, "vocab": vocab, "tasks": [t.value for t in weights.tasks],
-            "ordinal": out.ordinal.to_json(),
-            "config": asdict(config)}
-    arrays = {k: v.astype("float32") for k, v in weights.arrays().items()}
+    report, data = run_eval(examples, folds=folds, embedder=embedder, show_progress=show_progress)
+    chosen = config.head or report.chosen
+    ordinal = report.ordinal if chosen == report.chosen else calibrated(report.values[chosen], data, folds)[1]
+    step(f"fitting {chosen!r} on all rows")
+    with one_blas_thread():
+        scorer = fit_head(chosen, data)
+        task_w, task_b = fit_task_head(data, config)
+    weights = Weights(scorer=scorer, ordinal=ordinal, task_w=task_w, task_b=task_b, tasks=LEARNED_TASKS,
+                      length_grid=quantile_grid(data.log_chars))
+    meta = {"format": FORMAT_VERSION, "head": weights.head_meta(), "chosen": chosen, "ordinal": ordinal.to_json(),
+            "tasks": [t.value for t in LEARNED_TASKS], "embedder": embedder_meta(embedder), "config": asdict(config)}
     path = output / ARTIFACT_NAME
-    digest = artifact.save(path, arrays, meta)
+    digest = artifact.save(path, {k: v.astype("float32") for k, v in weights.arrays().items()}, meta)
+    write_curve(report, output / CURVE_NAME)
     seconds = time.monotonic() - start
-    latency = measure(Classifier.from_file(path), calls=1000).describe()
-    write_model_card(output / "MODEL_CARD.md", examples=examples, used=used, report=report, config=config,
-                     ordinal=out.ordinal, vocab_size=len(vocab), sha256=digest, seconds=seconds, folds=folds,
-                     latency=latency)
+    from classifier.latency import measure
+
+    latency = measure(Classifier.from_file(path, embedder=embedder), calls=2000).describe()
+    write_model_card(output / "MODEL_CARD.md", examples=examples, used=used, report=report, chosen=chosen,
+                     ordinal=ordinal, sha256=digest, seconds=seconds, folds=folds, latency=latency)
     step(f"wrote {path} (sha256 {digest}) in {seconds:.1f}s")
     return TrainResult(artifact=path, sha256=digest, report=report, seconds=seconds)

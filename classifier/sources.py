@@ -10,17 +10,18 @@ from __future__ import annotations
 import ast
 import csv
 import functools
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from classifier.dataset import WEAK_SOURCE, Example, tier_from_outcomes
+from classifier.ladders import LADDERS, models_of
 
-ROUTERBENCH_LADDER = ("mistralai/mistral-7b-chat", "mistralai/mixtral-8x7b-chat", "gpt-4-1106-preview")
-DCROUTER_LADDER = ("gemma-2-9b-it", "llama-3.1-8b-instruct", "llama-3.1-nemotron-51b-instruct")
-ROUTERDC_LADDER = ("itpossible/Chinese-Mistral-7B-v0.1", "mistralai/Mistral-7B-v0.1",
-                   "cognitivecomputations/dolphin-2.9-llama3-8b")
+ROUTERBENCH_LADDER = LADDERS["routerbench"]
+DCROUTER_LADDER = LADDERS["dcrouter"]
+ROUTERDC_LADDER = LADDERS["routerdc"]
 WEAK_LABEL_WEIGHT = 0.3
 ROUTERDC_WEIGHT = 0.5
 
@@ -32,7 +33,7 @@ TASKS: dict[str, tuple[str, str]] = {
     "commonsense_qa": ("commonsense_qa", "reasoning"), "math": ("math", "math"), "gpqa": ("gpqa", "knowledge"),
     "human_eval": ("humaneval", "code"), "humaneval": ("humaneval", "code"), "javascript": ("javascript", "code"),
     "agentverse-logicgrid": ("logicgrid", "reasoning"), "commongen": ("commongen", "creative"),
-    "math_prealgebra": ("math", "math"),
+    "math_prealgebra": ("math", "math"), "crux": ("crux", "code"), "math-l5": ("math", "math"),
 }
 ARENA_TASKS = {"coding": "code", "math": "math", "creative_writing": "creative"}
 
@@ -58,7 +59,7 @@ def routerbench(root: Path) -> list[Example]:
             for row in csv.DictReader(handle):
                 prompt = ast.literal_eval(row["prompt"])
                 text = "\n".join(prompt) if isinstance(prompt, list) else str(prompt)
-                outcomes = {m: s for m in ROUTERBENCH_LADDER if (s := _score(row[m])) is not None}
+                outcomes = {m: s for m in models_of("routerbench") if (s := _score(row[m])) is not None}
                 family, task = TASKS[row["eval_name"]]
                 examples.append(Example(
                     messages=_user(text), tier=tier_from_outcomes([outcomes.get(m) for m in ROUTERBENCH_LADDER]),
@@ -73,7 +74,8 @@ def _scored_json(rows: list[dict[str, Any]], *, ladder: tuple[str, ...], source:
     examples = []
     for row in rows:
         family, task = TASKS[task_name(row)]
-        outcomes = {m: float(row["scores"][m]) for m in ladder if row["scores"].get(m) is not None}
+        outcomes = {m: float(row["scores"][m]) for m in models_of(source) or ladder
+                    if row["scores"].get(m) is not None}
         examples.append(Example(
             messages=_user(row["question"]), tier=tier_from_outcomes([outcomes.get(m) for m in ladder]),
             group=family, source=source, task=task, weight=weight, outcomes=outcomes,
@@ -97,6 +99,43 @@ def routerdc(root: Path) -> list[Example]:
         rows = json.loads(path.read_text(encoding="utf-8"))
         examples += _scored_json(rows, ladder=ROUTERDC_LADDER, source="routerdc",
                                  task_name=functools.partial(_constant, name), weight=ROUTERDC_WEIGHT)
+    return examples
+
+
+def zeroeval(root: Path) -> list[Example]:
+    """ZeroEval's CRUXEval and MATH level-5 outcomes for 43-51 models of 2024 (Apache-2.0; MIT prompts)."""
+    examples = []
+    for name in ("crux.csv", "math_l5.csv"):
+        with (root / "zeroeval" / name).open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                family, task = TASKS[row["family"]]
+                outcomes = {m: s for m in models_of("zeroeval") if (s := _score(row.get(m, ""))) is not None}
+                examples.append(Example(
+                    messages=_user(row["prompt"]), group=family, source="zeroeval", task=task, outcomes=outcomes,
+                    tier=tier_from_outcomes([outcomes.get(m) for m in LADDERS["zeroeval"]])))
+    return examples
+
+
+def _choices(question: str, options: str) -> str:
+    letters = "ABCDEFGHIJ"
+    listed = ast.literal_eval(options)
+    return question.strip() + "\n\nOptions:\n" + "\n".join(f"{letters[i]}. {o}" for i, o in enumerate(listed))
+
+
+def mmlupro(root: Path) -> list[Example]:
+    """MMLU-Pro's non-MMLU questions (STEM-Ez, TheoremQA, SciBench) with 29 models' outcomes (Apache-2.0).
+
+    A family per question source (`mmlupro-stemez`, ...): the 14 subjects share one style, so holding out
+    one subject would leave its siblings in training."""
+    examples = []
+    with gzip.open(root / "mmlupro" / "mmlupro_non_mmlu.csv.gz", "rt", newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            outcomes = {m: float(row[m] or 0) for m in models_of("mmlupro")}  # a missing prediction is wrong
+            family = "mmlupro-" + row["src"].split("-")[0].lower()
+            task = "math" if row["category"] in ("math", "physics", "engineering", "chemistry") else "knowledge"
+            examples.append(Example(
+                messages=_user(_choices(row["question"], row["options"])), group=family, source="mmlupro",
+                task=task, outcomes=outcomes, tier=tier_from_outcomes([outcomes.get(m) for m in LADDERS["mmlupro"]])))
     return examples
 
 
@@ -127,6 +166,6 @@ def difficulty(root: Path) -> list[Example]:
     return examples
 
 
-SOURCES: dict[str, Source] = {"routerbench": routerbench, "dcrouter": dcrouter, "difficulty": difficulty,
-                              "routerdc": routerdc}
-COMMITTABLE = ("routerbench", "dcrouter", "difficulty")
+SOURCES: dict[str, Source] = {"routerbench": routerbench, "dcrouter": dcrouter, "zeroeval": zeroeval,
+                              "mmlupro": mmlupro, "difficulty": difficulty, "routerdc": routerdc}
+COMMITTABLE = ("routerbench", "dcrouter", "zeroeval", "mmlupro", "difficulty")

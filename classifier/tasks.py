@@ -17,8 +17,8 @@ CUES: dict[Task, re.Pattern[str]] = {
                                 r"|\bfill in (?:the|this) (?:json|schema|form)\b"),
     Task.CHAT: re.compile(r"^\s*(?:hi|hello|hey|thanks|thank you|good (?:morning|evening)|how are you)\b[\s!.?,]*"
                           r"(?:\w+[\s!.?,]*){0,4}$"),
-    Task.MATH: re.compile(r"\$[^$\n]{1,80}\$|\\frac|\\sqrt|\bprove that\b|\bsolve (?:for|the equation)\b|\bequations?\b"
-                          r"|\bintegral\b|\bderivative\b|\bprobability (?:that|of)\b|\binfinitely many\b|\bprimes?\b"),
+    Task.MATH: re.compile(r"\$[^$\n]{1,80}\$|\\frac|\\sqrt|\b(?:prove that|solve (?:for|the equation)|equations?"
+                          r"|integral|derivative|probability (?:that|of)|infinitely many|primes?)\b"),
     Task.CODE: re.compile(r"```|(?<!\w)(?:c\+\+|c#)|\b(?:python|javascript|typescript|java|rust|golang|kotlin|swift|sql"
                           r"|bash|html|css|regex)\b|\bimplement\b|\balgorithm\b|\bdef |\bclass \w+\s*[:({]"
                           r"|\bcompiler?\b|\bdebug\b|\bstack trace\b|\bunit tests?\b|\bfunction (?:that|to|which)\b"),
@@ -27,9 +27,13 @@ CUES: dict[Task, re.Pattern[str]] = {
 }
 
 
+HEAD_CHARS = 500  # cues are read in the start and the end of a long turn (where the ask is): ~35 ns a char each
+TAIL_CHARS = 300
+
+
 def cue_task(text: str) -> Task | None:
     """The task named by a clear cue in the (lower-cased) text, if any."""
-    head = text[:2000]
+    head = text if len(text) <= HEAD_CHARS + TAIL_CHARS else text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
     for task, pattern in CUES.items():
         if pattern.search(head):
             return task

@@ -39,6 +39,8 @@ class Classification:
     probabilities: tuple[float, float, float]
     task: Task
     uncertain: bool
+    length_prior: float = 0.0
+    """Share of the training prompts shorter than this request: what the length rule alone would say."""
 
 
 class RequestClassifier(Protocol):

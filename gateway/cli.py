@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -160,13 +161,24 @@ def cmd_route(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     body = {"model": args.model, "messages": [{"role": "user", "content": args.prompt}]}
-    signals, ms = classify(load_default(), alias.escalation.uncertainty_margin, body)
+    classifier = load_default()
+    embedding = classifier.embed(body["messages"])
+    signals, ms = classify(classifier, alias.escalation.uncertainty_margin, body, embedding)
     features = features_from_body(body, prompt_tokens=estimate_tokens(body["messages"]))
     match, nearest = _route_match(policy, args.model, args.prompt)
     decision = select(policy.router, args.model, signals, features, {}, {m.id: m for m in policy.models},
                       policy_version=policy.version or "", route=match)
-    print(explain(decision, nearest) if args.explain else decision.to_dict())
-    print(f"classified in {ms:.2f} ms", file=sys.stderr)
+    why = classifier.explain(body["messages"], embedding=embedding)
+    if args.explain:
+        print(explain(decision, nearest))
+        print(f"why: score {why.score:.3f} = P(the cheaper model is not good enough); length prior "
+              f"{why.length_prior:.3f} (share of training prompts shorter)")
+        print("nearest training prompts:")
+        for n in why.neighbours:
+            print(f"  {n.similarity:.2f} [{n.source}/{n.family}] {n.outcome}\n       {n.prompt}")
+    else:
+        print(json.dumps({**decision.to_dict(), "why": why.to_dict()}, default=str))
+    print(f"classified in {ms:.3f} ms (given the request embedding)", file=sys.stderr)
     return 0
 
 

@@ -129,7 +129,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         _start_tracing(services, policy, holder)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
-        services.classifier = await classifier_task
+        services.classifier = services.explainer = await classifier_task
         services.learning = build_learner(holder, redis, metrics)
         app.state.holder, app.state.metrics = holder, metrics
         app.state.service = GatewayService(services, holder)

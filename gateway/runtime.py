@@ -41,7 +41,8 @@ log = logging.getLogger("turnout.gateway")
 
 
 class PromptClassifier(Protocol):
-    """`classifier.Classifier` as the gateway uses it."""
+    """`classifier.Classifier` as the gateway uses it: `embedding` is the request's `RequestEmbedding`,
+    computed once by the gateway (the classifier embeds the messages itself only when it is None)."""
 
     def classify(self, messages: Any, *, tools: Any = None, response_format: Any = None,
                  uncertainty_margin: float = 0.5, embedding: RequestEmbedding | None = None) -> Any: ...
@@ -53,6 +54,12 @@ class UsageSink(Protocol):
     def settle(self, access: Access, runtime: Runtime, model: str | None, usage: Mapping[str, int]) -> None: ...
 
 
+class RouteExplainer(Protocol):
+    """Why a request got its score (`classifier.Classifier.explain`): for `POST /v1/route`, off the chat path."""
+
+    def explain(self, messages: Any, *, embedding: RequestEmbedding | None = None) -> Any: ...
+
+
 @dataclass(slots=True)
 class Services:
     settings: Settings
@@ -61,6 +68,7 @@ class Services:
     spend: UsageSink
     observers: list[Observer] = field(default_factory=list)
     classifier: PromptClassifier | None = None
+    explainer: RouteExplainer | None = None
     redis: Redis | None = None
     batch: CommandBatch | None = None
     """One pipeline per loop turn over `redis`, shared by the limits and the cache."""

@@ -306,10 +306,16 @@ class GatewayService:
                                   f"tokens; send longer ones to /v1/chat/completions")
         if runtime.tenancy.limits is not None:
             await runtime.tenancy.limits.admit(principal, tokens=0)
+        embedding = self._embedding(runtime, name, body)
         decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None,
-                                   embedding=self._embedding(runtime, name, body))
+                                   embedding=embedding)
         answer = decision.to_dict()
+        explainer = self.services.explainer
+        if explainer is not None and not decision.pinned:  # why: score, length prior, nearest training prompts
+            # the first call embeds the training prompts (about a second): never on the event loop
+            why = await asyncio.to_thread(explainer.explain, body["messages"], embedding=embedding)
+            answer["why"] = why.to_dict()
         if self.services.learning is not None and request_id:  # a client that calls the model itself can rate it
             answer.update(request_id=request_id, learned=self.services.learning.explain())
             self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None)
