@@ -20,7 +20,7 @@ serve: $(STAMP)
 	$(BIN)/turnout serve
 
 lint: $(STAMP)
-	$(BIN)/ruff check registry embedding classifier router gateway tests benchmarks
+	$(BIN)/ruff check registry embedding classifier router gateway simulator tests benchmarks
 	$(BIN)/lint-imports
 
 typecheck: $(STAMP)

@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.learning.apgr import apgr  # noqa: E402
-from gateway.simulator.config import SimModel, SimulatorConfig  # noqa: E402
-from gateway.simulator.process import start_simulator  # noqa: E402
+from simulator.config import SimModel, SimulatorConfig  # noqa: E402
+from simulator.process import start_simulator  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "routing"
 SHARES = (0.01, 0.05, 0.10, 0.30)

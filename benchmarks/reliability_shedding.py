@@ -18,8 +18,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.simulator.config import SimModel, SimulatorConfig  # noqa: E402
-from gateway.simulator.process import start_simulator  # noqa: E402
+from simulator.config import SimModel, SimulatorConfig  # noqa: E402
+from simulator.process import start_simulator  # noqa: E402
 from tests.conftest import start_gateway  # noqa: E402
 from tests.reliability.load import LoadReport, Outcome, run_load  # noqa: E402
 

@@ -38,12 +38,12 @@ import aiohttp
 import httpx
 import orjson
 
-from gateway.simulator.config import SimModel, SimulatorConfig
-from gateway.simulator.process import start_simulator
 from registry import ModelSpec
 from router.upstream.base import Upstream, UpstreamRequest
 from router.upstream.litellm_adapter import LiteLLMUpstream
 from router.upstream.openai_http import OpenAIHTTPUpstream
+from simulator.config import SimModel, SimulatorConfig
+from simulator.process import start_simulator
 
 MESSAGES = [{"role": "user", "content": "Say hello in a short sentence."}]
 Call = Callable[[], Awaitable[object]]

@@ -34,7 +34,7 @@ def _simulator(policy: object, enabled: bool) -> Iterator[None]:
     if not enabled or policy.simulator is None:
         yield
         return
-    from gateway.simulator.process import start_simulator
+    from simulator.process import start_simulator
 
     sim = start_simulator(policy.simulator, port=policy.simulator.port)
     print(f"turnout: simulated upstreams on {sim.base_url} "
@@ -199,7 +199,7 @@ def _route_match(policy: object, alias: str, prompt: str) -> tuple[Any, list[tup
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from gateway.simulator.cli import main as simulate
+    from simulator.cli import main as simulate
 
     code: int = simulate(args.rest)
     return code

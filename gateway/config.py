@@ -16,12 +16,12 @@ from gateway.cache.config import CachePolicy
 from gateway.guardrails.policy import GuardrailsPolicy
 from gateway.learning.config import LearningPolicy
 from gateway.protocols.policy import ProtocolsPolicy
-from gateway.simulator.config import SimulatorConfig
 from gateway.tracing.policy import TracingPolicy
 from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_validation, load_yaml
 from registry import ModelSpec
 from router.policy import RouterPolicy
 from router.reachability import check_reachability
+from simulator.config import SimulatorConfig
 
 
 class _Frozen(BaseModel):

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import yaml
 
-from gateway.simulator.config import SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import redis
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess
 from tests.deploy.live_gateway import (
     PROVOKED_ALERTS,

@@ -122,7 +122,7 @@ def local_policy(path: Path, *, llama_port: int, sim_port: int) -> Path:
 
 
 def start_simulator(logdir: Path, policy: Path, port: int) -> Proc:
-    proc = start("simulator", [sys.executable, "-m", "gateway.simulator", "--policy", str(policy),
+    proc = start("simulator", [sys.executable, "-m", "simulator", "--policy", str(policy),
                                "--port", str(port)], logdir)
     wait_http(proc, f"http://127.0.0.1:{port}/health")
     return proc

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess, base_policy, free_port
 
 pytestmark = pytest.mark.redis

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.simulator.config import Fault, SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import Fault, SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 from tests.conftest import SIM_MODELS, GatewayProcess, base_policy
 
 MSG = [{"role": "user", "content": "Say hello to the turnout"}]

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.simulator.config import SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 from tests.conftest import SIM_MODELS, GatewayProcess
 from tests.gateway import test_tenancy_e2e as shared
 from tests.gateway.test_tenancy_e2e import Secrets, client, create_key, tenancy_policy, wait_for_spend

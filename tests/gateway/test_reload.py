@@ -14,7 +14,7 @@ import httpx
 import openai
 import yaml
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess, base_policy
 
 MSG = [{"role": "user", "content": "hello"}]

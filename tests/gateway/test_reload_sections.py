@@ -20,7 +20,7 @@ import pytest
 import redis
 import yaml
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess, base_policy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

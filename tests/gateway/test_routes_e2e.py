@@ -13,7 +13,7 @@ import httpx
 import openai
 import yaml
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess, base_policy
 
 CODE = "Why does my Python function throw a KeyError when the dict has the key?"

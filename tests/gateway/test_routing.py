@@ -16,8 +16,8 @@ import openai
 import pytest
 
 from classifier.latency import sample_conversation
-from gateway.simulator.config import SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 from tests.conftest import SIM_MODELS, GatewayProcess, base_policy
 
 MSG = [{"role": "user", "content": "Say hello"}]

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.simulator.config import Fault, FaultKind, SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import Fault, FaultKind, SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 from tests.conftest import SIM_MODELS, GatewayProcess, base_policy
 
 MSG = [{"role": "user", "content": "Say hello to the turnout"}]

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import yaml
 
-from gateway.simulator.config import SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 from tests.conftest import GatewayProcess, free_port
 from tests.reliability.conftest import chat, reliability_policy, wait_for
 from tests.reliability.load import LoadReport, run_load

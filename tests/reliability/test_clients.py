@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess
 from tests.reliability.conftest import chat, reliability_policy, runtime, wait_for
 

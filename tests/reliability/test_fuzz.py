@@ -11,7 +11,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess
 from tests.reliability.conftest import reliability_policy
 

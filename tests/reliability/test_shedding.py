@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess
 from tests.reliability.conftest import assert_openai_error, chat, reliability_policy, runtime, wait_for
 

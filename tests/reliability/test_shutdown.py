@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess
 from tests.reliability.conftest import assert_openai_error, chat, reliability_policy, runtime, wait_for
 

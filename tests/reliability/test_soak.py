@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess
 from tests.reliability.conftest import chat, reliability_policy, runtime, wait_for
 from tests.reliability.load import run_load

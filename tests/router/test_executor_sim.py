@@ -9,8 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.simulator.config import Fault, SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
 from registry import ModelSpec, Registry, Tier, Timeouts
 from router.breakers import Breakers
 from router.errors import UpstreamError
@@ -20,6 +18,8 @@ from router.policy import RouterPolicy
 from router.record import RouteRecord
 from router.select import select
 from router.upstream.litellm_adapter import LiteLLMUpstream
+from simulator.config import Fault, SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 
 MODELS = (
     SimModel(name="good"),

@@ -44,7 +44,7 @@ def test_apgr_of_perfect_random_and_reversed_routers() -> None:
 
 def test_judge_verdicts() -> None:
     from gateway.learning.shadow import parse_verdict
-    from gateway.simulator.chat import judge_verdict
+    from simulator.chat import judge_verdict
 
     assert [parse_verdict(t) for t in ("A", " b.", "Tie", "", "**A**", "neither")] == ["A", "B", "tie", "tie", "A",
                                                                                        "tie"]

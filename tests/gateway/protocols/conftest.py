@@ -12,8 +12,8 @@ import httpx
 import pytest
 import redis
 
-from gateway.simulator.config import SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 from tests.conftest import SIM_MODELS, GatewayProcess, base_policy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -16,7 +16,7 @@ import openai
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 from tests.conftest import GatewayProcess, base_policy
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from gateway.simulator.config import Fault, SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
 from registry import ModelSpec
 from router.upstream.openai_http import OpenAIHTTPUpstream
+from simulator.config import Fault, SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 
 CONFIG = SimulatorConfig(seed=5, models=(
     SimModel(name="plain", context_window=200),

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from gateway.simulator.process import SimulatorProcess
 from registry import ModelSpec
 from router.errors import (
     ContextWindowExceeded,
@@ -22,6 +21,7 @@ from router.errors import (
 )
 from router.upstream.base import Chunk, UpstreamRequest
 from router.upstream.openai_http import OpenAIHTTPUpstream
+from simulator.process import SimulatorProcess
 from tests.conftest import free_port
 from tests.router.upstream.conftest import sim_spec
 

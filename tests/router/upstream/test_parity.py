@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from gateway.simulator.process import SimulatorProcess
 from router.errors import TurnoutError, UpstreamError
 from router.upstream.base import Chunk, Upstream, UpstreamRequest
 from router.upstream.litellm_adapter import LiteLLMUpstream
 from router.upstream.openai_http import OpenAIHTTPUpstream
+from simulator.process import SimulatorProcess
 from tests.router.upstream.conftest import sim_spec
 
 # litellm's first stream builds a pydantic schema that warns about a TypedDict (third-party, harmless)

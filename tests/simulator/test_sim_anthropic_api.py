@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 
 TOOL = {"name": "lookup", "description": "Look a word up.", "input_schema": {
     "type": "object", "properties": {"word": {"type": "string"}, "limit": {"type": "integer"}},

@@ -10,8 +10,8 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from gateway.simulator.config import Fault, SimModel, SimulatorConfig
-from gateway.simulator.names import model_from_name
+from simulator.config import Fault, SimModel, SimulatorConfig
+from simulator.names import model_from_name
 
 STREAM_FAULTS = frozenset({"cut_stream", "malformed_chunk", "cr_line_ends", "oversized_line"})
 

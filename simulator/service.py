@@ -10,11 +10,11 @@ from typing import Any
 
 import orjson
 
-from gateway.simulator.asgi import Responder
-from gateway.simulator.config import Fault
-from gateway.simulator.errors import bad_request, context_exceeded, unknown_model
-from gateway.simulator.faults import before_answer
-from gateway.simulator.runtime import ModelRuntime, Runtime
+from simulator.asgi import Responder
+from simulator.config import Fault
+from simulator.errors import bad_request, context_exceeded, unknown_model
+from simulator.faults import before_answer
+from simulator.runtime import ModelRuntime, Runtime
 
 CHARS_PER_TOKEN = 4
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from gateway.simulator.config import Fault, SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorProcess, start_simulator
+from simulator.config import Fault, SimModel, SimulatorConfig
+from simulator.process import SimulatorProcess, start_simulator
 
 SEED = 11
 CONFIG = SimulatorConfig(

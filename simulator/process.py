@@ -4,7 +4,7 @@
         httpx.get(sim.base_url + "/health")
 
 `start_simulator` writes the config to a temporary YAML file, starts
-`python -m gateway.simulator --config FILE --port PORT`, reads the real port from its ready line and
+`python -m simulator --config FILE --port PORT`, reads the real port from its ready line and
 waits until `/health` answers.
 """
 
@@ -23,7 +23,7 @@ from types import TracebackType
 import httpx
 import yaml
 
-from gateway.simulator.config import SimulatorConfig
+from simulator.config import SimulatorConfig
 
 _READY = re.compile(r"listening on (http://\S+):(\d+)")
 
@@ -73,7 +73,7 @@ def start_simulator(config: SimulatorConfig, port: int = 0, *, host: str | None 
     config_file = Path(name)
     with os.fdopen(fd, "w") as handle:
         yaml.safe_dump(config.model_dump(mode="json"), handle)
-    command = [sys.executable, "-m", "gateway.simulator", "--config", str(config_file), "--port", str(port),
+    command = [sys.executable, "-m", "simulator", "--config", str(config_file), "--port", str(port),
                "--log-level", log_level]
     if host is not None:
         command += ["--host", host]

@@ -1,6 +1,6 @@
-"""`python -m gateway.simulator` / `turnout simulate`: run the simulator from a config or policy file.
+"""`python -m simulator` / `turnout simulate`: run the simulator from a config or policy file.
 
-    python -m gateway.simulator [--config FILE.yaml] [--policy POLICY.yaml] [--host H] [--port P]
+    python -m simulator [--config FILE.yaml] [--policy POLICY.yaml] [--host H] [--port P]
                                 [--model NAME ...] [--seed N] [--log-level LEVEL]
 
 `--config` is a YAML `SimulatorConfig`; `--policy` takes the `simulator:` section of a Turnout
@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from gateway.simulator.config import SimModel, SimulatorConfig
+from simulator.config import SimModel, SimulatorConfig
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = f"[{host}]" if ":" in host else host
         print(f"turnout simulator listening on http://{shown}:{port} (models: {names})", flush=True)
 
-    from gateway.simulator.server import run
+    from simulator.server import run
 
     try:
         with contextlib.suppress(KeyboardInterrupt):

@@ -17,12 +17,12 @@ import asyncio
 import socket
 from collections.abc import Callable
 
-from gateway.simulator import anthropic_api, control, openai_api
-from gateway.simulator.asgi import ASGIApp, Receive, Responder, Scope, Send, read_body
-from gateway.simulator.config import SimulatorConfig
-from gateway.simulator.errors import ERROR_STYLES, SimError
-from gateway.simulator.runtime import Runtime
-from gateway.simulator.service import Exchange, Handler
+from simulator import anthropic_api, control, openai_api
+from simulator.asgi import ASGIApp, Receive, Responder, Scope, Send, read_body
+from simulator.config import SimulatorConfig
+from simulator.errors import ERROR_STYLES, SimError
+from simulator.runtime import Runtime
+from simulator.service import Exchange, Handler
 
 _API: dict[tuple[str, str], tuple[Handler, str]] = {
     ("POST", "/chat/completions"): (openai_api.chat_completions, "openai"),

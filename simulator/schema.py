@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from gateway.simulator.text import FILLER
+from simulator.text import FILLER
 
 JsonSchema = dict[str, Any]
 _MAX_DEPTH = 8

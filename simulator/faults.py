@@ -14,9 +14,9 @@ from collections.abc import Awaitable, Callable
 
 import orjson
 
-from gateway.simulator.asgi import Responder
-from gateway.simulator.config import Fault
-from gateway.simulator.errors import SimError
+from simulator.asgi import Responder
+from simulator.config import Fault
+from simulator.errors import SimError
 
 MALFORMED = b"data: {not json\n\n"
 BAD_CHOICES = b'data: {"id": "chatcmpl-bad", "object": "chat.completion.chunk", "choices": "abc"}\n\n'

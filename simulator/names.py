@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from gateway.simulator.config import Fault, FaultKind, SimModel
+from simulator.config import Fault, FaultKind, SimModel
 
 _Builder = Callable[[str, "re.Match[str]"], SimModel]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.simulator.chat import ChatRequest, Choice, Completion, Tool
-from gateway.simulator.errors import bad_request
-from gateway.simulator.service import int_field, model_name
+from simulator.chat import ChatRequest, Choice, Completion, Tool
+from simulator.errors import bad_request
+from simulator.service import int_field, model_name
 
 
 def content_text(content: object) -> str:

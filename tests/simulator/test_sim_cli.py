@@ -1,4 +1,4 @@
-"""`python -m gateway.simulator` and the process helper."""
+"""`python -m simulator` and the process helper."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.simulator.cli import _parser, load_config, main
-from gateway.simulator.config import SimModel, SimulatorConfig
-from gateway.simulator.process import SimulatorError, start_simulator
+from simulator.cli import _parser, load_config, main
+from simulator.config import SimModel, SimulatorConfig
+from simulator.process import SimulatorError, start_simulator
 
 ROOT = Path(__file__).resolve().parents[3]
 POLICY = ROOT / "policies" / "default.yaml"
@@ -40,7 +40,7 @@ def test_bad_config_exits_with_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_module_prints_its_ready_line_and_serves_the_policy_models() -> None:
-    command = [sys.executable, "-m", "gateway.simulator", "--policy", str(POLICY), "--port", "0",
+    command = [sys.executable, "-m", "simulator", "--policy", str(POLICY), "--port", "0",
                "--model", "extra"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT) as process:
         try:

@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
-from gateway.simulator.chat import Completion, compose, prompt_chars
-from gateway.simulator.errors import bad_request
-from gateway.simulator.faults import StreamCutError, StreamWriter, answer_json
-from gateway.simulator.openai_chat import completion_body, first_delta, parse_chat, piece_delta, usage
-from gateway.simulator.service import Admitted, Exchange, admit, int_field, model_name, pause, token_delay
-from gateway.simulator.text import as_base64, count_tokens, embedding
+from simulator.chat import Completion, compose, prompt_chars
+from simulator.errors import bad_request
+from simulator.faults import StreamCutError, StreamWriter, answer_json
+from simulator.openai_chat import completion_body, first_delta, parse_chat, piece_delta, usage
+from simulator.service import Admitted, Exchange, admit, int_field, model_name, pause, token_delay
+from simulator.text import as_base64, count_tokens, embedding
 
 DONE = b"data: [DONE]\n\n"
 

@@ -14,9 +14,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gateway.simulator.config import SimModel
-from gateway.simulator.schema import value_for
-from gateway.simulator.text import count_tokens, cut_at_stop, digest_of, pieces, reply_text
+from simulator.config import SimModel
+from simulator.schema import value_for
+from simulator.text import count_tokens, cut_at_stop, digest_of, pieces, reply_text
 
 Finish = Literal["stop", "length", "tool_calls"]
 

@@ -11,9 +11,9 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-from gateway.simulator.names import model_from_name
-from gateway.simulator.schema import value_for
-from gateway.simulator.text import as_base64, cut_at_stop, digest_of, embedding, pieces, reply_text, rng_for
+from simulator.names import model_from_name
+from simulator.schema import value_for
+from simulator.text import as_base64, cut_at_stop, digest_of, embedding, pieces, reply_text, rng_for
 
 
 def test_reply_text_is_recognisable_deterministic_and_sized() -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.simulator.asgi import Headers
+from simulator.asgi import Headers
 
 
 class SimError(Exception):

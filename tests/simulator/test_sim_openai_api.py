@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
-from gateway.simulator.process import SimulatorProcess
+from simulator.process import SimulatorProcess
 
 WEATHER: Any = {
     "type": "function",

@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 
-from gateway.simulator.chat import ChatRequest, Choice, Completion, Tool, compose, prompt_chars
-from gateway.simulator.errors import bad_request
-from gateway.simulator.faults import StreamCutError, StreamWriter
-from gateway.simulator.openai_chat import content_text
-from gateway.simulator.service import Admitted, Exchange, admit, int_field, model_name, pause, token_delay
+from simulator.chat import ChatRequest, Choice, Completion, Tool, compose, prompt_chars
+from simulator.errors import bad_request
+from simulator.faults import StreamCutError, StreamWriter
+from simulator.openai_chat import content_text
+from simulator.service import Admitted, Exchange, admit, int_field, model_name, pause, token_delay
 
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from gateway.simulator.config import Fault
-from gateway.simulator.errors import bad_request, unknown_model
-from gateway.simulator.service import Exchange
+from simulator.config import Fault
+from simulator.errors import bad_request, unknown_model
+from simulator.service import Exchange
 
 
 class FaultsUpdate(BaseModel):
