@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from classifier.latency import sample_conversation
 from tests.conftest import GatewayProcess
 from tests.gateway import test_tenancy_e2e as shared
 from tests.gateway.test_tenancy_e2e import Secrets, client, create_key, tenancy_policy
@@ -41,3 +42,21 @@ def test_a_key_never_gets_a_cached_answer_of_a_model_it_may_not_call(gw: Gateway
     assert _ask(gw, rich["key"], prompt) == ("miss", producer["allowed_models"][0])
     assert _ask(gw, rich["key"], prompt) == ("hit-exact", producer["allowed_models"][0])  # the entry is there
     assert _ask(gw, poor["key"], prompt) == ("miss", model)
+
+
+def test_a_tier_capped_key_never_gets_a_cached_answer_of_a_higher_tier(gw: GatewayProcess, keys: Secrets) -> None:
+    tenant = f"cache-{uuid.uuid4().hex[:6]}"
+    rich, capped = create_key(gw, keys, tenant=tenant), create_key(gw, keys, tenant=tenant, max_tier=1)
+    # the long code review: the learned router's tier 3 (see tests/gateway/test_routing.py)
+    messages = [*sample_conversation()[:-1], {"role": "user", "content": sample_conversation()[-1]["content"]
+                                             + f" ({uuid.uuid4().hex[:6]})"}]
+
+    def ask(key: str) -> tuple[str, str, str]:
+        raw = client(gw, key).chat.completions.with_raw_response.create(model="auto", messages=messages)  # type: ignore[arg-type]
+        return raw.headers["x-turnout-cache"], raw.headers.get("x-turnout-tier", ""), raw.headers["x-turnout-model"]
+
+    first = ask(rich["key"])
+    assert first[0] == "miss" and first[1] == "3"
+    assert ask(rich["key"])[0] == "hit-exact"  # the tier-3 answer is stored
+    status, tier, model = ask(capped["key"])
+    assert (status, tier) == ("miss", "1") and model != first[2]
