@@ -14,7 +14,7 @@ from simulator.cli import _parser, load_config, main
 from simulator.config import SimModel, SimulatorConfig
 from simulator.process import SimulatorError, start_simulator
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "default.yaml"
 
 
