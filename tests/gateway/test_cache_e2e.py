@@ -101,6 +101,18 @@ def test_a_stream_is_stored_only_when_whole(sim: SimulatorProcess, prefix: str,
     assert ask(gw, cut).headers["x-turnout-cache"] == "miss"
 
 
+def stored_keys(prefix: str) -> int:
+    return len(subprocess.run(["redis-cli", "--scan", "--pattern", f"*{prefix}*"], capture_output=True, text=True,
+                              check=False).stdout.split())
+
+
+def wait_for_more_keys(prefix: str, before: int, within_s: float = 5.0) -> None:
+    """The cache fills after the answer is sent: wait for the write instead of racing it."""
+    deadline = time.monotonic() + within_s
+    while stored_keys(prefix) <= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_replicas_share_entries_that_survive_a_restart_and_tenants_never_mix(
         sim: SimulatorProcess, prefix: str, gateway_factory: Callable[..., GatewayProcess]) -> None:
     policy = cache_policy(sim, prefix)
@@ -112,7 +124,9 @@ def test_replicas_share_entries_that_survive_a_restart_and_tenants_never_mix(
     question = f"Shared across replicas {uuid.uuid4().hex}"
     for gw in (one, two):  # warm: a cold process may spend its first lookup's budget connecting
         ask(gw, f"warm {uuid.uuid4().hex}", key=env["KEY_A"])
+    before = stored_keys(prefix)
     assert ask(one, question, key=env["KEY_A"]).headers["x-turnout-cache"] == "miss"
+    wait_for_more_keys(prefix, before)
     assert ask(two, question, key=env["KEY_A"]).headers["x-turnout-cache"] == "hit-exact"
     assert ask(two, question, key=env["KEY_B"]).headers["x-turnout-cache"] == "miss"  # another tenant
     one.stop()

@@ -31,9 +31,9 @@ def rsim() -> Iterator[SimulatorProcess]:
 
 @pytest.fixture(autouse=True)
 def _heal(rsim: SimulatorProcess, rgw: GatewayProcess) -> Iterator[None]:
-    """Each test starts with healthy models and no open breaker (reset_timeout_s is 1 s)."""
+    """Each test starts with healthy models and no open breaker (reset_timeout_s is 3 s)."""
     httpx.post(rsim.base_url + "/_sim/reset")
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 5
     while time.monotonic() < deadline and any(
             v["state"] == "open" for v in httpx.get(rgw.base_url + "/admin/breakers").json()["breakers"]):
         time.sleep(0.1)
@@ -52,7 +52,7 @@ def routing_policy(sim_url: str) -> dict[str, Any]:
             "chain": {"tiers": {1: ["local-small", "local-medium"]}},
         },
         "retry": {"max_attempts_per_model": 2, "backoff_base_s": 0.01, "backoff_max_s": 0.05},
-        "breaker": {"fail_max": 2, "reset_timeout_s": 1.0},
+        "breaker": {"fail_max": 2, "reset_timeout_s": 3.0},  # long enough for the open phase under load
     }
     policy["cache"] = {"enabled": False}  # every request here must reach a model
     return policy
@@ -107,7 +107,7 @@ def test_failing_model_trips_its_breaker_then_recovers_with_one_probe(rgw: Gatew
         assert raw.headers["x-turnout-attempts"] == "1"
     assert calls(rsim, "local-small") == before  # open: not called at all
     faults(rsim, "local-small")  # healed
-    time.sleep(1.2)  # past reset_timeout_s: half-open
+    time.sleep(3.2)  # past reset_timeout_s: half-open
     raw = client(rgw).chat.completions.with_raw_response.create(model="chain", messages=MSG)
     assert raw.headers["x-turnout-model"] == "local-small"
     assert calls(rsim, "local-small") == before + 1  # exactly one probe
