@@ -13,9 +13,10 @@ from starlette.responses import Response
 
 from gateway.auth import handlers
 from gateway.auth.store import bearer_token
+from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.reload import PolicyHolder
 from gateway.schemas import parse_json_object
-from router.errors import PermissionDenied, RequestError, StoreUnavailable
+from router.errors import RequestError
 
 
 def _json(data: Any, status: int = 200) -> Response:

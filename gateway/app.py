@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp
 
-from gateway import errors, fastpath, schemas, shedding
+from gateway import fastpath, handlers, schemas, shedding
 from gateway.admin import add_admin_routes
 from gateway.debug import add_debug_routes
 from gateway.fastpath import FastPath, RequestIds, check_open_mode, read_body
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
     app = TurnoutApp(title="Turnout", version="0.1.0", lifespan=lifespan(settings, upstream), docs_url=None,
                      redoc_url=None)
-    errors.install(app)
+    handlers.install(app)
     ids = app.state.request_ids = RequestIds()
     app.state.gate = shedding.Gate()
 

@@ -12,10 +12,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from embedding import RequestEmbedding
+from gateway.errors import PermissionDenied
 from gateway.runtime import PromptClassifier, Runtime, Services
 from gateway.semantic_routes import route_for
 from registry import Tier
-from router.errors import ModelNotFound, PermissionDenied, RequestError
+from router.errors import ModelNotFound, RequestError
 from router.features import RequestFeatures, Signals, features_from_body
 from router.hints import parse_hints
 from router.select import Decision, pinned, select

@@ -1,70 +1,108 @@
-"""Every error leaves the gateway as OpenAI-shaped JSON: `{"error": {"message", "type", "param", "code"}}`.
+"""The gateway's HTTP errors, and the one renderer of every error a client reads.
 
-This is the one place where `except Exception` renders an unexpected failure for the client: the
-client sees a generic 500 message, the log gets the traceback.
+The upstream errors and the base class live in `router.errors`; the errors of the HTTP edge
+(keys, payloads, guardrails, the shared store) live here, on the same base:
+
+    TurnoutError                                       (router.errors)
+    ├── RequestError (400)                             (router.errors)
+    │   ├── ForbiddenParameter (400)                   api_base, api_key, ... set by a client
+    │   └── GuardrailViolation (400)                   a blocking guardrail matched
+    ├── AuthenticationError (401)
+    ├── PermissionDenied (403)
+    ├── BodyTimeout (408)                              the body did not arrive in time
+    ├── PayloadTooLarge (413)
+    └── StoreUnavailable (503)                         Redis down and the policy fails closed
+
+Every error leaves as OpenAI-shaped JSON, `{"error": {"message", "type", "param", "code"}}`, built
+by `error_body` (`openai_body` for a `TurnoutError`) and nowhere else: FastAPI's exception handlers
+(`gateway.handlers`), the fast path and the load shedder (`send_error`, plain ASGI) and the SSE
+writer's error event (`gateway.sse`) all call it. `/v1/messages` has its own shape (`ErrorShape`).
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.types import Send
 
-from router.errors import TurnoutError
+from router.errors import RequestError, TurnoutError
 
-log = logging.getLogger("turnout.gateway")
+ErrorShape = Callable[[TurnoutError], dict[str, Any]]
+"""How a path renders an error body, for the protocols that are not OpenAI's (`gateway.protocols`)."""
 
-_HTTP_TYPES = {401: "authentication_error", 403: "permission_error", 404: "invalid_request_error",
-               405: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error"}
+
+class ForbiddenParameter(RequestError):
+    code = "forbidden_parameter"
+
+
+class GuardrailViolation(RequestError):
+    """A guardrail with action `block` matched the request or the answer (400, guardrail_violation)."""
+
+    code = "guardrail_violation"
+
+    def __init__(self, message: str, *, guardrail: str, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.guardrail = guardrail
+
+
+class AuthenticationError(TurnoutError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(TurnoutError):
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
+
+
+class BodyTimeout(TurnoutError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
+class PayloadTooLarge(TurnoutError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class StoreUnavailable(TurnoutError):
+    """A shared store the request needs (Redis: keys, rate limits, budgets) is unreachable and the
+    policy says fail closed (503)."""
+
+    status = 503
+    type = "server_error"
+    code = "store_unavailable"
+    retryable = True
 
 
 def error_body(message: str, type_: str, code: str, param: str | None = None) -> dict[str, Any]:
+    """The OpenAI error object: every error a client reads is one of these."""
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
-def json_error(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=status, headers=headers, media_type="application/json")
+def openai_body(exc: TurnoutError) -> dict[str, Any]:
+    return error_body(exc.message, exc.type, exc.code, exc.param)
 
 
-def render(exc: TurnoutError, headers: dict[str, str] | None = None) -> Response:
-    return json_error(exc.status, exc.body(), {**(headers or {}), **exc.headers()})
+INTERNAL = error_body("internal error", "server_error", "internal_error")
+"""What a client reads for a failure we did not expect (the log gets the traceback)."""
 
 
-async def _turnout_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, TurnoutError)
-    return render(exc, {"x-request-id": getattr(request.state, "request_id", "")})
+def error_headers(exc: TurnoutError) -> dict[str, str]:
+    """`Retry-After` (whole seconds, at least 1) when the error says when to retry."""
+    return {} if exc.retry_after is None else {"retry-after": str(max(1, round(exc.retry_after)))}
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    type_ = _HTTP_TYPES.get(exc.status_code, "invalid_request_error" if exc.status_code < 500 else "server_error")
-    message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    if exc.status_code == 404:
-        message = f"no route for {request.method} {request.url.path}"
-    return json_error(exc.status_code, error_body(message, type_, code), dict(exc.headers or {}))
-
-
-async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    param = ".".join(str(p) for p in first["loc"] if p != "body") or None
-    return json_error(400, error_body(f"{param or 'request'}: {first['msg']}", "invalid_request_error",
-                                      "invalid_request", param))
-
-
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", extra={"path": request.url.path})
-    return json_error(500, error_body("internal error", "server_error", "internal_error"))
-
-
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(TurnoutError, _turnout_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+async def send_error(send: Send, status: int, body: Mapping[str, Any], headers: Mapping[str, str]) -> None:
+    """An error response written straight to ASGI (the fast path and the shedder)."""
+    data = orjson.dumps(body)
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
+           *((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": data})

@@ -24,8 +24,16 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway import schemas
-from gateway.errors import error_body
-from router.errors import PayloadTooLarge, PermissionDenied, TurnoutError
+from gateway.errors import (
+    INTERNAL,
+    ErrorShape,
+    PayloadTooLarge,
+    PermissionDenied,
+    error_headers,
+    openai_body,
+    send_error,
+)
+from router.errors import TurnoutError
 
 if TYPE_CHECKING:
     from gateway.service import Answer, GatewayService
@@ -173,10 +181,6 @@ async def _embeddings(service: GatewayService, body: dict[str, Any], headers: Ma
 
 ROUTES: dict[str, Handler] = {"/v1/chat/completions": _chat, "/v1/embeddings": _embeddings}
 
-ErrorShape = Callable[[TurnoutError], dict[str, Any]]
-"""How a path renders an error body, for the protocols that are not OpenAI's (`gateway.protocols`)."""
-
-
 class FastPath:
     def __init__(self, app: ASGIApp, *, ids: RequestIds | None = None, routes: Mapping[str, Handler] = ROUTES,
                  shapes: Mapping[str, ErrorShape] | None = None) -> None:
@@ -203,18 +207,15 @@ class FastPath:
             if answer is None:
                 return
         except TurnoutError as exc:
-            shape = self.shapes.get(scope["path"])
-            await send_json(send, exc.status, orjson.dumps(shape(exc) if shape else exc.body()),
-                            {"x-request-id": rid, **exc.headers()})
+            shape = self.shapes.get(scope["path"], openai_body)
+            await send_error(send, exc.status, shape(exc), {"x-request-id": rid, **error_headers(exc)})
             return
         except ClientGone:
             return
         except Exception:
             log.exception("unhandled error", extra={"path": scope["path"]})
-            shape = self.shapes.get(scope["path"])
-            internal = TurnoutError("internal error")
-            await send_json(send, 500, orjson.dumps(shape(internal) if shape else
-                                                    error_body("internal error", "server_error", "internal_error")),
-                            {"x-request-id": rid})
+            other = self.shapes.get(scope["path"])
+            await send_error(send, 500, other(TurnoutError("internal error")) if other is not None else INTERNAL,
+                             {"x-request-id": rid})
             return
         await send_answer(send, receive, answer)

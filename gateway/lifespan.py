@@ -137,7 +137,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         if routing_upstream is not None:
             background.append(asyncio.create_task(routing_upstream.prepare(policy.models)))
         if redis is not None and policy.router.breaker.shared:
-            from router.breaker_sync import RedisBreakerSync
+            from gateway.breaker_sync import RedisBreakerSync
 
             sync = RedisBreakerSync(redis=redis, breakers=services.breakers,
                                     interval_s=policy.router.breaker.sync_interval_s)

@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, AuthorizationError, NoScriptError, RedisError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from router.errors import StoreUnavailable
+from gateway.errors import StoreUnavailable
 
 
 class RedisUnavailable(StoreUnavailable):

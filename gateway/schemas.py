@@ -10,7 +10,8 @@ from typing import Any
 
 import orjson
 
-from router.errors import ForbiddenParameter, RequestError
+from gateway.errors import ForbiddenParameter
+from router.errors import RequestError
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 # Provider overrides a client may never set: they would let a caller choose where, and with which

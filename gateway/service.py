@@ -14,24 +14,22 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from embedding import RequestEmbedding, embed_request
-from gateway import schemas
+from gateway import schemas, sse
 from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
 from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
 from gateway.decide import decide, estimate_tokens, model_tier
+from gateway.errors import PayloadTooLarge
 from gateway.readiness import readiness_checks, redis_check
 from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
 from registry import Tier
-from router.errors import PayloadTooLarge, RequestError, TurnoutError, UpstreamUnavailable
+from router.errors import RequestError, TurnoutError, UpstreamUnavailable
 from router.record import RouteRecord
 from router.select import pinned
-from router.sse import SSE_DONE, sse_error_event
 from router.streaming import ChunkStream
 
 if TYPE_CHECKING:
@@ -48,10 +46,6 @@ class Answer:
     body: dict[str, Any] | None = None
     stream: AsyncGenerator[bytes, None] | None = None
     headers: dict[str, str] = field(default_factory=dict)
-
-
-def _event(chunk: Mapping[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
 class GatewayService:
@@ -235,14 +229,14 @@ class GatewayService:
                     trace.chunk(chunk)
                 if kept is not None:
                     kept.append(chunk)
-                yield _event(chunk)
-            yield SSE_DONE
+                yield sse.data(chunk)
+            yield sse.DONE
             if kept is not None:
                 await self._fill(runtime, lookup, kept)
         except TurnoutError as exc:
             record.status, record.error_class = 502, type(exc).__name__
             log.warning("stream from %s failed after the first byte: %s", model, exc.code)
-            yield sse_error_event(exc)
+            yield sse.error_event(exc)
         finally:
             await stream.aclose()
             self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)

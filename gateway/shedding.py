@@ -21,22 +21,14 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.errors import error_body
-from router.errors import TurnoutError
+from gateway.errors import BodyTimeout, error_body, send_error
 
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics", "/admin/runtime"})
 RETRY_AFTER_S = 1
 
 SignalHandler = Callable[[int, Any], Any]
-
-
-class BodyTimeout(TurnoutError):
-    status = 408
-    type = "invalid_request_error"
-    code = "request_timeout"
 
 
 def _bounded(receive: Receive, timeout_s: float) -> Receive:
@@ -101,12 +93,8 @@ class Gate:
                 signal.signal(signal.SIGTERM, chained)
 
 
-async def _refuse(send: Send, *, code: str, message: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body = orjson.dumps(error_body(message, "server_error", code))
-    await send({"type": "http.response.start", "status": 503,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            *headers]})
-    await send({"type": "http.response.body", "body": body})
+async def _refuse(send: Send, *, code: str, message: str, headers: dict[str, str]) -> None:
+    await send_error(send, 503, error_body(message, "server_error", code), headers)
 
 
 def _server_policy(scope: Scope) -> Any:
@@ -129,19 +117,19 @@ class SheddingMiddleware:
         path: str = scope["path"]
         if path in EXEMPT:
             if self.gate.draining and path == "/readyz":
-                await _refuse(send, code="shutting_down", message="the gateway is shutting down", headers=[])
+                await _refuse(send, code="shutting_down", message="the gateway is shutting down", headers={})
                 return
             await self.app(scope, receive, send)
             return
         if self.gate.draining:
             await _refuse(send, code="shutting_down", message="the gateway is shutting down; retry elsewhere",
-                          headers=[(b"connection", b"close")])
+                          headers={"connection": "close"})
             return
         limit = getattr(_server_policy(scope), "max_in_flight", None)
         if limit is not None and self.gate.in_flight >= limit:
             self.gate.shed += 1
             await _refuse(send, code="overloaded", message=f"the gateway is at its limit of {limit} requests "
-                          "in flight; retry shortly", headers=[(b"retry-after", str(RETRY_AFTER_S).encode())])
+                          "in flight; retry shortly", headers={"retry-after": str(RETRY_AFTER_S)})
             return
         body_timeout = getattr(_server_policy(scope), "body_timeout_s", None)
         if body_timeout is not None:

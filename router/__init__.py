@@ -12,5 +12,4 @@ Imports only `registry`. Never imports `classifier` or `gateway`. Nothing is re-
     router.breakers      Breakers (one pybreaker per model), BreakerView
     router.executor      Executor.complete(...) / Executor.stream(...)
     router.record        RouteRecord, Attempt: the one record metrics, logs and headers read
-    router.sse           sse_error_event(exc), SSE_DONE: the stream contract
 """

@@ -15,7 +15,7 @@
   counts as a failed probe, so the breaker re-opens instead of closing on a call that never finished.
 - Half-open lets exactly one probe through at a time; other calls get `CircuitOpen` meanwhile.
 - Every state change is logged and passed to `on_change(model, old, new)` (metrics).
-- State is in memory, per replica; `router.breaker_sync` can share openings through Redis. The
+- State is in memory, per replica; `gateway.breaker_sync` can share openings through Redis. The
   admin view is `Breakers.views()`.
 """
 

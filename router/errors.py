@@ -2,16 +2,10 @@
 
     TurnoutError
     ├── RequestError (400, invalid_request_error)          the caller's fault: never retried
-    │   ├── ForbiddenParameter (400)                       api_base, api_key, ... set by a client
     │   ├── ContextWindowExceeded (400)                    the prompt does not fit the model
-    │   ├── ContentPolicyViolation (400)                   the upstream refused the content
-    │   └── GuardrailViolation (400)                       a blocking guardrail matched
-    ├── PayloadTooLarge (413)
-    ├── AuthenticationError (401)
-    ├── PermissionDenied (403)
+    │   └── ContentPolicyViolation (400)                   the upstream refused the content
     ├── ModelNotFound (404)
     ├── RateLimited (429)                                  carries retry_after
-    ├── StoreUnavailable (503)                             Redis down and the policy fails closed
     └── UpstreamError (502, upstream_error)                the model failed us
         ├── UpstreamUnavailable (503)
         │   ├── CircuitOpen (503)                          the model's breaker is open: not called
@@ -23,11 +17,12 @@
 Third-party exceptions become these at one boundary per adapter: `router.upstream.litellm_adapter`
 (litellm) and `router.upstream.http_errors` (the direct OpenAI-compatible adapter).
 Messages never contain upstream URLs or keys.
+
+The errors of the HTTP edge (keys, payloads, guardrails, the shared store) are the gateway's
+(`gateway.errors`), on the same base class; so is the rendering of any of them for a client.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 
 class TurnoutError(Exception):
@@ -35,6 +30,8 @@ class TurnoutError(Exception):
     type: str = "server_error"
     code: str = "internal_error"
     retryable: bool = False
+    retry_after: float | None = None
+    """Seconds the caller should wait before trying again, when known (rendered as `Retry-After`)."""
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -43,21 +40,11 @@ class TurnoutError(Exception):
         if code is not None:
             self.code = code
 
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
-
-    def headers(self) -> dict[str, str]:
-        return {}
-
 
 class RequestError(TurnoutError):
     status = 400
     type = "invalid_request_error"
     code = "invalid_request"
-
-
-class ForbiddenParameter(RequestError):
-    code = "forbidden_parameter"
 
 
 class ContextWindowExceeded(RequestError):
@@ -66,24 +53,6 @@ class ContextWindowExceeded(RequestError):
 
 class ContentPolicyViolation(RequestError):
     code = "content_policy_violation"
-
-
-class PayloadTooLarge(TurnoutError):
-    status = 413
-    type = "invalid_request_error"
-    code = "request_too_large"
-
-
-class AuthenticationError(TurnoutError):
-    status = 401
-    type = "authentication_error"
-    code = "invalid_api_key"
-
-
-class PermissionDenied(TurnoutError):
-    status = 403
-    type = "permission_error"
-    code = "permission_denied"
 
 
 class ModelNotFound(TurnoutError):
@@ -101,11 +70,6 @@ class RateLimited(TurnoutError):
     def __init__(self, message: str, *, retry_after: float | None = None, code: str | None = None) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
-
-    def headers(self) -> dict[str, str]:
-        if self.retry_after is None:
-            return {}
-        return {"retry-after": str(max(1, round(self.retry_after)))}
 
 
 class UpstreamError(TurnoutError):
@@ -166,27 +130,7 @@ class AllAttemptsFailed(UpstreamError):
         last = errors[-1] if errors else None
         if isinstance(last, RequestError):
             self.status, self.type, self.code = last.status, last.type, last.code
-
-    def headers(self) -> dict[str, str]:
-        waits = [e.retry_after for e in self.errors if isinstance(e, RateLimited) and e.retry_after]
-        return {"retry-after": str(max(1, round(min(waits))))} if self.status == 429 and waits else {}
+        waits = [e.retry_after for e in errors if isinstance(e, RateLimited) and e.retry_after]
+        self.retry_after = min(waits) if self.status == 429 and waits else None
 
 
-class GuardrailViolation(RequestError):
-    """A guardrail with action `block` matched the request or the answer (400, guardrail_violation)."""
-
-    code = "guardrail_violation"
-
-    def __init__(self, message: str, *, guardrail: str, param: str | None = None) -> None:
-        super().__init__(message, param=param)
-        self.guardrail = guardrail
-
-
-class StoreUnavailable(TurnoutError):
-    """A shared store the request needs (Redis: keys, rate limits, budgets) is unreachable and the
-    policy says fail closed (503)."""
-
-    status = 503
-    type = "server_error"
-    code = "store_unavailable"
-    retryable = True

@@ -121,7 +121,7 @@ class Executor:
         """A streaming request: returns once a model has produced its first content chunk.
 
         Iterate the result to relay chunks (the first ones are already buffered); a failure after
-        that is raised from the iterator (see `router.sse`). Always `aclose()` it if you stop early.
+        that is raised from the iterator (see `gateway.sse`). Always `aclose()` it if you stop early.
         """
 
         options = body.get("stream_options")

@@ -2,7 +2,7 @@
 
 `open_first` runs under the attempt's first-token timeout and breaker; `relay` runs after the
 executor has returned, under the idle-gap timeout, and settles the model's live state when the
-stream ends, fails or is closed (see `router.sse` for the contract after the first chunk).
+stream ends, fails or is closed (see `gateway.sse` for the contract after the first chunk).
 
 Every chunk is checked for shape (`choices` a list of objects): a malformed one is an upstream
 error, so before the first content chunk the executor falls back, after it the client gets an

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gateway.auth.policy import KeyGrant, TenantPolicy
+from gateway.errors import PermissionDenied
 from gateway.limits.policy import Limits
 from registry import Tier
-from router.errors import PermissionDenied
 
 
 def _narrow(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> frozenset[str] | None:

@@ -18,8 +18,8 @@ from gateway.auth.hashing import KeyHasher, sha256_hex
 from gateway.auth.policy import AuthPolicy
 from gateway.auth.principal import Principal
 from gateway.auth.records import RedisKeyRecords
+from gateway.errors import AuthenticationError, PermissionDenied, StoreUnavailable
 from gateway.redisconn import RedisUnavailable
-from router.errors import AuthenticationError, PermissionDenied, StoreUnavailable
 
 log = logging.getLogger("turnout.auth")
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
-import orjson
+from gateway import sse
 
 _PIECE = re.compile(r"\S+\s*|\s+")
 
@@ -14,10 +14,6 @@ _PIECE = re.compile(r"\S+\s*|\s+")
 def _pieces(text: str, words_per_chunk: int) -> list[str]:
     words = _PIECE.findall(text)
     return ["".join(words[i:i + words_per_chunk]) for i in range(0, len(words), words_per_chunk)] or [""]
-
-
-def _event(payload: Mapping[str, Any]) -> bytes:
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
 
 
 async def replay_sse(response: Mapping[str, Any], *, include_usage: bool,
@@ -32,7 +28,7 @@ async def replay_sse(response: Mapping[str, Any], *, include_usage: bool,
     extra: dict[str, Any] = {"usage": None} if include_usage else {}
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _event({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+        return sse.data({**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
                                             "finish_reason": finish}], **extra})
 
     yield chunk({"role": message.get("role", "assistant"), "content": ""})
@@ -41,5 +37,5 @@ async def replay_sse(response: Mapping[str, Any], *, include_usage: bool,
             yield chunk({"content": piece})
     yield chunk({}, choice.get("finish_reason") or "stop")
     if include_usage:
-        yield _event({**base, "choices": [], "usage": response.get("usage")})
-    yield b"data: [DONE]\n\n"
+        yield sse.data({**base, "choices": [], "usage": response.get("usage")})
+    yield sse.DONE

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from router.errors import GuardrailViolation
+from gateway.errors import GuardrailViolation
 
 log = logging.getLogger("turnout.guardrails")
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from embedding import RequestEmbedding
+from gateway.errors import StoreUnavailable
 from gateway.learning.calibrate import Calibrator, Price
 from gateway.learning.config import LearningPolicy, LearningRoute
 from gateway.learning.feedback import FloodLimit, parse_feedback
@@ -31,7 +32,7 @@ from gateway.learning.rows import Ladder, OutcomeRow, RequestContext
 from gateway.learning.shadow import ShadowJudge
 from gateway.learning.store import LearningStore, LearningStoreError
 from registry import ModelSpec, Tier
-from router.errors import ModelNotFound, RequestError, StoreUnavailable
+from router.errors import ModelNotFound, RequestError
 from router.features import Signals
 from router.policy import AliasPolicy, RouterPolicy
 

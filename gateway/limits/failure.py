@@ -8,9 +8,9 @@ import time
 from types import TracebackType
 from typing import Literal, Protocol
 
+from gateway.errors import StoreUnavailable
 from gateway.limits.policy import FailMode
 from gateway.redisconn import RedisUnavailable
-from router.errors import StoreUnavailable
 
 log = logging.getLogger("turnout.limits")
 

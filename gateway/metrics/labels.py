@@ -1,7 +1,7 @@
 """Closed label sets: every label value comes from a set known up front, anything else is `other`.
 
-Route aliases and model ids come from the policy, error classes from `router.errors`, tasks from the
-classifier. A client can never create a new time series by sending a new model name.
+Route aliases and model ids come from the policy, error classes from `router.errors` and
+`gateway.errors`, tasks from the classifier. A client can never create a new time series by sending a new model name.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ class ClosedSet:
 
 
 def error_class_names() -> frozenset[str]:
-    """The names of every class in our error tree (`RateLimited`, `UpstreamTimeout`, ...)."""
+    """The names of every class in our error tree (`RateLimited`, `UpstreamTimeout`, ...): the router's
+    and the gateway's (importing `gateway.errors` defines the latter)."""
+    import gateway.errors  # noqa: F401  (defines the gateway's own error classes)
     from router.errors import TurnoutError
 
     names: set[str] = set()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from gateway import sse
 from gateway.protocols import events
 from gateway.protocols.anthropic_in import STOP_REASONS, error_body, usage
 from router.errors import TurnoutError, UpstreamError
@@ -30,7 +31,7 @@ class _Blocks:
         out = self.close()
         self.index += 1
         self.open = key
-        out.append(events.sse("content_block_start", {"type": "content_block_start", "index": self.index,
+        out.append(sse.event("content_block_start", {"type": "content_block_start", "index": self.index,
                                                        "content_block": start}))
         return out
 
@@ -38,10 +39,10 @@ class _Blocks:
         if self.open is None:
             return []
         self.open = None
-        return [events.sse("content_block_stop", {"type": "content_block_stop", "index": self.index})]
+        return [sse.event("content_block_stop", {"type": "content_block_stop", "index": self.index})]
 
     def delta(self, delta: dict[str, Any]) -> bytes:
-        return events.sse("content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": delta})
+        return sse.event("content_block_delta", {"type": "content_block_delta", "index": self.index, "delta": delta})
 
 
 def _chunk(chunk: dict[str, Any], blocks: _Blocks) -> list[bytes]:
@@ -63,21 +64,21 @@ def _chunk(chunk: dict[str, Any], blocks: _Blocks) -> list[bytes]:
 async def render(stream: AsyncGenerator[bytes, None], *, message_id: str, model: str) -> AsyncGenerator[bytes, None]:
     start: dict[str, Any] = {"id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
              "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 0, "output_tokens": 0}}
-    yield events.sse("message_start", {"type": "message_start", "message": start})
+    yield sse.event("message_start", {"type": "message_start", "message": start})
     blocks = _Blocks()
     stop_reason, counted = "end_turn", usage(None)
     async for chunk in events.chunks(stream):
         if chunk is events.DONE:
             for data in blocks.close():
                 yield data
-            yield events.sse("message_delta", {"type": "message_delta", "usage": counted,
+            yield sse.event("message_delta", {"type": "message_delta", "usage": counted,
                                                "delta": {"stop_reason": stop_reason, "stop_sequence": None}})
-            yield events.sse("message_stop", {"type": "message_stop"})
+            yield sse.event("message_stop", {"type": "message_stop"})
             return
         if "error" in chunk:
             error = chunk["error"] if isinstance(chunk["error"], dict) else {}
             exc: TurnoutError = UpstreamError(str(error.get("message") or "the upstream stream failed"))
-            yield events.sse("error", error_body(exc))
+            yield sse.event("error", error_body(exc))
             return
         for data in _chunk(chunk, blocks):
             yield data

@@ -2,7 +2,8 @@
 
 `GatewayService.chat` streams OpenAI `chat.completion.chunk` events as SSE bytes: chunks, then
 `data: [DONE]`, or an `{"error": ...}` event and no `[DONE]` when the stream broke after its first
-byte (`router.sse`). A protocol edge turns that back into dicts and writes its own events.
+byte (`gateway.sse`). A protocol edge turns that back into dicts and writes its own events
+(`gateway.sse.event`).
 """
 
 from __future__ import annotations
@@ -34,11 +35,6 @@ async def chunks(stream: AsyncGenerator[bytes, None]) -> AsyncIterator[dict[str,
                         yield orjson.loads(payload)
     finally:
         await stream.aclose()
-
-
-def sse(event: str, payload: dict[str, Any]) -> bytes:
-    """One named server-sent event."""
-    return b"event: " + event.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
 
 
 def tool_arguments(arguments: str) -> Any:

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from gateway.access import authenticate
 from gateway.decide import estimate_tokens
+from gateway.errors import ErrorShape, StoreUnavailable
 from gateway.protocols import anthropic_in, anthropic_stream, responses, responses_stream
 from gateway.service import Answer, GatewayService
-from router.errors import StoreUnavailable, TurnoutError
+from router.errors import TurnoutError
 
 if TYPE_CHECKING:
     from gateway.fastpath import Handler
@@ -103,5 +104,5 @@ async def create_response(service: GatewayService, body: dict[str, Any], headers
 
 ROUTES: dict[str, Handler] = {"/v1/messages": messages, "/v1/messages/count_tokens": count_tokens,
                               "/v1/responses": create_response}
-ERROR_SHAPES: dict[str, Callable[[TurnoutError], dict[str, Any]]] = {
+ERROR_SHAPES: dict[str, ErrorShape] = {
     "/v1/messages": anthropic_in.error_body, "/v1/messages/count_tokens": anthropic_in.error_body}

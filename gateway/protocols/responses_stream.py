@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
+from gateway import sse
 from gateway.protocols import events, responses
 
 
@@ -31,7 +32,7 @@ class _Writer:
     def event(self, kind: str, **fields: Any) -> bytes:
         payload = {"type": kind, "sequence_number": self.seq, **fields}
         self.seq += 1
-        return events.sse(kind, payload)
+        return sse.event(kind, payload)
 
     def text_delta(self, delta: str) -> list[bytes]:
         out = []

@@ -166,20 +166,20 @@ async def test_content_policy_refusal_goes_to_the_configured_fallback(fallback: 
 
 
 @pytest.mark.parametrize(("errors", "status", "retry_after"), [
-    ([RateLimited("429 sk-secret", retry_after=0.01), RateLimited("429", retry_after=2)], 429, "1"),
+    ([RateLimited("429 sk-secret", retry_after=0.01), RateLimited("429", retry_after=2)], 429, 0.01),
     ([UpstreamTimeout("slow"), UpstreamTimeout("slow")], 504, None),
     ([UpstreamUnavailable("503"), UpstreamUnavailable("503")], 503, None),
     ([UpstreamUnavailable("503"), UpstreamError("500 from http://10.0.0.1 sk-secret")], 502, None),
     ([RateLimited("429"), UpstreamUnavailable("503")], 502, None),
 ])
-async def test_all_failed_status(errors: list[TurnoutError], status: int, retry_after: str | None) -> None:
+async def test_all_failed_status(errors: list[TurnoutError], status: int, retry_after: float | None) -> None:
     pol = policy(retry={"max_attempts_per_model": 1})
     executor, decision, record, _, _, _ = setup({"small": [Fail(errors[0])], "medium": [Fail(errors[1])]}, pol=pol)
     with pytest.raises(AllAttemptsFailed) as info:
         await executor.complete(decision, {}, record)
     exc = info.value
     assert exc.status == status
-    assert exc.headers().get("retry-after") == retry_after
+    assert exc.retry_after == retry_after
     assert "sk-secret" not in exc.message and "10.0.0.1" not in exc.message
     assert exc.message.startswith("all models failed (2 calls): small: error ")
     assert record.model is None and len(record.attempts) == 2

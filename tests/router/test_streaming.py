@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from gateway import sse
 from registry import Registry, Tier
 from router.breakers import Breakers
 from router.errors import AllAttemptsFailed, UpstreamTimeout, UpstreamUnavailable
@@ -15,7 +16,6 @@ from router.executor import Executor
 from router.features import RequestFeatures, Signals
 from router.record import RouteRecord
 from router.select import select
-from router.sse import SSE_DONE, sse_error_event
 from router.streaming import ChunkStream, has_content
 from router.upstream.base import Chunk
 from tests.router.fakes import ScriptedUpstream, Step, Stream, chunk, policy, registry, spec, text_stream
@@ -83,8 +83,8 @@ async def test_a_stream_failing_after_its_first_content_raises_from_the_iterator
     assert breakers.states()["small"] == "open"
     stats = reg.snapshot()["small"]
     assert (stats.in_flight, stats.error_rate) == (0, 1.0)
-    event = sse_error_event(info.value)
-    assert event.startswith(b"data: ") and event.endswith(b"\n\n") and SSE_DONE not in event
+    event = sse.error_event(info.value)
+    assert event.startswith(b"data: ") and event.endswith(b"\n\n") and sse.DONE not in event
     assert json.loads(event[6:]) == {"error": {"message": "connection reset", "type": "upstream_error",
                                                "param": None, "code": "service_unavailable"}}
 

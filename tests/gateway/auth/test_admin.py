@@ -14,10 +14,11 @@ from gateway.auth import handlers as admin_api
 from gateway.auth.admin import KeyAdmin, KeyNotFound
 from gateway.auth.hashing import sha256_hex
 from gateway.auth.store import KeyStore
+from gateway.errors import AuthenticationError, PermissionDenied
 from gateway.limits import LimitsPolicy
 from gateway.limits.service import LimitsService
 from registry import ModelSpec
-from router.errors import AuthenticationError, PermissionDenied, RequestError
+from router.errors import RequestError
 from tests.gateway.auth.conftest import REDIS_URL
 
 ENV = {"TURNOUT_MASTER_KEY": "master-secret", "TURNOUT_KEY_PEPPER": "pepper-1", "ACME_KEY": "tk-static-acme"}

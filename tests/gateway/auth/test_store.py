@@ -6,9 +6,9 @@ from pydantic import ValidationError
 from gateway.auth import AuthPolicy, Principal
 from gateway.auth.hashing import sha256_hex
 from gateway.auth.store import KeyStore, bearer_token
+from gateway.errors import AuthenticationError, PermissionDenied, StoreUnavailable
 from gateway.redisconn import connect
 from registry import Tier
-from router.errors import AuthenticationError, PermissionDenied, StoreUnavailable
 
 POLICY = {
     "tenants": {"acme": {"allowed_aliases": ["auto", "fast"], "max_tier": 2,

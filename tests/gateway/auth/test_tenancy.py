@@ -8,8 +8,9 @@ import redis.asyncio as aioredis
 from gateway.auth import AuthPolicy
 from gateway.auth.store import bearer_token
 from gateway.auth.tenancy import Tenancy
+from gateway.errors import GuardrailViolation
 from gateway.guardrails import GuardrailsPolicy
-from router.errors import GuardrailViolation, RateLimited
+from router.errors import RateLimited
 
 
 @dataclass

@@ -5,9 +5,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from gateway.errors import GuardrailViolation
 from gateway.guardrails import GuardrailsPolicy, GuardrailsService
 from gateway.guardrails.injection import InjectionClassifier
-from router.errors import GuardrailViolation, RequestError
+from router.errors import RequestError
 from tests.gateway.guardrails.conftest import Counter
 
 POLICY = GuardrailsPolicy.model_validate({

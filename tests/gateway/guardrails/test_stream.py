@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.errors import GuardrailViolation
 from gateway.guardrails import GuardrailProfile, Guardrails
 from gateway.guardrails.pii import find_pii, redact
 from gateway.guardrails.stream import StreamRedactor
-from router.errors import GuardrailViolation
 from tests.gateway.guardrails.conftest import Counter
 
 TEXT = ("Contact jane.roe@example.org or +44 20 7946 0958 about card 4111-1111-1111-1111. "

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.errors import StoreUnavailable
 from gateway.limits import Limits, LimitsPolicy, OnRedisError
 from gateway.limits.service import LimitsService, RateLimitExceeded
 from gateway.redisconn import connect
 from registry import ModelSpec, Tier
-from router.errors import RateLimited, StoreUnavailable
+from router.errors import RateLimited
 
 SPEC = ModelSpec(id="m", litellm_model="openai/m", price={"input_per_mtok": 1.0, "output_per_mtok": 2.0})
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from gateway.breaker_sync import RedisBreakerSync
 from gateway.redisconn import connect
-from router.breaker_sync import RedisBreakerSync
 from router.breakers import Breakers
 from router.errors import UpstreamUnavailable
 from router.policy import BreakerPolicy

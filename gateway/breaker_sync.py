@@ -21,13 +21,13 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from gateway.errors import StoreUnavailable
 from router.breakers import Breakers
-from router.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-log = logging.getLogger("turnout.router.breakers")
+log = logging.getLogger("turnout.router.breakers")  # the breakers' own log, wherever the sync lives
 
 
 class RedisBreakerSync:
