@@ -33,6 +33,9 @@ def _data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", type=_fold_count, default=0, metavar="K",
                         help="held-out protocol: 0 (default) = leave one task family out, each scored by a model "
                              "fitted on all the others; K > 0 = task families dealt into K grouped folds")
+    parser.add_argument("--exclude-group", action="append", default=[], metavar="GROUP",
+                        help="leave this task family out of the rows (a shell pattern on `group`, e.g. crux, "
+                             "'mmlupro-*'; repeatable): a model that never saw it, to test it on it")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -43,14 +46,17 @@ def _spec(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if ladder is not None and len(ladder) != 3:
         raise SystemExit("--ladder needs three comma-separated model names: cheap,mid,strong")
     return DataSpec(default_data=not args.no_default_data, extra=tuple(args.data), ladder=ladder,
-                    routerdc_root=args.routerdc)
+                    routerdc_root=args.routerdc, exclude_groups=tuple(args.exclude_group))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from classifier.pipeline import train
     from classifier.training import TrainConfig
 
-    result = train(_spec(args), TrainConfig(head=args.head, seed=args.seed), output=args.output, folds=args.folds)
+    spec = _spec(args)
+    if spec.exclude_groups and args.output.resolve() == DEFAULT_ARTIFACT.parent.resolve():
+        raise SystemExit("--exclude-group needs an --output directory: it must not replace the shipped artifact")
+    result = train(spec, TrainConfig(head=args.head, seed=args.seed), output=args.output, folds=args.folds)
     print(f"artifact {result.artifact} sha256 {result.sha256} ({result.seconds:.1f}s), head {result.report.chosen!r}")
     return 0
 
@@ -101,7 +107,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     train = commands.add_parser("train", help="rebuild the shipped artifact and its model card")
     _data_args(train)
     train.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT.parent, help="artifact directory")
-    train.add_argument("--head", help="ship this candidate head instead of the selection rule's choice")
+    train.add_argument("--head", help="ship this candidate head instead of the selection rule's choice "
+                                      "(with --exclude-group: only this head is fitted; default the shipped one's)")
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("eval", help="leave-one-family-out table of every candidate, and the curve PNG")

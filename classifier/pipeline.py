@@ -3,10 +3,11 @@ the head the selection rule picks, fitted on every row -> verified artifact, mod
 
 from __future__ import annotations
 
+import fnmatch
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,17 @@ CURVE_NAME = "cost_quality.png"
 
 @dataclass(frozen=True, slots=True)
 class DataSpec:
-    """Where training rows come from: the committed set, operator files, optional RouterDC from ../shared."""
+    """Where training rows come from: the committed set, operator files, optional RouterDC from ../shared;
+    minus the task families (`group`, shell patterns such as `mmlupro-*`) in `exclude_groups`."""
 
     default_data: bool = True
     extra: tuple[Path, ...] = ()
     ladder: tuple[str, ...] | None = None
     routerdc_root: Path | None = None
+    exclude_groups: tuple[str, ...] = ()
+
+    def excluded(self, group: str) -> bool:
+        return any(fnmatch.fnmatchcase(group, pattern) for pattern in self.exclude_groups)
 
     def load(self) -> tuple[list[Example], list[str]]:
         examples: list[Example] = []
@@ -48,6 +54,13 @@ class DataSpec:
         if self.routerdc_root is not None:
             examples += SOURCES["routerdc"](self.routerdc_root)
             used.append(f"RouterDC scores from {self.routerdc_root}/routerdc (not redistributed)")
+        if self.exclude_groups:
+            kept = [e for e in examples if not self.excluded(e.group)]
+            if len(kept) == len(examples):
+                raise ValueError(f"--exclude-group {', '.join(self.exclude_groups)} matches no task family")
+            used.append(f"without the task families {', '.join(self.exclude_groups)} "
+                        f"({len(examples) - len(kept)} rows left out)")
+            examples = kept
         if not examples:
             raise ValueError("no training rows: pass --data or keep the default data set")
         return examples, used
@@ -90,10 +103,19 @@ def run_eval(examples: Sequence[Example], *, folds: int, embedder: TextEmbedder 
         return evaluate(data, names, folds=folds, show_progress=show_progress), data
 
 
+def shipped_head() -> str:
+    """The head of the shipped artifact (what `--exclude-group` fits when no `--head` is named)."""
+    _, meta = artifact.load(DEFAULT_OUTPUT / ARTIFACT_NAME)
+    return str(meta["chosen"])
+
+
 def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT, folds: int = 0,
           embedder: TextEmbedder | None = None, show_progress: bool = True) -> TrainResult:
     """Compare under leave-one-family-out, fit the chosen head on all rows, calibrate it on its held-out
-    values, and write the artifact, its model card and the cost/quality curve."""
+    values, and write the artifact, its model card and the cost/quality curve.
+
+    With `spec.exclude_groups` the candidates are not compared again: only the named head (default: the
+    shipped artifact's) is run through the held-out families (for its calibration), then fitted."""
     from classifier.modelcard import write_model_card
     from classifier.report import write_curve
 
@@ -101,7 +123,11 @@ def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT,
     embedder = embedder or default_embedder()
     examples, used = spec.load()
     step(f"training on {len(examples)} rows from {len(used)} data file(s)")
-    report, data = run_eval(examples, folds=folds, embedder=embedder, show_progress=show_progress)
+    names: list[str] | None = None
+    if spec.exclude_groups:
+        head = config.head or shipped_head()
+        config, names = replace(config, head=head), [head]
+    report, data = run_eval(examples, folds=folds, embedder=embedder, names=names, show_progress=show_progress)
     chosen = config.head or report.chosen
     ordinal = report.ordinal if chosen == report.chosen else calibrated(report.values[chosen], data, folds)[1]
     step(f"fitting {chosen!r} on all rows")

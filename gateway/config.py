@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from gateway.auth.policy import AuthPolicy
 from gateway.cache.config import CachePolicy
+from gateway.classifier_policy import ClassifierPolicy
 from gateway.guardrails.policy import GuardrailsPolicy
 from gateway.learning.config import LearningPolicy
 from gateway.protocols.policy import ProtocolsPolicy
@@ -55,6 +56,8 @@ class Policy(_Frozen):
     cache: CachePolicy = CachePolicy()
     auth: AuthPolicy = Field(AuthPolicy(), description="Tenants, virtual keys, budgets and rate limits.")
     guardrails: GuardrailsPolicy = Field(GuardrailsPolicy(), description="Input and output guardrail profiles.")
+    classifier: ClassifierPolicy = Field(ClassifierPolicy(), description="The learned router's artifact (the "
+                                         "shipped one unless named); applied on reload.")
     learning: LearningPolicy = Field(LearningPolicy(), description="Feedback, outcome rows, online routing "
                                      "and threshold calibration.")
     protocols: ProtocolsPolicy = Field(ProtocolsPolicy(), description="The Anthropic Messages and OpenAI Responses "

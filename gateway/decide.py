@@ -107,7 +107,8 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
         raise ModelNotFound(f"model {name!r} does not exist; GET /v1/models lists the models and aliases",
                             param="model")
     hints = parse_hints(headers, body)
-    signals, classifier_ms = classify(services.classifier, alias.escalation.uncertainty_margin, body, embedding)
+    classifier, _ = runtime.scorer(services)
+    signals, classifier_ms = classify(classifier, alias.escalation.uncertainty_margin, body, embedding)
     route = route_for(runtime.routes, name, embedding, body["messages"], services.embedder) if alias.routes else None
     routed = alias.route_policies[route.route] if route is not None and route.route is not None else alias
     chain_models = sorted({m for chain in routed.tiers.values() for m in chain} | {policy.router.default_model})

@@ -100,6 +100,8 @@ class PolicyHolder:
                 return self._refused(reason, errors, restart)
             try:
                 runtime = await build_runtime(self.services, policy, previous=old)
+            except ConfigError as exc:  # e.g. a `classifier.artifact` that is missing or fails its sha256
+                return self._refused(reason, tuple(exc.render().splitlines()))
             except Exception as exc:  # a part that cannot be built keeps the old policy
                 log.exception("policy reload (%s): building the new policy failed", reason)
                 return self._refused(reason, (f"the new policy could not be built: {type(exc).__name__}: {exc}",))

@@ -96,6 +96,15 @@ class Runtime:
     """Model id -> key, resolved from the environment at load. Never logged."""
     routes: Mapping[str, RouteIndex] = field(default_factory=dict)
     """Alias -> its semantic routes' matcher (aliases that declare routes only)."""
+    classifier: PromptClassifier | None = None
+    explainer: RouteExplainer | None = None
+    """The artifact of the policy's `classifier:` section; None: the shipped one (`Services.classifier`)."""
+
+    def scorer(self, services: Services) -> tuple[PromptClassifier | None, RouteExplainer | None]:
+        """The classifier (and its explainer) that serves this policy."""
+        if self.classifier is not None:
+            return self.classifier, self.explainer
+        return services.classifier, services.explainer
 
     @property
     def version(self) -> str:
@@ -140,11 +149,20 @@ async def _cache(services: Services, policy: Policy, previous: Runtime | None) -
                              static=services.embedder, weights=services.embedding_dir)
 
 
+async def _classifier(services: Services, policy: Policy, previous: Runtime | None) -> Any:
+    if previous is not None and previous.policy.classifier == policy.classifier:
+        return previous.classifier
+    from gateway.classifier_policy import load_classifier
+
+    return await asyncio.to_thread(load_classifier, policy.classifier, services.settings.policy_path)
+
+
 async def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None) -> Runtime:
     """Everything a policy decides, built whole before it serves; parts whose section did not change
     are carried over from `previous`. Raises if a part cannot be built (the caller keeps `previous`)."""
     from gateway.semantic_routes import build_route_indexes
 
+    classifier = await _classifier(services, policy, previous)
     tenancy = await _tenancy(services, policy, previous)
     cache = await _cache(services, policy, previous)
     routes = await asyncio.to_thread(build_route_indexes, policy, services.embedder,
@@ -158,4 +176,5 @@ async def build_runtime(services: Services, policy: Policy, previous: Runtime | 
     log.info("policy %s loaded: %d models (%d available), aliases: %s", policy.version, len(policy.models),
              len(registry.available_ids()), ", ".join(policy.router.aliases) or "none")
     return Runtime(policy=policy, registry=registry, executor=executor, specs={m.id: m for m in policy.models},
-                   tenancy=tenancy, cache=cache, api_keys=keys, routes=routes)
+                   tenancy=tenancy, cache=cache, api_keys=keys, routes=routes, classifier=classifier,
+                   explainer=classifier)

@@ -305,7 +305,7 @@ class GatewayService:
                                    allows=principal.allows_model if principal.allowed_models is not None else None,
                                    embedding=embedding)
         answer = decision.to_dict()
-        explainer = self.services.explainer
+        _, explainer = runtime.scorer(self.services)
         if explainer is not None and not decision.pinned:  # why: score, length prior, nearest training prompts
             # the first call embeds the training prompts (about a second): never on the event loop
             why = await asyncio.to_thread(explainer.explain, body["messages"], embedding=embedding)

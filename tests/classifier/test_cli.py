@@ -23,6 +23,10 @@ def test_register_adds_the_commands_with_handlers() -> None:
     assert parser.parse_args(["classifier", "eval", "--folds", "3"]).func is cmd_eval
     with pytest.raises(SystemExit):
         parser.parse_args(["classifier", "eval", "--folds", "-1"])
+    args = parser.parse_args(["classifier", "train", "--exclude-group", "crux", "--exclude-group", "mmlupro-*"])
+    assert args.exclude_group == ["crux", "mmlupro-*"]
+    with pytest.raises(SystemExit, match="needs an --output"):  # never over the shipped artifact
+        cmd_train(args)
     args = parser.parse_args(["classify", "--input", "a.jsonl", "--output", "b.jsonl"])
     assert args.func is cmd_classify and args.margin == 0.5
 

@@ -12,7 +12,7 @@ from classifier.dataset import DatasetError, read_examples, read_rows, tier_from
 from classifier.evaluation import LENGTH, POOLED, RANDOM
 from classifier.heads import CANDIDATES
 from classifier.model import DEFAULT_DATA
-from classifier.pipeline import DataSpec, run_eval, train
+from classifier.pipeline import DataSpec, run_eval, shipped_head, train
 from classifier.report import render
 from classifier.training import TrainConfig
 
@@ -79,3 +79,17 @@ def test_eval_compares_every_candidate_with_length_and_random(tmp_path: Path) ->
     text = render(report)
     assert "| held-out family | rows | router | prompt length | random |" in text and "mean per family" in text
     assert 0.0 <= report.tiers.macro_f1 <= 1.0 and 0.0 <= report.tiers.ece <= 1.0
+
+
+def test_exclude_group_leaves_the_family_out_and_fits_the_shipped_head_only(tmp_path: Path) -> None:
+    spec = DataSpec(default_data=False, extra=(_subset(tmp_path),), exclude_groups=("crux", "mmlupro-*"))
+    examples, used = spec.load()
+    groups = {e.group for e in examples}
+    assert "crux" not in groups and not any(g.startswith("mmlupro-") for g in groups) and "arc" in groups
+    assert "without the task families crux, mmlupro-*" in used[-1]
+    result = train(spec, TrainConfig(), output=tmp_path / "out", show_progress=False)
+    assert result.report.candidates == (shipped_head(),) and result.report.chosen in (shipped_head(), LENGTH)
+    assert not {"crux", "mmlupro-stemez"} & set(result.report.apgr)
+    assert Classifier.from_file(result.artifact).meta["config"]["head"] == shipped_head()
+    with pytest.raises(ValueError, match="matches no task family"):
+        DataSpec(default_data=False, extra=(_subset(tmp_path),), exclude_groups=("nothing*",)).load()
