@@ -13,12 +13,12 @@ from typing import Any
 
 from embedding import RequestEmbedding
 from gateway.errors import PermissionDenied
+from gateway.hints import parse_hints
 from gateway.runtime import PromptClassifier, Runtime, Services
 from gateway.semantic_routes import route_for
 from registry import Tier
 from router.errors import ModelNotFound, RequestError
 from router.features import RequestFeatures, Signals, features_from_body
-from router.hints import parse_hints
 from router.select import Decision, pinned, select
 
 # Count exactly with the model's tokenizer only when the estimate comes this close to a window.

@@ -22,8 +22,9 @@ from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
 from gateway.decide import decide, estimate_tokens, model_tier
 from gateway.errors import PayloadTooLarge
+from gateway.hints import without_hints
 from gateway.readiness import readiness_checks, redis_check
-from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
+from gateway.record import RequestRecord, attempts_ms, note_decision, note_route, route_headers
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
 from registry import Tier
@@ -84,6 +85,7 @@ class GatewayService:
             if record.trace is not None:
                 route.trace_headers = record.trace.outbound
             called = time.perf_counter()
+            body = without_hints(body)  # routing hints are ours: never sent upstream
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
@@ -263,7 +265,7 @@ class GatewayService:
     def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:
         extra = access.headers if access is not None else {}
-        headers = {**route.headers(), **extra, "x-request-id": request_id}
+        headers = {**route_headers(route), **extra, "x-request-id": request_id}
         if lookup is not None:
             headers["x-turnout-cache"] = lookup.header()
         return headers
