@@ -20,7 +20,7 @@ from gateway.access import Access, admit, authenticate
 from gateway.auth.principal import Principal
 from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
-from gateway.decide import decide, estimate_tokens, model_tier
+from gateway.decide import decide, model_tier
 from gateway.errors import PayloadTooLarge
 from gateway.hints import without_hints
 from gateway.readiness import readiness_checks, redis_check
@@ -32,6 +32,7 @@ from router.errors import RequestError, TurnoutError, UpstreamUnavailable
 from router.record import RouteRecord
 from router.select import pinned
 from router.streaming import ChunkStream
+from router.upstream.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from gateway.cache import CacheLookup
@@ -71,14 +72,15 @@ class GatewayService:
             record.stream = bool(body.get("stream"))
             principal = await authenticate(runtime.tenancy, headers)
             record.tenant = principal.tenant
-            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers)
+            tokens = estimate_tokens(body["messages"])  # once: limits, routing and the stream's usage read it
+            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers, tokens)
             if lookup is not None and lookup.hit:
                 if may_serve_cached(runtime, access, lookup.response):
                     return self._cached(lookup, record, access, started, request_id)
                 lookup = dataclasses.replace(lookup, status="miss", response=None, similarity=None)
                 record.cache, record.cache_similarity = "miss", None
             decision, record.classifier_ms = await decide(
-                self.services, runtime, name, body, headers, tier_cap=access.max_tier,
+                self.services, runtime, name, body, headers, prompt_tokens=tokens, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
             note_decision(record, decision)
             route = RouteRecord(decision)
@@ -88,7 +90,7 @@ class GatewayService:
             body = without_hints(body)  # routing hints are ours: never sent upstream
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
-                                                       prompt_tokens=estimate_tokens(body["messages"]))
+                                                       prompt_tokens=tokens)
                 self._learn(request_id, record.tenant, route.model)
                 return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime),
                               headers=self._headers(route, request_id, access, lookup))
@@ -111,11 +113,11 @@ class GatewayService:
         return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
 
     async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                     body: dict[str, Any], headers: Mapping[str, str]
+                     body: dict[str, Any], headers: Mapping[str, str], tokens: int
                      ) -> tuple[Access, CacheLookup | None, RequestEmbedding | None]:
         """Limits and input guardrails, the request embedding, and the cache lookup: at once when nothing
         may rewrite the prompt."""
-        admitting = admit(runtime.tenancy, principal, name, body, estimate_tokens(body["messages"]),
+        admitting = admit(runtime.tenancy, principal, name, body, tokens,
                           alias=name in runtime.policy.router.aliases, specs=runtime.specs)
         if runtime.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
             embedding = self._embedding(runtime, name, body)
@@ -297,13 +299,15 @@ class GatewayService:
         name = schemas.validate_chat(body)
         principal = await authenticate(runtime.tenancy, headers)
         principal.check_route(name, alias=name in runtime.policy.router.aliases)
-        if estimate_tokens(body["messages"]) > ROUTE_MAX_TOKENS:
+        tokens = estimate_tokens(body["messages"])
+        if tokens > ROUTE_MAX_TOKENS:
             raise PayloadTooLarge(f"messages: the route API classifies prompts of up to about {ROUTE_MAX_TOKENS} "
                                   f"tokens; send longer ones to /v1/chat/completions")
         if runtime.tenancy.limits is not None:
             await runtime.tenancy.limits.admit(principal, tokens=0)
         embedding = self._embedding(runtime, name, body)
-        decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
+        decision, _ = await decide(self.services, runtime, name, body, headers, prompt_tokens=tokens,
+                                   tier_cap=principal.max_tier,
                                    allows=principal.allows_model if principal.allowed_models is not None else None,
                                    embedding=embedding)
         answer = decision.to_dict()

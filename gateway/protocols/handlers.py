@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gateway.access import authenticate
-from gateway.decide import estimate_tokens
 from gateway.errors import ErrorShape, StoreUnavailable
 from gateway.protocols import anthropic_in, anthropic_stream, responses, responses_stream
 from gateway.service import Answer, GatewayService
 from router.errors import TurnoutError
+from router.upstream.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from gateway.fastpath import Handler
