@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from embedding import RequestEmbedding
+from gateway.access import Access
 from gateway.errors import PermissionDenied
 from gateway.hints import parse_hints
 from gateway.runtime import PromptClassifier, Runtime, Services
@@ -112,3 +113,13 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
                                    param="model")
         decision = dataclasses.replace(decision, chain=chain)
     return decision, classifier_ms
+
+
+def may_serve_cached(runtime: Runtime, access: Access, response: Mapping[str, Any] | None) -> bool:
+    """A cached answer is served only to a key that could have called the model that produced it:
+    within its `allowed_models` and its tier cap (its `max_tier`, or a spent budget's downgrade)."""
+    model = response.get("model") if response is not None else None
+    principal = access.principal
+    if not isinstance(model, str) or model not in runtime.specs:  # unknown origin: unrestricted keys only
+        return principal.allowed_models is None and access.max_tier >= Tier.COMPLEX
+    return principal.allows_model(model) and model_tier(runtime, model) <= access.max_tier
