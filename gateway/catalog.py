@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from gateway import schemas
 from gateway.access import Access, authenticate
+from gateway.answer import Answer
 from gateway.readiness import readiness_checks, redis_check
 from router.errors import ModelNotFound, RequestError, UpstreamUnavailable
 from router.record import RouteRecord
@@ -15,13 +16,11 @@ from router.select import pinned
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime, Services
-    from gateway.service import Answer, GatewayService
+    from gateway.service import GatewayService
 
 
 async def embeddings(service: GatewayService, body: dict[str, Any], headers: Mapping[str, str],
                      request_id: str) -> Answer:
-    from gateway.service import Answer
-
     runtime = service.holder.current
     name = schemas.validate_embeddings(body)
     principal = await authenticate(runtime.tenancy, headers)

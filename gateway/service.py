@@ -11,12 +11,12 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from embedding import RequestEmbedding, embed_request
 from gateway import catalog, route_api, schemas, sse
 from gateway.access import Access, admit, authenticate
+from gateway.answer import Answer
 from gateway.auth.principal import Principal
 from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
@@ -35,15 +35,6 @@ if TYPE_CHECKING:
     from gateway.cache import CacheLookup
 
 log = logging.getLogger("turnout.requests")
-
-
-@dataclass(slots=True)
-class Answer:
-    """A non-streaming JSON body or an SSE byte stream, plus response headers."""
-
-    body: dict[str, Any] | None = None
-    stream: AsyncGenerator[bytes, None] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class GatewayService:
