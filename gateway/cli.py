@@ -148,10 +148,11 @@ def cmd_route(args: argparse.Namespace) -> int:
     """Explain how a prompt would be routed, without starting a gateway or calling a model."""
     from classifier import load_default
     from gateway.config import Policy
-    from gateway.decide import classify, estimate_tokens
+    from gateway.decide import classify
     from router.explain import explain
     from router.features import features_from_body
     from router.select import select
+    from router.upstream.tokens import estimate_tokens
 
     policy = _policy_or_exit(args.policy)
     assert isinstance(policy, Policy)

@@ -12,44 +12,33 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from embedding import RequestEmbedding
+from gateway.access import Access
 from gateway.errors import PermissionDenied
+from gateway.hints import parse_hints
 from gateway.runtime import PromptClassifier, Runtime, Services
 from gateway.semantic_routes import route_for
 from registry import Tier
 from router.errors import ModelNotFound, RequestError
 from router.features import RequestFeatures, Signals, features_from_body
-from router.hints import parse_hints
 from router.select import Decision, pinned, select
+from router.upstream.base import TokenCounter
 
 # Count exactly with the model's tokenizer only when the estimate comes this close to a window.
 _EXACT_BELOW = 0.6
 
 
-def estimate_tokens(messages: Any) -> int:
-    """About four characters a token, plus a few per message: cheap, and only for routing."""
-    chars = 0
-    for message in messages:
-        content = message.get("content")
-        if isinstance(content, str):
-            chars += len(content)
-        elif isinstance(content, list):
-            chars += sum(len(p.get("text", "")) for p in content if isinstance(p, dict))
-        chars += 16
-    return chars // 4 + 3
+def _exact_counts(counter: TokenCounter, runtime: Runtime, models: list[str], messages: Any) -> dict[str, int]:
+    return {m: counter.count(runtime.specs[m], messages) for m in models}
 
 
-def _exact_counts(runtime: Runtime, models: list[str], messages: Any) -> dict[str, int]:
-    from router.upstream.litellm_adapter import count_tokens
-
-    return {m: count_tokens(runtime.specs[m], messages) for m in models}
-
-
-async def features_for(runtime: Runtime, body: Mapping[str, Any], chain_models: list[str]) -> RequestFeatures:
+async def features_for(counter: TokenCounter, runtime: Runtime, body: Mapping[str, Any], chain_models: list[str],
+                       estimate: int) -> RequestFeatures:
+    """The request's routing features; `estimate` is its prompt's estimated tokens (counted once, by
+    the caller). Models whose window the estimate comes near are counted exactly (`counter`)."""
     messages = body["messages"]
-    estimate = estimate_tokens(messages)
     near = [m for m in chain_models if m in runtime.specs
             and estimate >= _EXACT_BELOW * runtime.specs[m].context_window]
-    exact = await asyncio.to_thread(_exact_counts, runtime, near, messages) if near else {}
+    exact = await asyncio.to_thread(_exact_counts, counter, runtime, near, messages) if near else {}
     features = features_from_body(body, prompt_tokens=estimate)
     if exact:
         features = dataclasses.replace(features, prompt_tokens_by_model=exact)
@@ -81,13 +70,13 @@ def model_tier(runtime: Runtime, model: str) -> Tier:
 
 
 async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[str, Any],
-                 headers: Mapping[str, str], *, tier_cap: Tier | None = None,
+                 headers: Mapping[str, str], *, prompt_tokens: int, tier_cap: Tier | None = None,
                  allows: Callable[[str], bool] | None = None,
                  embedding: RequestEmbedding | None = None) -> tuple[Decision, float | None]:
     """The routing decision for a validated chat body, and the classifier's time (ms, aliases only).
 
     `tier_cap` and `allows` are the caller's limits (its key's max tier or a spent budget; the models
-    its key may use); `embedding` is the request's, computed once by the caller."""
+    its key may use); `prompt_tokens` and `embedding` are the request's, computed once by the caller."""
     policy = runtime.policy
     spec = runtime.specs.get(name)
     if spec is not None:
@@ -114,7 +103,7 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
     chain_models = sorted({m for chain in routed.tiers.values() for m in chain} | {policy.router.default_model})
     if services.learning is not None:  # the cold-start score blended with outcomes of similar prompts
         signals = services.learning.adjust(name, routed, signals, embedding)
-    features = await features_for(runtime, body, chain_models)
+    features = await features_for(services.tokens, runtime, body, chain_models, prompt_tokens)
     decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,
                       policy_version=runtime.version, breakers=services.breakers.states(), tier_cap=tier_cap,
                       route=route)
@@ -125,3 +114,13 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
                                    param="model")
         decision = dataclasses.replace(decision, chain=chain)
     return decision, classifier_ms
+
+
+def may_serve_cached(runtime: Runtime, access: Access, response: Mapping[str, Any] | None) -> bool:
+    """A cached answer is served only to a key that could have called the model that produced it:
+    within its `allowed_models` and its tier cap (its `max_tier`, or a spent budget's downgrade)."""
+    model = response.get("model") if response is not None else None
+    principal = access.principal
+    if not isinstance(model, str) or model not in runtime.specs:  # unknown origin: unrestricted keys only
+        return principal.allowed_models is None and access.max_tier >= Tier.COMPLEX
+    return principal.allows_model(model) and model_tier(runtime, model) <= access.max_tier

@@ -22,7 +22,7 @@ writer's error event (`gateway.sse`) all call it. `/v1/messages` has its own sha
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 from starlette.types import Send
@@ -94,8 +94,17 @@ INTERNAL = error_body("internal error", "server_error", "internal_error")
 """What a client reads for a failure we did not expect (the log gets the traceback)."""
 
 
+@runtime_checkable
+class WithHeaders(Protocol):
+    """An error of the gateway's that sets its own response headers (a key's rate limit: `x-ratelimit-*`)."""
+
+    def headers(self) -> dict[str, str]: ...
+
+
 def error_headers(exc: TurnoutError) -> dict[str, str]:
-    """`Retry-After` (whole seconds, at least 1) when the error says when to retry."""
+    """The error's own headers, else `Retry-After` (whole seconds, at least 1) when it says when to retry."""
+    if isinstance(exc, WithHeaders):
+        return exc.headers()
     return {} if exc.retry_after is None else {"retry-after": str(max(1, round(exc.retry_after)))}
 
 

@@ -36,7 +36,8 @@ from gateway.errors import (
 from router.errors import TurnoutError
 
 if TYPE_CHECKING:
-    from gateway.service import Answer, GatewayService
+    from gateway.answer import Answer
+    from gateway.service import GatewayService
 
 log = logging.getLogger("turnout.gateway")
 

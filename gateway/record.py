@@ -83,6 +83,19 @@ def note_decision(record: RequestRecord, decision: Decision) -> None:
             record.semantic_route = decision.route.route or "none"
 
 
+def route_headers(route: RouteRecord) -> dict[str, str]:
+    """The `x-turnout-*` response headers of a routed request; the caller adds `x-request-id`."""
+    decision = route.decision
+    out = {"x-turnout-attempts": str(route.calls), "x-turnout-policy-version": decision.policy_version}
+    if not decision.pinned:
+        out["x-turnout-tier"] = str(int(decision.tier))
+    if route.model is not None:
+        out["x-turnout-model"] = route.model
+    if decision.route is not None:
+        out["x-turnout-route"] = decision.route.route or "none"
+    return out
+
+
 def attempts_ms(route: RouteRecord | None) -> float:
     return sum(a.latency_ms for a in route.attempts) if route is not None else 0.0
 

@@ -28,7 +28,8 @@ from registry import ModelSpec, Registry
 from router.breakers import Breakers
 from router.executor import Executor
 from router.routes import RouteIndex
-from router.upstream.base import Upstream
+from router.upstream.base import TokenCounter, Upstream
+from router.upstream.tokens import build_token_counter
 
 if TYPE_CHECKING:
     from embedding import RequestEmbedding, StaticEmbedder
@@ -80,6 +81,8 @@ class Services:
     learning: Learner | None = None
     responses: ResponseStore | None = None
     """Stored answers of `/v1/responses`, for `previous_response_id`."""
+    tokens: TokenCounter = field(default_factory=build_token_counter)
+    """Exact prompt tokens with a model's tokenizer (the router's upstream interface)."""
     tracing: Tracing | None = None
     """OpenTelemetry spans of requests; None when tracing is off (the request path then skips it)."""
 

@@ -11,41 +11,30 @@ import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from embedding import RequestEmbedding, embed_request
-from gateway import schemas, sse
+from gateway import catalog, route_api, schemas, sse
 from gateway.access import Access, admit, authenticate
+from gateway.answer import Answer
 from gateway.auth.principal import Principal
 from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
-from gateway.decide import decide, estimate_tokens, model_tier
-from gateway.errors import PayloadTooLarge
-from gateway.readiness import readiness_checks, redis_check
-from gateway.record import RequestRecord, attempts_ms, note_decision, note_route
+from gateway.decide import decide, may_serve_cached
+from gateway.guarded import complete
+from gateway.hints import without_hints
+from gateway.record import RequestRecord, attempts_ms, note_decision, note_route, route_headers
 from gateway.reload import PolicyHolder
 from gateway.runtime import Runtime, Services
-from registry import Tier
-from router.errors import RequestError, TurnoutError, UpstreamUnavailable
+from router.errors import RequestError, TurnoutError
 from router.record import RouteRecord
-from router.select import pinned
 from router.streaming import ChunkStream
+from router.upstream.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from gateway.cache import CacheLookup
 
 log = logging.getLogger("turnout.requests")
-ROUTE_MAX_TOKENS = 16384
-
-
-@dataclass(slots=True)
-class Answer:
-    """A non-streaming JSON body or an SSE byte stream, plus response headers."""
-
-    body: dict[str, Any] | None = None
-    stream: AsyncGenerator[bytes, None] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 class GatewayService:
@@ -70,26 +59,28 @@ class GatewayService:
             record.stream = bool(body.get("stream"))
             principal = await authenticate(runtime.tenancy, headers)
             record.tenant = principal.tenant
-            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers)
+            tokens = estimate_tokens(body["messages"])  # once: limits, routing and the stream's usage read it
+            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers, tokens)
             if lookup is not None and lookup.hit:
                 if may_serve_cached(runtime, access, lookup.response):
                     return self._cached(lookup, record, access, started, request_id)
                 lookup = dataclasses.replace(lookup, status="miss", response=None, similarity=None)
                 record.cache, record.cache_similarity = "miss", None
             decision, record.classifier_ms = await decide(
-                self.services, runtime, name, body, headers, tier_cap=access.max_tier,
+                self.services, runtime, name, body, headers, prompt_tokens=tokens, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
             note_decision(record, decision)
             route = RouteRecord(decision)
             if record.trace is not None:
                 route.trace_headers = record.trace.outbound
             called = time.perf_counter()
+            body = without_hints(body)  # routing hints are ours: never sent upstream
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
-                                                       prompt_tokens=estimate_tokens(body["messages"]))
-                self._learn(request_id, record.tenant, route.model)
+                                                       prompt_tokens=tokens)
+                self.remember(request_id, record.tenant, route.model)
                 return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime),
-                              headers=self._headers(route, request_id, access, lookup))
+                              headers=self.headers_for(route, request_id, access, lookup))
             result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
             record.status, record.error_class = exc.status, type(exc).__name__
@@ -100,23 +91,23 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
-        self._learn(request_id, record.tenant, route.model, runtime, body, result)
+        self.remember(request_id, record.tenant, route.model, runtime, body, result)
         if record.trace is not None:
             record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
         asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
                                              (time.perf_counter() - called) * 1000)
-        return Answer(body=result, headers=self._headers(route, request_id, access, lookup))
+        return Answer(body=result, headers=self.headers_for(route, request_id, access, lookup))
 
     async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                     body: dict[str, Any], headers: Mapping[str, str]
+                     body: dict[str, Any], headers: Mapping[str, str], tokens: int
                      ) -> tuple[Access, CacheLookup | None, RequestEmbedding | None]:
         """Limits and input guardrails, the request embedding, and the cache lookup: at once when nothing
         may rewrite the prompt."""
-        admitting = admit(runtime.tenancy, principal, name, body, estimate_tokens(body["messages"]),
+        admitting = admit(runtime.tenancy, principal, name, body, tokens,
                           alias=name in runtime.policy.router.aliases, specs=runtime.specs)
         if runtime.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
-            embedding = self._embedding(runtime, name, body)
+            embedding = self.embedding_for(runtime, name, body)
             # side by side: both Redis commands leave in one pipeline (`CommandBatch`)
             looking = asyncio.get_running_loop().create_task(
                 self._lookup(record, runtime, principal, name, body, headers, embedding))
@@ -127,10 +118,10 @@ class GatewayService:
                 raise
             return access, await looking, embedding
         access = await admitting  # input guardrails may redact the prompt: embed and look up what would be sent
-        embedding = self._embedding(runtime, name, body)
+        embedding = self.embedding_for(runtime, name, body)
         return access, await self._lookup(record, runtime, principal, name, body, headers, embedding), embedding
 
-    def _embedding(self, runtime: Runtime, name: str, body: Mapping[str, Any]) -> RequestEmbedding | None:
+    def embedding_for(self, runtime: Runtime, name: str, body: Mapping[str, Any]) -> RequestEmbedding | None:
         """The request embedding, once, when the router or the semantic cache will use it."""
         embedder = self.services.embedder
         if embedder is None:
@@ -182,38 +173,15 @@ class GatewayService:
         """The upstream call of a cache miss, once for identical concurrent misses (single flight)."""
         cache = runtime.cache
         if cache is None or lookup is None:
-            return await self._complete(runtime, body, route, access)
+            return await complete(runtime, body, route, access)
         async with cache.single_flight(lookup) as flight:
             if flight.hit and flight.response is not None and may_serve_cached(runtime, access, flight.response):
                 record.cache = "hit-exact"
                 return dict(flight.response)
-            result = await self._complete(runtime, body, route, access)
+            result = await complete(runtime, body, route, access)
             result["model"] = route.model  # the policy's id: what a later hit is permitted by
             await cache.store(flight, result)
             return result
-
-    async def _complete(self, runtime: Runtime, body: dict[str, Any], route: RouteRecord,
-                        access: Access) -> dict[str, Any]:
-        """A plain answer, through the output guardrails; a JSON answer that misses its schema is
-        asked for once more with a corrective message."""
-        result = await runtime.executor.complete(route.decision, body, route)
-        guards = access.guards
-        if guards is None:
-            return result
-        await guards.check_body(result)
-        response_format = body.get("response_format")
-        text = _text(result)
-        verdict = guards.check_structured(text, response_format) if response_format and text is not None else None
-        if verdict is None:
-            return result
-        retry = {**body, "messages": [*body["messages"], {"role": "assistant", "content": text},
-                                      verdict.corrective_message()]}
-        result = await runtime.executor.complete(route.decision, retry, route)
-        await guards.check_body(result)
-        text = _text(result)
-        if text is None or guards.check_structured(text, response_format) is not None:
-            raise verdict.error()
-        return result
 
     async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, access: Access,
                      lookup: CacheLookup | None, started: float, called: float,
@@ -249,7 +217,7 @@ class GatewayService:
         if response is not None and lookup is not None and runtime.cache is not None:
             await runtime.cache.store(lookup, response)
 
-    def _learn(self, request_id: str, tenant: str | None, model: str | None, runtime: Runtime | None = None,
+    def remember(self, request_id: str, tenant: str | None, model: str | None, runtime: Runtime | None = None,
                body: Mapping[str, Any] | None = None, answer: Mapping[str, Any] | None = None) -> None:
         """What feedback about this request will need, kept when its alias learns; a sampled answer of
         the cheaper model is also judged against the stronger one's (both off the response path)."""
@@ -260,10 +228,10 @@ class GatewayService:
         if context is not None and answer is not None and runtime is not None and body is not None:
             learning.shadow(runtime, context, body, answer)
 
-    def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
+    def headers_for(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:
         extra = access.headers if access is not None else {}
-        headers = {**route.headers(), **extra, "x-request-id": request_id}
+        headers = {**route_headers(route), **extra, "x-request-id": request_id}
         if lookup is not None:
             headers["x-turnout-cache"] = lookup.header()
         return headers
@@ -287,91 +255,19 @@ class GatewayService:
                        classifier_ms=record.classifier_ms)
         log.info("request", extra={"turnout": payload})
 
-    # ------------------------------------------------------------------ the decision alone
+    # ------------------------------------------------------------------ the other endpoints
     async def route(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str = "") -> dict[str, Any]:
-        """The decision alone: rate-limited like chat (one request, no tokens), and only for prompts
-        up to `ROUTE_MAX_TOKENS` (classifying costs CPU in proportion to the text)."""
-        runtime = self.holder.current
-        name = schemas.validate_chat(body)
-        principal = await authenticate(runtime.tenancy, headers)
-        principal.check_route(name, alias=name in runtime.policy.router.aliases)
-        if estimate_tokens(body["messages"]) > ROUTE_MAX_TOKENS:
-            raise PayloadTooLarge(f"messages: the route API classifies prompts of up to about {ROUTE_MAX_TOKENS} "
-                                  f"tokens; send longer ones to /v1/chat/completions")
-        if runtime.tenancy.limits is not None:
-            await runtime.tenancy.limits.admit(principal, tokens=0)
-        embedding = self._embedding(runtime, name, body)
-        decision, _ = await decide(self.services, runtime, name, body, headers, tier_cap=principal.max_tier,
-                                   allows=principal.allows_model if principal.allowed_models is not None else None,
-                                   embedding=embedding)
-        answer = decision.to_dict()
-        _, explainer = runtime.scorer(self.services)
-        if explainer is not None and not decision.pinned:  # why: score, length prior, nearest training prompts
-            # the first call embeds the training prompts (about a second): never on the event loop
-            why = await asyncio.to_thread(explainer.explain, body["messages"], embedding=embedding)
-            answer["why"] = why.to_dict()
-        if self.services.learning is not None and request_id:  # a client that calls the model itself can rate it
-            answer.update(request_id=request_id, learned=self.services.learning.explain())
-            self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None)
-        return answer
+        """`POST /v1/route`: the decision alone (`gateway.route_api`)."""
+        return await route_api.route(self, body, headers, request_id)
 
-    # ------------------------------------------------------------------ embeddings
     async def embeddings(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:
-        runtime = self.holder.current
-        name = schemas.validate_embeddings(body)
-        principal = await authenticate(runtime.tenancy, headers)
-        principal.check_route(name, alias=name in runtime.policy.router.aliases)
-        alias = runtime.policy.router.aliases.get(name)
-        if alias is not None:  # an alias serves embeddings from the first embeddings model it routes to
-            name = next((m for chain in alias.tiers.values() for m in chain
-                         if runtime.specs[m].capabilities.embeddings), name)
-        spec = runtime.specs.get(name)
-        if spec is None:
-            from router.errors import ModelNotFound
+        return await catalog.embeddings(self, body, headers, request_id)
 
-            raise ModelNotFound(f"model {name!r} does not exist; GET /v1/models lists the models", param="model")
-        if not spec.capabilities.embeddings:
-            raise RequestError(f"model {name!r} does not serve embeddings", param="model")
-        state = runtime.registry.get(name)
-        if state is not None and not state.available:
-            raise UpstreamUnavailable(f"model {name!r} is unavailable: {state.unavailable_reason}")
-        route = RouteRecord(pinned(runtime.policy.router, name, policy_version=runtime.version))
-        admission = None
-        if runtime.tenancy.limits is not None:
-            admission = await runtime.tenancy.limits.admit(principal, tokens=0)
-        result = await runtime.executor.complete(route.decision, body, route, kind="embeddings")
-        result["model"] = name
-        access = Access(principal=principal, admission=admission, headers=admission.headers if admission else {})
-        self.services.spend.settle(access, runtime, name, route.usage)
-        return Answer(body=result, headers=self._headers(route, request_id, access))
-
-    # ------------------------------------------------------------------ models, readiness
     async def models(self, headers: Mapping[str, str]) -> dict[str, Any]:
-        runtime = self.holder.current
-        principal = await authenticate(runtime.tenancy, headers)
-        available = set(runtime.registry.available_ids())
-        data = [{"id": name, "object": "model", "created": 0, "owned_by": "turnout-router"}
-                for name in runtime.policy.router.aliases if principal.allows_alias(name)]
-        data += [{"id": s.id, "object": "model", "created": 0, "owned_by": s.provider}
-                 for s in runtime.policy.models if s.id in available and principal.allows_model(s.id)]
-        return {"object": "list", "data": data}
+        return await catalog.models(self.holder.current, headers)
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
-        runtime = self.holder.current
-        checks = readiness_checks(runtime)
-        if self.services.redis is not None:
-            checks["redis"] = await redis_check(self.services.redis)
-        return checks
-
-
-def may_serve_cached(runtime: Runtime, access: Access, response: Mapping[str, Any] | None) -> bool:
-    """A cached answer is served only to a key that could have called the model that produced it:
-    within its `allowed_models` and its tier cap (its `max_tier`, or a spent budget's downgrade)."""
-    model = response.get("model") if response is not None else None
-    principal = access.principal
-    if not isinstance(model, str) or model not in runtime.specs:  # unknown origin: unrestricted keys only
-        return principal.allowed_models is None and access.max_tier >= Tier.COMPLEX
-    return principal.allows_model(model) and model_tier(runtime, model) <= access.max_tier
+        return await catalog.readiness(self.services, self.holder.current)
 
 
 def _float(value: str | None) -> float | None:
@@ -379,9 +275,3 @@ def _float(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         raise RequestError("x-turnout-cache-threshold: must be a number", param="x-turnout-cache-threshold") from None
-
-
-def _text(result: Mapping[str, Any]) -> str | None:
-    choices = result.get("choices") or [{}]
-    content = (choices[0].get("message") or {}).get("content")
-    return content if isinstance(content, str) else None

@@ -5,7 +5,7 @@ Imports only `registry`. Never imports `classifier` or `gateway`. Nothing is re-
 
     router.policy        RouterPolicy, AliasPolicy, RetryPolicy, BreakerPolicy, LatencyTarget, ...
     router.features      Signals (the classifier's verdict), RequestFeatures, features_from_body()
-    router.hints         Hints, parse_hints(headers, body), BODY_KEY
+    router.hints         Hints: the parsed routing hints (the gateway parses them, `gateway.hints`)
     router.select        select(...) -> Decision (pure), Candidate
     router.explain       explain(decision) -> str
     router.reachability  check_reachability(policy, specs, unavailable) -> [PolicyProblem]

@@ -44,7 +44,6 @@ from router.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from router.hints import BODY_KEY as HINTS_KEY
 from router.record import RouteRecord
 from router.select import Decision
 from router.streaming import ChunkStream, Opened, StreamContext, open_first
@@ -85,8 +84,6 @@ class Executor:
 
     def _request(self, spec: ModelSpec, body: dict[str, Any], kind: Literal["chat", "embeddings"],
                  stream: bool, timeout: float, headers: Mapping[str, str] | None = None) -> UpstreamRequest:
-        if HINTS_KEY in body:  # routing hints are ours; they never go upstream
-            body = {k: v for k, v in body.items() if k != HINTS_KEY}
         return UpstreamRequest(spec=spec, body=body, kind=kind, stream=stream, timeout=timeout,
                                api_key=self._api_keys.get(spec.id), headers=headers)
 

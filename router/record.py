@@ -1,4 +1,4 @@
-"""The one record of how a request was routed and called: metrics, logs and headers all read it.
+"""The one record of how a request was routed and called: metrics, logs and (at the gateway) headers read it.
 
 Every attempt is kept (TensorZero style): the model, the outcome, the latency and the error class.
 Models passed over without a call (circuit open, at capacity) are kept too, as `skipped`.
@@ -72,17 +72,6 @@ class RouteRecord:
 
     def summary(self) -> str:
         return "; ".join(a.summary() for a in self.attempts)
-
-    def headers(self) -> dict[str, str]:
-        """Response headers; the gateway adds `x-request-id`."""
-        out = {"x-turnout-attempts": str(self.calls), "x-turnout-policy-version": self.decision.policy_version}
-        if not self.decision.pinned:
-            out["x-turnout-tier"] = str(int(self.decision.tier))
-        if self.model is not None:
-            out["x-turnout-model"] = self.model
-        if self.decision.route is not None:
-            out["x-turnout-route"] = self.decision.route.route or "none"
-        return out
 
     def to_log(self) -> dict[str, Any]:
         """Fields of the per-request JSON log line (the gateway adds request id, tenant, latency)."""

@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from gateway.access import authenticate
-from gateway.decide import estimate_tokens
+from gateway.answer import Answer
 from gateway.errors import ErrorShape, StoreUnavailable
 from gateway.protocols import anthropic_in, anthropic_stream, responses, responses_stream
-from gateway.service import Answer, GatewayService
+from gateway.service import GatewayService
 from router.errors import TurnoutError
+from router.upstream.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from gateway.fastpath import Handler

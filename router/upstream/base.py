@@ -42,6 +42,12 @@ class Upstream(Protocol):
         ...
 
 
+class TokenCounter(Protocol):
+    def count(self, spec: ModelSpec, messages: Any) -> int:
+        """Prompt tokens of `messages` with `spec`'s tokenizer. CPU-bound: call it in a thread."""
+        ...
+
+
 @runtime_checkable
 class Closeable(Protocol):
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ clients read. The app comes from `create_app` with a scripted upstream (see `tes
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,11 +43,12 @@ def _policy(**extra: Any) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def gateway(tmp_path: Path, scripts: dict[str, list[Step]],
+async def gateway(tmp_path: Path, scripts: dict[str, list[Step]], environ: dict[str, str] | None = None,
                   **policy: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     path = tmp_path / "policy.yaml"
     path.write_text(yaml.safe_dump(_policy(**policy), sort_keys=False))
-    app = create_app(Settings(policy_path=path, policy_watch_s=0), upstream=ScriptedUpstream(scripts))
+    settings = Settings(policy_path=path, policy_watch_s=0, environ=environ or {})
+    app = create_app(settings, upstream=ScriptedUpstream(scripts))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
@@ -112,10 +114,9 @@ async def test_fast_path_upstream_errors(tmp_path: Path) -> None:
         "rate_limit_error", "rate_limit_exceeded"))
 
 
-async def test_authentication_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WIRE_KEY", KEY)
+async def test_authentication_errors(tmp_path: Path) -> None:
     auth = {"keys": [{"id": "k1", "tenant": "acme", "key_env": "WIRE_KEY"}]}
-    async with gateway(tmp_path, {}, auth=auth) as (_, client):
+    async with gateway(tmp_path, {}, {"WIRE_KEY": KEY}, auth=auth) as (_, client):
         fast = await client.post("/v1/chat/completions", json={"model": "auto", "messages": MSG},
                                  headers={**RID, "authorization": "Bearer sk-wrong"})
         models = await client.get("/v1/models", headers={**RID, "authorization": "Bearer sk-wrong"})
@@ -176,3 +177,23 @@ async def test_anthropic_shape(tmp_path: Path) -> None:
     assert wire(unknown) == (404, {"content-type": JSON, "x-request-id": "req-wire"},
                              b'{"type":"error","error":{"type":"not_found_error","message":"model \'gpt-9\' does not '
                              b'exist; GET /v1/models lists the models and aliases"}}')
+
+
+@pytest.mark.redis
+async def test_a_key_over_its_rate_limit(tmp_path: Path) -> None:
+    environ = {"WIRE_KEY": KEY, "WIRE_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    prefix = f"wire-{uuid.uuid4().hex[:8]}"
+    auth = {"redis_prefix": prefix, "keys": [{"id": "k1", "tenant": "acme", "key_env": "WIRE_KEY",
+                                              "limits": {"requests_per_minute": 1}}]}
+    async with gateway(tmp_path, {}, environ, auth=auth, redis={"url_env": "WIRE_REDIS_URL"}) as (_, client):
+        sent = {**RID, "authorization": f"Bearer {KEY}"}
+        assert (await client.post("/v1/chat/completions", json={"model": "auto", "messages": MSG},
+                                  headers=sent)).status_code == 200
+        refused = await client.post("/v1/chat/completions", json={"model": "auto", "messages": MSG}, headers=sent)
+    status, headers, body = wire(refused)
+    assert (status, headers["content-type"], headers["x-request-id"]) == (429, JSON, "req-wire")
+    assert 1 <= int(headers["retry-after"]) <= 60
+    assert refused.headers["x-ratelimit-limit-requests"] == "1"
+    assert refused.headers["x-ratelimit-remaining-requests"] == "0"
+    assert body == _err("rate limit reached for this key or tenant", "rate_limit_error",
+                        "rate_limit_exceeded")

@@ -52,9 +52,12 @@ def _events(text: str) -> list[Any]:
 
 async def test_plain_chat(tmp_path: Path) -> None:
     async with gateway(tmp_path, {}) as client:
-        reply = await client.post("/v1/chat/completions", json={"model": "auto", "messages": MSG},
+        reply = await client.post("/v1/chat/completions", json={"model": "auto", "messages": MSG,
+                                                                "turnout": {"max_tier": 1}},
                                   headers={"x-request-id": "req-1"})
+        sent = client.upstream.requests[0].body  # type: ignore[attr-defined]
     assert reply.status_code == 200, reply.text
+    assert "turnout" not in sent  # routing hints are the gateway's, never sent upstream
     body = reply.json()
     assert body["choices"][0]["message"]["content"] == "answer from local-small"
     assert body["model"] == "local-small"

@@ -113,7 +113,7 @@ def test_the_route_api_is_rate_limited_and_size_limited(gw: GatewayProcess, keys
 async def test_a_concurrent_burst_overruns_a_budget_by_at_most_one_estimate(gw: GatewayProcess,
                                                                           keys: Secrets) -> None:
     """Row 3: each request reserves its estimated cost (dearest chat model, `max_tokens`) when admitted."""
-    from gateway.decide import estimate_tokens
+    from router.upstream.tokens import estimate_tokens
 
     probe = await asyncio.to_thread(shared.create_key, gw, keys, tenant="burst-probe")
     async with openai.AsyncOpenAI(base_url=gw.base_url + "/v1", api_key=probe["key"], max_retries=0) as aio:

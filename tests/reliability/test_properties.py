@@ -147,8 +147,8 @@ def test_an_accepted_chat_body_can_always_be_sent_upstream(body: dict[str, Any])
     nesting and mistyped content parts are refused as a 400 naming the field, never a 500 later."""
     import orjson
 
-    from gateway.decide import estimate_tokens
     from gateway.schemas import parse_json_object
+    from router.upstream.tokens import estimate_tokens
 
     try:
         parsed = parse_json_object(json.dumps(body).encode())

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from gateway.record import route_headers
 from registry import Registry, Tier
 from router.breakers import Breakers
 from router.errors import (
@@ -50,11 +51,11 @@ def content(body: dict[str, Any]) -> str:
 @pytest.mark.parametrize(("tier", "model"), [(1, "small"), (2, "medium"), (3, "large")])
 async def test_each_tier_is_answered_by_its_first_model(tier: int, model: str) -> None:
     executor, decision, record, upstream, reg, _ = setup({}, tier=tier)
-    body = await executor.complete(decision, {"messages": [], "turnout": {"max_tier": 3}}, record)
+    body = await executor.complete(decision, {"messages": []}, record)
     assert content(body) == f"answer from {model}"
     assert upstream.requests[0].body == {"messages": []}
     assert record.model == model and upstream.called() == [model]
-    assert record.headers() == {"x-turnout-model": model, "x-turnout-tier": str(tier), "x-turnout-attempts": "1",
+    assert route_headers(record) == {"x-turnout-model": model, "x-turnout-tier": str(tier), "x-turnout-attempts": "1",
                                 "x-turnout-policy-version": "v1"}
     stats = reg.snapshot()[model]
     assert (stats.in_flight, stats.samples, stats.error_rate) == (0, 1, 0.0)
@@ -69,7 +70,7 @@ async def test_retryable_errors_retry_then_fall_back_and_every_attempt_is_record
     assert [(a.model, a.outcome, a.error, a.status, a.retry) for a in record.attempts] == [
         ("small", "error", "UpstreamUnavailable", 503, 0), ("small", "error", "UpstreamUnavailable", 503, 1),
         ("medium", "ok", None, None, 0)]
-    assert record.headers()["x-turnout-attempts"] == "3"
+    assert route_headers(record)["x-turnout-attempts"] == "3"
     assert reg.snapshot()["small"].error_rate == 1.0 and reg.snapshot()["small"].in_flight == 0
 
 
@@ -246,7 +247,7 @@ async def test_a_pinned_model_is_retried_but_never_replaced() -> None:
         await executor.complete(decision, {}, record)
     assert info.value.status == 503
     assert upstream.called() == ["small", "small"]
-    assert record.headers() == {"x-turnout-attempts": "2", "x-turnout-policy-version": "v1"}
+    assert route_headers(record) == {"x-turnout-attempts": "2", "x-turnout-policy-version": "v1"}
     assert record.to_log()["pinned"] is True and record.to_log()["tier"] is None
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from gateway.record import route_headers
 from router.library import library_names, load_library
 from router.policy import AliasPolicy, RoutePolicy
 from router.route_eval import evaluate
@@ -156,11 +157,11 @@ def test_a_matched_route_replaces_the_tiers_and_is_reported() -> None:
     code = decide(RouteMatch("code", "code", 0.91, 0.7))
     assert code.chain == ("large", "medium") and code.tier == 2  # the route's tier 2 serves tier 1
     assert code.to_dict()["route"] == {"route": "code", "best": "code", "score": 0.91, "similarity": 0.7}
-    assert RouteRecord(code).headers()["x-turnout-route"] == "code"
+    assert route_headers(RouteRecord(code))["x-turnout-route"] == "code"
     assert RouteRecord(code).to_log()["route"] == "code"
     text = explain(code, [("fix my bug", 0.83)])
     assert "route 'code': best 'code', score 0.91" in text and "nearest example (0.83): fix my bug" in text
     below = decide(RouteMatch(None, "code", 0.2, 0.3))
-    assert below.chain == ("small", "medium") and RouteRecord(below).headers()["x-turnout-route"] == "none"
+    assert below.chain == ("small", "medium") and route_headers(RouteRecord(below))["x-turnout-route"] == "none"
     plain = decide(None)
-    assert plain.chain == ("small", "medium") and "x-turnout-route" not in RouteRecord(plain).headers()
+    assert plain.chain == ("small", "medium") and "x-turnout-route" not in route_headers(RouteRecord(plain))

@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from gateway.hints import parse_hints
 from registry import Tier
 from router.errors import RequestError
-from router.hints import Hints, parse_hints
+from router.hints import Hints
 
 
 @pytest.mark.parametrize(("headers", "body", "want"), [
