@@ -6,7 +6,8 @@ no family is ever in training and test at once. Routing is judged RouteLLM's way
 primary pair (cheap and strong ends of its source's ladder): APGR over the strong share, ties as a
 random order. The selection rule (classifier/README.md, written before the figures): the servable
 candidate with the highest mean per-family APGR ships, if it beats the length rule pooled; within
-0.005 of the best, fewer parameters win.
+0.005 of the best, fewer parameters win. The pairwise heads added on Dec 6 are challengers: one ships
+only with a strictly higher mean per family than that choice (the addendum's rule).
 """
 
 from __future__ import annotations
@@ -102,17 +103,28 @@ def _noise(data: TrainSet, rows: np.ndarray, shuffles: int = 200) -> tuple[float
     return float(np.quantile(apgr, 0.025)), float(np.quantile(apgr, 0.975))
 
 
-def choose(apgr: dict[str, dict[str, float]], candidates: Sequence[str]) -> str:
-    """The selection rule: best mean per-family APGR among servable candidates that beat length pooled;
-    within TIE of the best, the fewest parameters; the length rule itself if none beats it pooled."""
+def _best(apgr: dict[str, dict[str, float]], candidates: Sequence[str], floor: float) -> str | None:
+    """The servable candidate with the best mean per-family APGR above `floor` among those that beat
+    length pooled; within TIE of the best, the fewest parameters. None if there is none."""
     families = [f for f in apgr if f != POOLED]
-    servable = [c for c in candidates if CANDIDATES[c].servable and apgr[POOLED][c] > apgr[POOLED][LENGTH]]
-    if not servable:
-        return LENGTH
-    mean = {c: float(np.mean([apgr[f][c] for f in families])) for c in servable}
+    mean = {c: float(np.mean([apgr[f][c] for f in families])) for c in candidates
+            if CANDIDATES[c].servable and apgr[POOLED][c] > apgr[POOLED][LENGTH]}
+    mean = {c: m for c, m in mean.items() if m > floor}
+    if not mean:
+        return None
     best = max(mean.values())
-    close = [c for c in servable if mean[c] >= best - TIE]
+    close = [c for c in mean if mean[c] >= best - TIE]
     return min(close, key=lambda c: (CANDIDATES[c].parameters(256), -mean[c]))
+
+
+def choose(apgr: dict[str, dict[str, float]], candidates: Sequence[str]) -> str:
+    """The selection rule (classifier/README.md): the incumbent is the best mean per-family APGR among the
+    original servable heads that beat length pooled (within TIE of the best, the fewest parameters; the
+    length rule itself if none does). A challenger (Dec 6 addendum) replaces it only with a strictly
+    higher mean per family, and also beating length pooled; the best such challenger by the same rule."""
+    incumbent = _best(apgr, [c for c in candidates if not CANDIDATES[c].challenger], float("-inf")) or LENGTH
+    floor = float(np.mean([row[incumbent] for f, row in apgr.items() if f != POOLED]))
+    return _best(apgr, [c for c in candidates if CANDIDATES[c].challenger], floor) or incumbent
 
 
 def calibrated(values: np.ndarray, data: TrainSet, folds: int) -> tuple[np.ndarray, Ordinal]:

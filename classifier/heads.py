@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from classifier.factorisation import fit_factorisation
+from classifier.pairwise import pairwise
 from classifier.scorer import Linear, RankBlend, quantile_grid
 from classifier.trainset import TrainSet
 
@@ -28,6 +29,7 @@ class Candidate:
     servable: bool
     parameters: Callable[[int], int]  # fitted parameters for an embedding of dimension d
     blend_of: str | None = None  # a rank blend of this candidate with the length prior
+    challenger: bool = False  # added by the Dec 6 addendum: replaces the incumbent only by that rule
 
     def fit_with(self, data: TrainSet, fitted: dict[str, Fitted]) -> Fitted:
         """Fit, reusing the base head already fitted on the same rows (`fitted`, filled as it goes)."""
@@ -129,6 +131,10 @@ def blended(base: Callable[[TrainSet], Fitted]) -> Callable[[TrainSet], Fitted]:
     return fit
 
 
+PAIRWISE = "pairwise (family + within pairs, length)"
+PAIRWISE_GAP = "pairwise gap-weighted"
+
+
 def _linear_params(d: int) -> int:
     return d + 2
 
@@ -145,4 +151,9 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
               "family PCA-16 + within-family length"),
     Candidate("rank(factorisation, length)", blended(factorisation), True, lambda d: 16 * d + 64,
               "factorisation 16-d"),
+    Candidate(PAIRWISE, pairwise(), True, _linear_params, challenger=True),
+    Candidate(PAIRWISE_GAP, pairwise(gap=True), True, _linear_params, challenger=True),
+    Candidate("rank(pairwise, length)", blended(pairwise()), True, _linear_params, PAIRWISE, challenger=True),
+    Candidate("rank(pairwise gap-weighted, length)", blended(pairwise(gap=True)), True, _linear_params,
+              PAIRWISE_GAP, challenger=True),
 )}

@@ -52,7 +52,8 @@ def _leaky_family(d: int = 8) -> TrainSet:
 
 
 @pytest.mark.parametrize("name", ["logistic C=1", "factorisation 16-d", "kNN k=50 (reference)",
-                                  "rank(family + length, length)"])
+                                  "rank(family + length, length)", "pairwise (family + within pairs, length)",
+                                  "pairwise gap-weighted", "rank(pairwise, length)"])
 def test_a_family_is_scored_by_a_model_that_never_saw_it(name: str) -> None:
     data = _leaky_family()
     leak = data.groups == "leak"
@@ -91,3 +92,25 @@ def test_within_the_tie_margin_fewer_parameters_win() -> None:
 def test_when_no_head_beats_length_pooled_the_length_rule_ships() -> None:
     apgr = _table(**{LENGTH: 0.60, "logistic C=1": 0.59})
     assert choose(apgr, ["logistic C=1"]) == LENGTH
+
+
+def test_a_challenger_replaces_the_incumbent_only_with_a_strictly_higher_mean_per_family() -> None:
+    incumbent, challenger = "rank(family + length, length)", "rank(pairwise, length)"
+    names = [incumbent, challenger]
+    # within the old tie margin and with fewer parameters, but lower: the incumbent stays
+    assert choose(_table(**{LENGTH: 0.55, incumbent: 0.600, challenger: 0.598}), names) == incumbent
+    assert choose(_table(**{LENGTH: 0.55, incumbent: 0.600, challenger: 0.602}), names) == challenger
+    # higher per family but not above length pooled: not eligible
+    apgr = _table(**{LENGTH: 0.55, incumbent: 0.600, challenger: 0.62})
+    apgr[POOLED] = {**apgr[POOLED], challenger: 0.54}
+    assert choose(apgr, names) == incumbent
+
+
+def test_when_no_incumbent_beats_length_a_challenger_must_beat_length_per_family() -> None:
+    challenger = "pairwise (family + within pairs, length)"
+    apgr = {"a": {LENGTH: 0.50, "logistic C=1": 0.49, challenger: 0.52},
+            "b": {LENGTH: 0.50, "logistic C=1": 0.49, challenger: 0.47},
+            POOLED: {LENGTH: 0.55, "logistic C=1": 0.54, challenger: 0.56}}
+    assert choose(apgr, ["logistic C=1", challenger]) == LENGTH  # mean 0.495 is not above length's 0.500
+    apgr["b"][challenger] = 0.49
+    assert choose(apgr, ["logistic C=1", challenger]) == challenger
