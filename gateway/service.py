@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("turnout.requests")
 ROUTE_MAX_TOKENS = 16384
+Judge = Callable[[Mapping[str, Any]], None]
+"""Judges a whole answer of the cheaper model against the stronger one's, off the response path."""
 
 
 @dataclass(slots=True)
@@ -93,8 +96,9 @@ class GatewayService:
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=estimate_tokens(body["messages"]))
-                self._learn(request_id, record.tenant, route.model)
-                return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime),
+                judge = self._learn(request_id, record.tenant, route.model, runtime, body)
+                return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime,
+                                                 judge),
                               headers=self._headers(route, request_id, access, lookup))
             result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
@@ -106,7 +110,9 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
-        self._learn(request_id, record.tenant, route.model, runtime, body, result)
+        judge = self._learn(request_id, record.tenant, route.model, runtime, body)
+        if judge is not None:
+            judge(result)
         if record.trace is not None:
             record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
@@ -223,10 +229,11 @@ class GatewayService:
 
     async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, access: Access,
                      lookup: CacheLookup | None, started: float, called: float,
-                     runtime: Runtime) -> AsyncGenerator[bytes, None]:
+                     runtime: Runtime, judge: Judge | None) -> AsyncGenerator[bytes, None]:
         model = route.model
         chunks = access.guards.output_stream(stream) if access.guards is not None else stream
-        kept: list[dict[str, Any]] | None = [] if lookup is not None and lookup.keys is not None else None
+        storing = lookup is not None and lookup.keys is not None
+        kept: list[dict[str, Any]] | None = [] if storing or judge is not None else None
         trace = record.trace
         try:
             async for chunk in chunks:
@@ -238,7 +245,7 @@ class GatewayService:
                 yield _event(chunk)
             yield SSE_DONE
             if kept is not None:
-                await self._fill(runtime, lookup, kept)
+                await self._after_stream(runtime, lookup if storing else None, kept, judge)
         except TurnoutError as exc:
             record.status, record.error_class = 502, type(exc).__name__
             log.warning("stream from %s failed after the first byte: %s", model, exc.code)
@@ -247,24 +254,32 @@ class GatewayService:
             await stream.aclose()
             self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
 
-    async def _fill(self, runtime: Runtime, lookup: CacheLookup | None, chunks: list[dict[str, Any]]) -> None:
-        """Store a stream that finished whole (never a partial one: this runs only after [DONE])."""
+    async def _after_stream(self, runtime: Runtime, lookup: CacheLookup | None, chunks: list[dict[str, Any]],
+                            judge: Judge | None) -> None:
+        """A stream that finished whole is stored and may be judged (never a partial one, cut or
+        abandoned: this runs only after [DONE])."""
         from gateway.cache.assemble import response_from_chunks
 
         response = response_from_chunks(chunks)
-        if response is not None and lookup is not None and runtime.cache is not None:
+        if response is None:
+            return
+        if judge is not None:
+            judge(response)
+        if lookup is not None and runtime.cache is not None:
             await runtime.cache.store(lookup, response)
 
-    def _learn(self, request_id: str, tenant: str | None, model: str | None, runtime: Runtime | None = None,
-               body: Mapping[str, Any] | None = None, answer: Mapping[str, Any] | None = None) -> None:
-        """What feedback about this request will need, kept when its alias learns; a sampled answer of
-        the cheaper model is also judged against the stronger one's (both off the response path)."""
+    def _learn(self, request_id: str, tenant: str | None, model: str | None, runtime: Runtime,
+               body: Mapping[str, Any]) -> Judge | None:
+        """What feedback about this request will need, kept when its alias learns. Returns what may judge
+        the whole answer against the stronger model's (off the response path) when its alias samples
+        shadows and the cheaper model served it; else None."""
         learning = self.services.learning
         if learning is None:
-            return
+            return None
         context = learning.remember(request_id, tenant or "", model)
-        if context is not None and answer is not None and runtime is not None and body is not None:
-            learning.shadow(runtime, context, body, answer)
+        if context is None or not learning.may_shadow(runtime, context):
+            return None
+        return functools.partial(learning.shadow, runtime, context, body)
 
     def _headers(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:
@@ -318,7 +333,7 @@ class GatewayService:
             answer["why"] = why.to_dict()
         if self.services.learning is not None and request_id:  # a client that calls the model itself can rate it
             answer.update(request_id=request_id, learned=self.services.learning.explain())
-            self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None)
+            self._learn(request_id, principal.tenant, decision.chain[0] if decision.chain else None, runtime, body)
         return answer
 
     # ------------------------------------------------------------------ embeddings
