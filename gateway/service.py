@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from embedding import RequestEmbedding, embed_request
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     from gateway.cache import CacheLookup
 
 log = logging.getLogger("turnout.requests")
+Judge = Callable[[Mapping[str, Any]], None]
+"""Judges a whole answer of the cheaper model against the stronger one's, off the response path."""
 
 
 class GatewayService:
@@ -78,8 +81,9 @@ class GatewayService:
             if record.stream:
                 stream = await runtime.executor.stream(decision, body, route,
                                                        prompt_tokens=tokens)
-                self.remember(request_id, record.tenant, route.model)
-                return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime),
+                judge = self.remember(request_id, record.tenant, route.model, runtime, body)
+                return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime,
+                                                 judge),
                               headers=self.headers_for(route, request_id, access, lookup))
             result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
@@ -91,7 +95,9 @@ class GatewayService:
             self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
-        self.remember(request_id, record.tenant, route.model, runtime, body, result)
+        judge = self.remember(request_id, record.tenant, route.model, runtime, body)
+        if judge is not None:
+            judge(result)
         if record.trace is not None:
             record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
@@ -185,10 +191,11 @@ class GatewayService:
 
     async def _relay(self, stream: ChunkStream, record: RequestRecord, route: RouteRecord, access: Access,
                      lookup: CacheLookup | None, started: float, called: float,
-                     runtime: Runtime) -> AsyncGenerator[bytes, None]:
+                     runtime: Runtime, judge: Judge | None) -> AsyncGenerator[bytes, None]:
         model = route.model
         chunks = access.guards.output_stream(stream) if access.guards is not None else stream
-        kept: list[dict[str, Any]] | None = [] if lookup is not None and lookup.keys is not None else None
+        storing = lookup is not None and lookup.keys is not None
+        kept: list[dict[str, Any]] | None = [] if storing or judge is not None else None
         trace = record.trace
         try:
             async for chunk in chunks:
@@ -200,7 +207,7 @@ class GatewayService:
                 yield sse.data(chunk)
             yield sse.DONE
             if kept is not None:
-                await self._fill(runtime, lookup, kept)
+                await self._after_stream(runtime, lookup if storing else None, kept, judge)
         except TurnoutError as exc:
             record.status, record.error_class = 502, type(exc).__name__
             log.warning("stream from %s failed after the first byte: %s", model, exc.code)
@@ -209,24 +216,32 @@ class GatewayService:
             await stream.aclose()
             self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
 
-    async def _fill(self, runtime: Runtime, lookup: CacheLookup | None, chunks: list[dict[str, Any]]) -> None:
-        """Store a stream that finished whole (never a partial one: this runs only after [DONE])."""
+    async def _after_stream(self, runtime: Runtime, lookup: CacheLookup | None, chunks: list[dict[str, Any]],
+                            judge: Judge | None) -> None:
+        """A stream that finished whole is stored and may be judged (never a partial one, cut or
+        abandoned: this runs only after [DONE])."""
         from gateway.cache.assemble import response_from_chunks
 
         response = response_from_chunks(chunks)
-        if response is not None and lookup is not None and runtime.cache is not None:
+        if response is None:
+            return
+        if judge is not None:
+            judge(response)
+        if lookup is not None and runtime.cache is not None:
             await runtime.cache.store(lookup, response)
 
     def remember(self, request_id: str, tenant: str | None, model: str | None, runtime: Runtime | None = None,
-               body: Mapping[str, Any] | None = None, answer: Mapping[str, Any] | None = None) -> None:
-        """What feedback about this request will need, kept when its alias learns; a sampled answer of
-        the cheaper model is also judged against the stronger one's (both off the response path)."""
+                 body: Mapping[str, Any] | None = None) -> Judge | None:
+        """What feedback about this request will need, kept when its alias learns. Given the request,
+        returns what may judge the whole answer against the stronger model's (off the response path)
+        when its alias samples shadows and the cheaper model served it; else None."""
         learning = self.services.learning
         if learning is None:
-            return
+            return None
         context = learning.remember(request_id, tenant or "", model)
-        if context is not None and answer is not None and runtime is not None and body is not None:
-            learning.shadow(runtime, context, body, answer)
+        if context is None or runtime is None or body is None or not learning.may_shadow(runtime, context):
+            return None
+        return functools.partial(learning.shadow, runtime, context, body)
 
     def headers_for(self, route: RouteRecord, request_id: str, access: Access | None = None,
                  lookup: CacheLookup | None = None) -> dict[str, str]:

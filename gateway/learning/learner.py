@@ -151,11 +151,18 @@ class Learner:
         self.spawn(self._put(request_id, context, learning.context_ttl_s))
         return context
 
+    def may_shadow(self, runtime: Runtime, context: RequestContext) -> bool:
+        """Whether this request's answer could be judged: its route samples shadows (with a judge the
+        policy knows) and the cheaper model of its ladder served it."""
+        route = self._route(context.alias)
+        return (route is not None and route.shadow is not None and route.shadow.judge_model in runtime.specs
+                and context.served == context.ladder.cheap)
+
     def shadow(self, runtime: Runtime, context: RequestContext, body: Mapping[str, Any],
                answer: Mapping[str, Any]) -> None:
-        """Maybe judge this answer against the stronger model's, off the response path."""
+        """Maybe judge this (whole) answer against the stronger model's, off the response path."""
         route = self._route(context.alias)
-        if route is not None and route.shadow is not None and route.shadow.judge_model in runtime.specs:
+        if route is not None and route.shadow is not None and self.may_shadow(runtime, context):
             self._shadow.maybe(route.shadow, runtime, context, body, answer)
 
     async def _put(self, request_id: str, context: RequestContext, ttl_s: int) -> None:

@@ -5,9 +5,10 @@ two answers, once in each order (ties allowed). The verdict becomes an outcome r
     per order: cheaper better -> (cheap 1, strong 0); stronger better -> (0, 1); tie -> (1, 1)
     outcome = the mean of the two orders          (a judge that always says "A" cancels out)
 
-Never on the client's time: the job starts after the answer is handed back, and runs under bounded
-concurrency (more jobs than `max_concurrency` are dropped, not queued), a timeout and a daily
-budget of its own (the stronger model's and the judge's cost, from their prices).
+Never on the client's time: the job starts after the answer is handed back (a streamed one once its
+stream completed with [DONE]: never a cut or abandoned one), and runs under bounded concurrency (more
+jobs than `max_concurrency` are dropped, not queued), a timeout and a daily budget of its own (the
+stronger model's and the judge's cost, from their prices).
 """
 
 from __future__ import annotations
