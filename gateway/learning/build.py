@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gateway.learning.config import LearningPolicy
 from gateway.learning.learner import Learner
+from gateway.learning.shared import RedisFlood, RedisTally
 from gateway.learning.store import LearningStore, MemoryStore, RedisStore
 from registry import ModelSpec
 from router.policy import RouterPolicy
@@ -25,9 +26,11 @@ def build_learner(holder: PolicyHolder, redis: Redis | None,
     policy = holder.current.policy
     if not policy.learning.enabled:
         return None
-    store: LearningStore = (RedisStore(client=redis, prefix=policy.learning.key_prefix,
-                                       max_rows=policy.learning.max_rows) if redis is not None
-                            else MemoryStore(max_rows=policy.learning.max_rows))
+    prefix = policy.learning.key_prefix
+    store: LearningStore = (RedisStore(client=redis, prefix=prefix, max_rows=policy.learning.max_rows)
+                            if redis is not None else MemoryStore(max_rows=policy.learning.max_rows))
+    shared: dict[str, Any] = {} if redis is None else {  # else each replica keeps its own
+        "flood": RedisFlood(client=redis, prefix=prefix), "tally": RedisTally(client=redis, prefix=prefix)}
 
     def sections() -> tuple[LearningPolicy, RouterPolicy, Mapping[str, ModelSpec]]:
         runtime = holder.current
@@ -37,7 +40,7 @@ def build_learner(holder: PolicyHolder, redis: Redis | None,
         from gateway.cache.blas import limit_blas_threads
 
         limit_blas_threads(1)  # the blend's small products are many times slower with threaded BLAS
-    learner = Learner(policy=sections, store=store)
+    learner = Learner(policy=sections, store=store, **shared)
     if metrics is not None:
         from gateway.learning.metrics import LearningCollector
 

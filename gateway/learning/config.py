@@ -43,8 +43,9 @@ class Shadow(_Frozen):
     sample: float = Field(0.05, ge=0, le=1, description="Share of cheaper-model answers shadowed.")
     judge_model: str = Field(description="Model id of the policy that judges the pair.")
     max_concurrency: int = Field(2, ge=1, le=64, description="Shadow jobs in flight per replica; more are dropped.")
-    budget_usd_per_day: float = Field(1.0, ge=0, description="Shadow spend (stronger model + judge) per day "
-                                                             "and replica; past it, no more shadows that day.")
+    budget_usd_per_day: float = Field(1.0, ge=0, description="Shadow spend (stronger model + judge) of the route "
+                                      "per UTC day, shared by every replica through Redis; past it, no more "
+                                      "shadows that day.")
     timeout_s: float = Field(60.0, gt=0, description="A whole shadow job (both calls and the judge).")
 
 
@@ -70,7 +71,8 @@ class LearningPolicy(_Frozen):
                              "vote of the nearest rows; higher favours the nearest.")
     sync_interval_s: float = Field(0.5, gt=0, le=60, description="How often a replica reads new rows from Redis.")
     key_prefix: str = Field("turnout:learn", min_length=1, description="Prefix of every Redis key.")
-    feedback_per_minute: int = Field(600, ge=1, description="Feedback calls per tenant and minute (per replica).")
+    feedback_per_minute: int = Field(600, ge=1, description="Feedback calls per tenant and minute, one window "
+                                     "shared by every replica through Redis.")
 
     def route(self, alias: str) -> LearningRoute | None:
         if not self.enabled:

@@ -26,10 +26,11 @@ from embedding import RequestEmbedding
 from gateway.errors import StoreUnavailable
 from gateway.learning.calibrate import Calibrator, Price
 from gateway.learning.config import LearningPolicy, LearningRoute
-from gateway.learning.feedback import FloodLimit, parse_feedback
+from gateway.learning.feedback import parse_feedback
 from gateway.learning.index import Blend, BlendParams, OutcomeIndex
 from gateway.learning.rows import Ladder, OutcomeRow, RequestContext
 from gateway.learning.shadow import ShadowJudge
+from gateway.learning.shared import FloodGate, MemoryFlood, MemoryTally, SpendTally
 from gateway.learning.store import LearningStore, LearningStoreError
 from registry import ModelSpec, Tier
 from router.errors import ModelNotFound, RequestError
@@ -61,17 +62,20 @@ class Decided:
 
 class Learner:
     def __init__(self, *, policy: Callable[[], tuple[LearningPolicy, RouterPolicy, Mapping[str, ModelSpec]]],
-                 store: LearningStore) -> None:
-        """`policy` gives the running policy's sections (read per call: a reload takes effect at once)."""
+                 store: LearningStore, flood: FloodGate | None = None, tally: SpendTally | None = None) -> None:
+        """`policy` gives the running policy's sections (read per call: a reload takes effect at once).
+        `flood` and `tally` are the feedback limit and shadow budget shared by replicas (in-process when
+        None; this replica's own when a shared one fails)."""
         self._policy = policy
         self.store = store
         self.indexes: dict[str, OutcomeIndex] = {}
         self.calibrators: dict[str, tuple[Any, Calibrator]] = {}
         self._cursors: dict[str, str | None] = {}
         self._decided: contextvars.ContextVar[Decided | None] = contextvars.ContextVar("decided", default=None)
-        self._flood = FloodLimit(policy()[0].feedback_per_minute)
+        self._local_flood = MemoryFlood()
+        self._flood: FloodGate = flood or self._local_flood
         self._tasks: set[asyncio.Task[None]] = set()
-        self._shadow = ShadowJudge(self)
+        self._shadow = ShadowJudge(self, tally=tally or MemoryTally())
         self.counts: Counter[tuple[str, str]] = Counter()
         """(event, label) -> count: ("feedback", result), ("rows", source), ("store_errors", op), ..."""
         self.decisions: Counter[tuple[str, str]] = Counter()
@@ -179,8 +183,12 @@ class Learner:
 
     # ------------------------------------------------------------------ feedback
     async def feedback(self, tenant: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        self._flood.per_minute = self._policy()[0].feedback_per_minute
-        self._flood.check(tenant)
+        per_minute = self._policy()[0].feedback_per_minute
+        try:
+            await self._flood.check(tenant, per_minute)
+        except LearningStoreError:  # Redis failed: this replica's own limit, counted
+            self.counts["store_errors", "flood"] += 1
+            await self._local_flood.check(tenant, per_minute)
         fb = parse_feedback(body)
         try:
             context = await self.store.get_context(tenant, fb.request_id)

@@ -2,7 +2,8 @@
 
     turnout_feedback_total{result}              recorded, duplicate, unknown, lost (store down)
     turnout_outcome_rows_total{source}          rows read into this replica's index: feedback, shadow
-    turnout_learning_store_errors_total{op}     context, feedback, shadow, sync
+    turnout_learning_store_errors_total{op}     context, feedback, shadow, sync, flood, budget (limit and
+                                                budget fell back to this replica's own)
     turnout_shadow_jobs_total{result}           judged, dropped (busy), over_budget, failed
     turnout_shadow_spend_usd_total              stronger-model and judge calls of shadow samples
     turnout_learning_rows{alias}                rows in the in-memory index
@@ -27,7 +28,7 @@ _COUNTERS = {
     "rows": ("turnout_outcome_rows", "Outcome rows read into this replica's index, by source.", "source",
              ("feedback", "shadow")),
     "store_errors": ("turnout_learning_store_errors", "Learning store (Redis) failures, by operation.", "op",
-                     ("context", "feedback", "shadow", "sync")),
+                     ("context", "feedback", "shadow", "sync", "flood", "budget")),
     "shadow": ("turnout_shadow_jobs", "Shadow samples by result.", "result",
                ("judged", "dropped", "over_budget", "failed")),
 }
