@@ -27,18 +27,27 @@ def _policy_or_exit(path: Path) -> object:
 
 
 @contextlib.contextmanager
-def _simulator(policy: object, enabled: bool) -> Iterator[None]:
-    from gateway.config import Policy
+def _simulator(policy_path: Path, config: Path | None, enabled: bool) -> Iterator[None]:
+    """The simulated upstreams, from their own config: `--simulator FILE`, else the file beside the
+    policy (`X.simulator.yaml` beside `X.yaml`) when there is one."""
+    from simulator.cli import beside, load_file
 
-    assert isinstance(policy, Policy)
-    if not enabled or policy.simulator is None:
+    path = config if config is not None else beside(policy_path)
+    if not enabled or (config is None and not path.is_file()):
         yield
         return
+    import yaml
+
     from simulator.process import start_simulator
 
-    sim = start_simulator(policy.simulator, port=policy.simulator.port)
+    try:
+        settings = load_file(path)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        print(f"turnout: simulator config {path}: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    sim = start_simulator(settings, port=settings.port)
     print(f"turnout: simulated upstreams on {sim.base_url} "
-          f"({', '.join(m.name for m in policy.simulator.models)})", file=sys.stderr)
+          f"({', '.join(m.name for m in settings.models)}; {path.name})", file=sys.stderr)
     try:
         yield
     finally:
@@ -85,7 +94,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # so the simulated upstreams are stopped too.
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
-        with _simulator(policy, not args.no_simulator):
+        with _simulator(args.policy, args.simulator, not args.no_simulator):
             if args.workers > 1:
                 uvicorn.run("gateway.app:create_app_from_env", factory=True, workers=args.workers, **common)
             else:
@@ -108,8 +117,6 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
         for route in alias.routes:
             print(f"    route {route.name}: {len(route.examples or ())} examples, library {route.library or 'auto'}, "
                   + "; ".join(f"tier {int(t)}: {' > '.join(c)}" for t, c in sorted(route.route_tiers.items())))
-    if policy.simulator is not None:
-        print(f"  simulator: port {policy.simulator.port}, {len(policy.simulator.models)} models")
     return 0
 
 
@@ -217,8 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--graceful-timeout", type=int, default=30)
+    serve.add_argument("--simulator", type=Path, default=None, metavar="FILE",
+                       help="simulated upstreams to start (a simulator config; default: X.simulator.yaml "
+                            "beside the policy X.yaml, when there is one)")
     serve.add_argument("--no-simulator", action="store_true",
-                       help="do not start the policy's simulated upstreams")
+                       help="do not start simulated upstreams")
     serve.set_defaults(func=cmd_serve)
 
     policy = sub.add_parser("policy", help="policy tools")

@@ -1,4 +1,7 @@
-"""The policy file: models, routing, server limits, the embedded simulator. Validated whole at load.
+"""The policy file: models, routing, server limits, tenancy, the cache. Validated whole at load.
+
+The simulated upstreams are not part of it: they have their own config (`simulator.config`), in a
+file beside the policy (`default.simulator.yaml` beside `default.yaml`) that `turnout serve` reads.
 
 Every problem is reported with its YAML path and line; unknown keys are rejected.
 """
@@ -22,7 +25,6 @@ from gateway.yamlpath import ConfigError, ConfigIssue, LoadedYaml, issues_from_v
 from registry import ModelSpec
 from router.policy import RouterPolicy
 from router.reachability import check_reachability
-from simulator.config import SimulatorConfig
 
 
 class _Frozen(BaseModel):
@@ -64,8 +66,6 @@ class Policy(_Frozen):
                                        "API edges (`/v1/messages`, `/v1/responses`).")
     tracing: TracingPolicy = Field(TracingPolicy(), description="OpenTelemetry traces (off unless enabled here or "
                                    "OTEL_EXPORTER_OTLP_ENDPOINT is set).")
-    simulator: SimulatorConfig | None = Field(
-        None, description="Simulated upstreams that `turnout serve` starts itself (the embedded default).")
 
     def model(self, model_id: str) -> ModelSpec | None:
         return next((m for m in self.models if m.id == model_id), None)

@@ -26,7 +26,6 @@ log = logging.getLogger("turnout.reload")
 
 RESTART: dict[str, str] = {
     "redis": "the Redis connection is opened once, at start",
-    "simulator": "the simulated upstreams are started with the process",
     "router.breaker.shared": "the breaker sync with other replicas is started once, at start",
     "tracing": "the span exporter is started once, at start",
     "protocols": "the store of `/v1/responses` answers is built once, at start",

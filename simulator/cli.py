@@ -3,8 +3,8 @@
     python -m simulator [--config FILE.yaml] [--policy POLICY.yaml] [--host H] [--port P]
                                 [--model NAME ...] [--seed N] [--log-level LEVEL]
 
-`--config` is a YAML `SimulatorConfig`; `--policy` takes the `simulator:` section of a Turnout
-policy file; `--model` adds plain models. Once the server accepts connections it prints one line,
+`--config` is a YAML `SimulatorConfig`; `--policy X.yaml` takes the one beside a Turnout policy
+file (`X.simulator.yaml`); `--model` adds plain models. Once the server accepts connections it prints one line,
 `turnout simulator listening on http://H:P (models: ...)`, with the real port when `--port 0`.
 """
 
@@ -24,13 +24,23 @@ from simulator.config import SimModel, SimulatorConfig
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="turnout simulate", description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, help="YAML file holding a SimulatorConfig")
-    parser.add_argument("--policy", type=Path, help="Turnout policy file; its `simulator:` section is used")
+    parser.add_argument("--policy", type=Path,
+                        help="Turnout policy file; the simulator config beside it (X.simulator.yaml) is used")
     parser.add_argument("--host", help="address to bind (default from config: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to bind, 0 for a free one (default from config)")
     parser.add_argument("--model", action="append", default=[], metavar="NAME", help="add a plain model")
     parser.add_argument("--seed", type=int, help="override the config seed")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: warning)")
     return parser
+
+
+def beside(policy: Path) -> Path:
+    """The simulator config of a policy file: `X.simulator.yaml` beside `X.yaml`."""
+    return policy.with_name(f"{policy.stem}.simulator.yaml")
+
+
+def load_file(path: Path) -> SimulatorConfig:
+    return SimulatorConfig.model_validate(_section(path, None))
 
 
 def _section(path: Path, key: str | None) -> dict[str, object]:
@@ -45,7 +55,7 @@ def _section(path: Path, key: str | None) -> dict[str, object]:
 def load_config(args: argparse.Namespace) -> SimulatorConfig:
     raw: dict[str, object] = {}
     if args.policy is not None:
-        raw.update(_section(args.policy, "simulator"))
+        raw.update(_section(beside(args.policy), None))
     if args.config is not None:
         raw.update(_section(args.config, None))
     config = SimulatorConfig.model_validate(raw)

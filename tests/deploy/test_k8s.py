@@ -57,7 +57,9 @@ def test_kustomization_lists_every_manifest() -> None:
 
 def test_the_configmap_holds_the_deploy_policy_and_it_loads() -> None:
     policy_text = (DEPLOY / "policy" / "policy.yaml").read_text()
-    assert find("ConfigMap", "turnout-policy")["data"]["policy.yaml"] == policy_text
+    data = find("ConfigMap", "turnout-policy")["data"]
+    assert data["policy.yaml"] == policy_text
+    assert data["policy.simulator.yaml"] == (DEPLOY / "policy" / "policy.simulator.yaml").read_text()
     policy = load_policy(DEPLOY / "policy" / "policy.yaml")
     assert policy.redis is not None and policy.redis.url_env == "TURNOUT_REDIS_URL"
 

@@ -109,15 +109,18 @@ def start_llama(logdir: Path, port: int) -> Proc:
 
 
 def local_policy(path: Path, *, llama_port: int, sim_port: int) -> Path:
-    """`policies/local.yaml` with its upstream ports moved to this test's ports."""
+    """`policies/local.yaml` with its upstream ports moved to this test's ports, and the simulator
+    config beside it (`local.simulator.yaml`) moved to `sim_port`."""
     data: dict[str, Any] = yaml.safe_load(LOCAL_POLICY.read_text())
-    ports = {8081: llama_port, data["simulator"]["port"]: sim_port}
+    sim: dict[str, Any] = yaml.safe_load(LOCAL_POLICY.with_name("local.simulator.yaml").read_text())
+    ports = {8081: llama_port, sim["port"]: sim_port}
     for model in data["models"]:
         url = httpx.URL(model["api_base"])
         assert url.port in ports, f"unexpected api_base {url} in {LOCAL_POLICY}"
         model["api_base"] = str(url.copy_with(port=ports[url.port]))
-    data["simulator"]["port"] = sim_port
+    sim["port"] = sim_port
     path.write_text(yaml.safe_dump(data, sort_keys=False))
+    path.with_name(f"{path.stem}.simulator.yaml").write_text(yaml.safe_dump(sim, sort_keys=False))
     return path
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config import load_policy, parse_policy, policy_json_schema
 from gateway.yamlpath import ConfigError
+from simulator.cli import beside, load_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,9 +74,17 @@ def test_all_problems_are_reported_together() -> None:
 
 def test_shipped_policies_load_and_schema_is_current() -> None:
     for path in sorted((ROOT / "policies").glob("*.yaml")):
-        assert load_policy(path).models, path
+        if path.name.endswith(".simulator.yaml"):  # the simulator's own config, beside its policy
+            assert load_file(path).models and beside(path.with_name(path.name.replace(".simulator", ""))) == path
+        else:
+            assert load_policy(path).models, path
     committed = (ROOT / "policies" / "policy.schema.json").read_text()
     assert committed == policy_json_schema(), "run: turnout policy schema --output policies/policy.schema.json"
+
+
+def test_the_simulator_is_not_part_of_the_policy() -> None:
+    assert "simulator" not in policy_json_schema()
+    assert "simulator (line 1): unknown key" in "\n".join(_errors("simulator: {port: 4010}\n" + GOOD))
 
 
 def test_policy_check_cli(tmp_path: Path) -> None:

@@ -160,8 +160,7 @@ async def test_restart_sections_refuse_the_reload(tmp_path: Path) -> None:
     async with gateway(tmp_path, {}) as client:
         path = tmp_path / "policy.yaml"
         refused = {}
-        for section, edit in (("simulator", {"simulator": {"port": 4999, "models": [{"name": "local-small"}]}}),
-                              ("tracing", {"tracing": {"enabled": False}}),
+        for section, edit in (("tracing", {"tracing": {"enabled": False}}),
                               ("protocols", {"protocols": {"responses_ttl_s": 60}}),
                               ("router.breaker.shared", {"router": {**_policy()["router"],
                                                                     "breaker": {"shared": True}}})):
