@@ -27,6 +27,22 @@ SIM_MODELS = (
 )
 
 
+
+def redis_prefix(label: str, url: str = "redis://127.0.0.1:6379/0") -> Iterator[str]:
+    """A key prefix of a test's own on the real Redis (for a fixture to `yield from`); every key
+    under it is deleted afterwards."""
+    import uuid
+
+    import redis
+
+    name = f"test-{label}-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,11 +17,10 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import redis
 import yaml
 
 from simulator.process import SimulatorProcess
-from tests.conftest import GatewayProcess, base_policy
+from tests.conftest import GatewayProcess, base_policy, redis_prefix
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 KEY = "tk-reload-" + uuid.uuid4().hex
@@ -32,13 +31,7 @@ Pair = tuple[GatewayProcess, GatewayProcess]
 
 @pytest.fixture(scope="module")
 def prefix() -> Iterator[str]:
-    name = f"test-reload-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    found = list(client.scan_iter(match=f"{name}:*", count=500))
-    if found:
-        client.delete(*found)
-    client.close()
+    yield from redis_prefix("reload", REDIS_URL)
 
 
 def _write(path: Path, doc: dict[str, Any]) -> None:

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import redis
 
-from tests.conftest import GatewayProcess, base_policy
+from tests.conftest import GatewayProcess, base_policy, redis_prefix
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 MSG = [{"role": "user", "content": "Say hello to the turnout"}]
@@ -43,13 +41,7 @@ class Secrets:
 
 @pytest.fixture(scope="module")
 def prefix() -> Iterator[str]:
-    name = f"test-tenancy-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{name}:*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    yield from redis_prefix("tenancy", REDIS_URL)
 
 
 @pytest.fixture(scope="module")

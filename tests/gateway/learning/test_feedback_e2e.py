@@ -10,7 +10,6 @@ import secrets
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,9 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import redis
 import yaml
 
-from tests.conftest import GatewayProcess, base_policy
+from tests.conftest import GatewayProcess, base_policy, redis_prefix
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 KEYS = {name: "tk-" + secrets.token_urlsafe(24) for name in ("acme", "beta", "flood", "rows")}
@@ -30,13 +28,7 @@ PROMPT = "Say hello to the turnout"
 
 @pytest.fixture(scope="module")
 def prefix() -> Iterator[str]:
-    name = f"test-learn-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{name}:*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    yield from redis_prefix("learn", REDIS_URL)
 
 
 def learning_policy(sim_url: str, prefix: str, **learning: Any) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,7 +15,7 @@ import openai
 import pytest
 import redis
 
-from tests.conftest import GatewayProcess
+from tests.conftest import GatewayProcess, redis_prefix
 from tests.gateway.learning.test_shadow_e2e import shadow_policy
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -26,13 +25,7 @@ PROMPT = "Write a short poem about the sea at dawn, with gulls"
 
 @pytest.fixture(scope="module")
 def prefix() -> Iterator[str]:
-    name = f"test-replicas-{uuid.uuid4().hex[:10]}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{name}:*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    yield from redis_prefix("replicas", REDIS_URL)
 
 
 def policy(sim_url: str, prefix: str, **shadow: Any) -> dict[str, Any]:

@@ -4,17 +4,15 @@ tenants' keys and Redis (stored responses), started once for the package."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import redis
 
 from simulator.config import SimulatorConfig
 from simulator.process import SimulatorProcess, start_simulator
-from tests.conftest import SIM_MODELS, GatewayProcess, base_policy
+from tests.conftest import SIM_MODELS, GatewayProcess, base_policy, redis_prefix
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 KEYS = {"acme": "sk-acme-" + os.urandom(8).hex(), "beta": "sk-beta-" + os.urandom(8).hex()}
@@ -28,12 +26,7 @@ def psim() -> Iterator[SimulatorProcess]:
 
 @pytest.fixture(scope="package")
 def prefix() -> Iterator[str]:
-    name = f"test-protocols-{os.getpid()}-{time.monotonic_ns()}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    found = list(client.scan_iter(match=f"{name}:*", count=500))
-    if found:
-        client.delete(*found)
+    yield from redis_prefix("protocols", REDIS_URL)
 
 
 def protocols_policy(sim_url: str, prefix: str) -> dict[str, Any]:
