@@ -1,4 +1,4 @@
-"""Command line: `classifier train|eval|build-data` and `classify`, registered on the gateway CLI's parser.
+"""Command line: `classifier train|eval|build-data|neighbours` and `classify`, registered on the gateway CLI's parser.
 
 scikit-learn and the training modules are imported inside the commands, so `turnout --help` stays fast.
 """
@@ -83,6 +83,13 @@ def cmd_build_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_neighbours(args: argparse.Namespace) -> int:
+    from classifier.pipeline import write_neighbours
+
+    write_neighbours(path=args.output)
+    return 0
+
+
 def cmd_classify(args: argparse.Namespace) -> int:
     from classifier.batch import classify_file
     from classifier.dataset import DatasetError
@@ -121,6 +128,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     build.add_argument("--shared", type=Path, default=Path("../shared/data/routing"))
     build.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT.parent.parent / "data" / "routing.jsonl.gz")
     build.set_defaults(func=cmd_build_data)
+
+    index = commands.add_parser("neighbours", help="rebuild the explainer's index of the training prompts "
+                                                   "(`train` writes it too)")
+    index.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT.parent / "neighbours.npz")
+    index.set_defaults(func=cmd_neighbours)
 
     classify = subparsers.add_parser("classify", help="score a JSONL file of prompts or conversations")
     classify.add_argument("--input", type=Path, required=True, help="one {prompt} or {messages} object per line")

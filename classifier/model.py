@@ -9,6 +9,7 @@ embedding. `explain` adds the length prior and the nearest training prompts (off
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import threading
 from collections.abc import Mapping, Sequence
@@ -22,14 +23,16 @@ from classifier import artifact
 from classifier.neighbours import Neighbour, Neighbours
 from classifier.ordinal import Ordinal
 from classifier.request import TextEmbedder, embed_requests
-from classifier.scorer import Linear, RankBlend, Scorer
+from classifier.scorer import LEVELS, Linear, RankBlend, Scorer, interp
 from classifier.tasks import cue_task
 from classifier.types import Classification, Task
 from embedding import RequestEmbedding
 from registry.spec import Tier
 
+log = logging.getLogger("turnout.classifier")
 DEFAULT_ARTIFACT = Path(__file__).parent / "artifacts" / "classifier.npz"
 DEFAULT_DATA = Path(__file__).parent / "data" / "routing.jsonl.gz"
+DEFAULT_NEIGHBOURS = Path(__file__).parent / "artifacts" / "neighbours.npz"
 FORMAT_VERSION = 2
 
 
@@ -90,6 +93,7 @@ class Classifier:
         self.meta: Mapping[str, Any] = dict(meta or {})
         self._embedder = embedder
         self._neighbours: Neighbours | None = None
+        self._length_grid = tuple(weights.length_grid.tolist())
         self._lock = threading.Lock()
 
     @classmethod
@@ -101,6 +105,11 @@ class Classifier:
             return cls(weights=Weights.from_arrays(arrays, meta), meta=meta, embedder=embedder)
         except (KeyError, ValueError, TypeError) as exc:
             raise artifact.ArtifactError(f"classifier artifact {path} is incomplete: {exc}") from exc
+
+    def with_embedder(self, embedder: TextEmbedder) -> Classifier:
+        """The same weights over `embedder` (the gateway's request embedder: one table in memory, and the
+        explainer's index checked against the embedding the requests get)."""
+        return Classifier(weights=self._w, meta=self.meta, embedder=embedder)
 
     def embedder(self) -> TextEmbedder:
         """The static embedder, loaded on first use (the gateway passes embeddings and never needs it)."""
@@ -123,11 +132,11 @@ class Classifier:
         e = embedding if embedding is not None else self.embed(messages)
         w = self._w
         log_chars = math.log1p(e.prompt_chars)
-        p = self.probabilities(e)
+        p = w.ordinal.probabilities(w.scorer.one(e.vector, log_chars))
         task = cue_task(e.text.lower()) or w.tasks[int(np.argmax(e.vector @ w.task_w + w.task_b))]
         return Classification(tier=Tier(w.ordinal.tier(p)), score=min(1.0, max(0.0, p[1] + p[2])),
                               probabilities=p, task=task, uncertain=max(p) < uncertainty_margin,
-                              length_prior=float(np.interp(log_chars, w.length_grid, _LEVELS)))
+                              length_prior=interp(log_chars, self._length_grid, LEVELS))
 
     def probabilities(self, embedding: RequestEmbedding) -> tuple[float, float, float]:
         """Calibrated (P1, P2, P3) of a request: the score alone (P2 + P3), without the task."""
@@ -135,13 +144,12 @@ class Classifier:
         return w.ordinal.probabilities(w.scorer.one(embedding.vector, math.log1p(embedding.prompt_chars)))
 
     def neighbours(self) -> Neighbours:
-        """The embedded training prompts, built on first use (about a second)."""
+        """The embedded training prompts: the committed index, loaded on first use (a fraction of a
+        second); embedded again from the training data only when the index does not match it."""
         with self._lock:
             built = self._neighbours
         if built is None:
-            from classifier.dataset import read_examples
-
-            built = Neighbours.build(self.embedder(), read_examples(DEFAULT_DATA))
+            built = load_neighbours(self.embedder())
             with self._lock:
                 self._neighbours = built
         return built
@@ -155,7 +163,16 @@ class Classifier:
                            neighbours=tuple(self.neighbours().nearest(e.vector, k)))
 
 
-_LEVELS = np.linspace(0.0, 1.0, 257)
+
+def load_neighbours(embedder: TextEmbedder, path: Path = DEFAULT_NEIGHBOURS, data: Path = DEFAULT_DATA) -> Neighbours:
+    """The committed neighbour index, or (missing, altered or stale: logged) one built from `data`."""
+    try:
+        return Neighbours.load(path, embedder, data_sha256=artifact.sha256_of(data))
+    except artifact.ArtifactError as exc:
+        from classifier.dataset import read_examples
+
+        log.warning("%s; embedding the training prompts instead (seconds)", exc)
+        return Neighbours.build(embedder, read_examples(data))
 
 
 @functools.cache

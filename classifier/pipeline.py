@@ -14,7 +14,7 @@ from typing import Any
 from classifier import artifact
 from classifier.dataset import Example, read_examples
 from classifier.evaluation import EvalReport, calibrated, evaluate
-from classifier.model import DEFAULT_DATA, FORMAT_VERSION, Classifier, Weights
+from classifier.model import DEFAULT_DATA, DEFAULT_NEIGHBOURS, FORMAT_VERSION, Classifier, Weights
 from classifier.progress import step
 from classifier.request import TextEmbedder
 from classifier.scorer import quantile_grid
@@ -88,6 +88,18 @@ def default_embedder() -> TextEmbedder:
     return StaticEmbedder.load()
 
 
+def write_neighbours(embedder: TextEmbedder | None = None, path: Path = DEFAULT_NEIGHBOURS) -> str:
+    """The explainer's index of the committed training prompts (`classifier.neighbours`); its sha256."""
+    from classifier.neighbours import Neighbours
+
+    step(f"embedding the training prompts of {DEFAULT_DATA.name} for the explainer's index")
+    with one_blas_thread():
+        index = Neighbours.build(embedder or default_embedder(), read_examples(DEFAULT_DATA))
+    digest = index.save(path, data_sha256=artifact.sha256_of(DEFAULT_DATA))
+    step(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, sha256 {digest})")
+    return digest
+
+
 def embedder_meta(embedder: TextEmbedder) -> dict[str, Any]:
     meta = getattr(embedder, "meta", {}) or {}
     scalars = {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
@@ -148,4 +160,6 @@ def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT,
     write_model_card(output / "MODEL_CARD.md", examples=examples, used=used, report=report, chosen=chosen,
                      ordinal=ordinal, sha256=digest, seconds=seconds, folds=folds, latency=latency)
     step(f"wrote {path} (sha256 {digest}) in {seconds:.1f}s")
+    if output.resolve() == DEFAULT_OUTPUT.resolve():  # the shipped explainer's index goes with the shipped head
+        write_neighbours(embedder)
     return TrainResult(artifact=path, sha256=digest, report=report, seconds=seconds)

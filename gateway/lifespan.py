@@ -129,7 +129,10 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         _start_tracing(services, policy, holder)
         metrics.read_inflight_from(lambda: {s.spec.id: s.in_flight for s in holder.current.registry})
         services.breakers.subscribe(metrics.breaker_changed)
-        services.classifier = services.explainer = await classifier_task
+        classifier = await classifier_task
+        if classifier is not None and services.embedder is not None:  # one table: the explainer embeds with it
+            classifier = classifier.with_embedder(services.embedder)
+        services.classifier = services.explainer = classifier
         services.learning = build_learner(holder, redis, metrics)
         app.state.holder, app.state.metrics = holder, metrics
         app.state.service = GatewayService(services, holder)
