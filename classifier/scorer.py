@@ -10,7 +10,9 @@ quantile grids), averaged, returned as a logit so the calibration maps apply unc
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +27,25 @@ def quantile_grid(values: np.ndarray) -> np.ndarray:
 def cdf(grid: np.ndarray, x: np.ndarray | float) -> np.ndarray:
     """Share of the training rows below x (linear between the stored quantiles)."""
     out: np.ndarray = np.asarray(np.interp(x, grid, np.linspace(0.0, 1.0, len(grid))))
+    return out
+
+
+def interp(x: float, xs: Sequence[float], ys: Sequence[float]) -> float:
+    """`float(np.interp(x, xs, ys))` for one x, to the last bit, without numpy's per-call overhead
+    (numpy's rule: the last grid point at or below x, its value when x is on it, else the slope to the next)."""
+    if x < xs[0]:
+        return ys[0]
+    if x > xs[-1]:
+        return ys[-1]
+    j = bisect_right(xs, x) - 1
+    if j == len(xs) - 1 or xs[j] == x:
+        return ys[j]
+    slope = (ys[j + 1] - ys[j]) / (xs[j + 1] - xs[j])
+    out = slope * (x - xs[j]) + ys[j]
+    if math.isnan(out):  # numpy's fallback: from the other end, then the flat value
+        out = slope * (x - xs[j + 1]) + ys[j + 1]
+        if math.isnan(out) and ys[j] == ys[j + 1]:
+            out = ys[j]
     return out
 
 
@@ -53,17 +74,23 @@ class RankBlend:
     head: Linear
     head_grid: np.ndarray  # quantiles of the head's value on the training rows
     length_grid: np.ndarray  # quantiles of log1p(chars) on the training rows
+    _grids: tuple[tuple[float, ...], tuple[float, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:  # the grids as Python floats, for `one`
+        object.__setattr__(self, "_grids", (tuple(self.head_grid.tolist()), tuple(self.length_grid.tolist())))
 
     def __call__(self, vectors: np.ndarray, log_chars: np.ndarray) -> np.ndarray:
         return logit((cdf(self.head_grid, self.head(vectors, log_chars)) + cdf(self.length_grid, log_chars)) / 2)
 
     def one(self, vector: np.ndarray, log_chars: float) -> float:
-        u = float(np.interp(self.head.one(vector, log_chars), self.head_grid, _LEVELS))
-        r = float(np.interp(log_chars, self.length_grid, _LEVELS))
+        head_grid, length_grid = self._grids
+        u = interp(self.head.one(vector, log_chars), head_grid, LEVELS)
+        r = interp(log_chars, length_grid, LEVELS)
         p = min(1 - 1e-4, max(1e-4, (u + r) / 2))
         return math.log(p / (1 - p))
 
 
-_LEVELS = np.linspace(0.0, 1.0, GRID)
+LEVELS = tuple(np.linspace(0.0, 1.0, GRID).tolist())
+"""The CDF's value at each stored quantile."""
 
 Scorer = Linear | RankBlend

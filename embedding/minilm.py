@@ -56,6 +56,20 @@ def _gelu(x: Matrix) -> Matrix:
     return 0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))
 
 
+def length_groups(lengths: npt.NDArray[np.int64], *, waste: float = 0.25) -> list[npt.NDArray[np.int64]]:
+    """Row indices grouped by token count, longest first: a group pads each row by at most `waste` of
+    its longest (a padded position costs as much as a real token in every layer, so one long text no
+    longer makes every short one in the batch as dear as itself)."""
+    order = np.argsort(-lengths, kind="stable")
+    groups: list[npt.NDArray[np.int64]] = []
+    start = 0
+    for end in range(1, len(order) + 1):
+        if end == len(order) or lengths[order[end]] < (1 - waste) * lengths[order[start]]:
+            groups.append(np.sort(order[start:end]))
+            start = end
+    return groups
+
+
 class MiniLM:
     """Blocking encoder: `encode(texts)` -> (n, 384) float32, rows L2-normalised."""
 
@@ -113,6 +127,13 @@ class MiniLM:
         batch = self._tokenizer.encode_batch([t[:_MAX_CHARS] for t in texts])
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.float32)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for rows in length_groups(mask.sum(axis=1).astype(np.int64)):
+            seq = max(1, int(mask[rows].sum(axis=1).max()))  # the group's longest: the rest is padding for all
+            out[rows] = self._pool(ids[rows, :seq], mask[rows, :seq])
+        return out
+
+    def _pool(self, ids: npt.NDArray[np.int64], mask: Matrix) -> Matrix:
         hidden = self.forward(ids, mask)
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
