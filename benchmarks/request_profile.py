@@ -100,7 +100,7 @@ async def run(args: argparse.Namespace, policy: Path) -> None:
     app = create_app(Settings(policy_path=policy, policy_watch_s=0, environ=env))
     semantic = args.path == "semantic"
     model, conc = ("semantic-0ms", 16) if semantic else ("mock-0ms", 1)
-    texts = questions()[args.skip:args.skip + args.requests] if semantic else ["Say hello"] * args.requests
+    texts = questions()[args.skip:args.skip + args.requests] if semantic else [args.text] * args.requests
     async with app.router.lifespan_context(app):
         await drive(app, ["Say hello"] * 50, "mock-0ms", 1)
         if semantic:
@@ -134,6 +134,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", choices=("auto", "semantic"), default="auto")
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--text", default="Say hello", help="auto: the prompt (default: the peer bench's)")
     parser.add_argument("--skip", type=int, default=0, help="semantic: start this far into the questions")
     parser.add_argument("--mock-port", type=int, default=18030)
     parser.add_argument("--profile", action="store_true")

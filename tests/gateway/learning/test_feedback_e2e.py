@@ -69,7 +69,8 @@ def _feedback(gw: GatewayProcess, body: dict[str, Any], tenant: str = "acme") ->
 
 
 def _route(gw: GatewayProcess, content: str, tenant: str = "acme") -> httpx.Response:
-    # a replica's first decision also embeds the explainer's training prompts (20 s on a busy 2-core box)
+    # a replica's first decision also loads the explainer's index (well under a second; it used to embed
+    # the 17,430 training prompts, 20 s on a busy 2-core box): the generous timeout stays
     return httpx.post(gw.base_url + "/v1/route", timeout=90, headers={"authorization": f"Bearer {KEYS[tenant]}"},
                       json={"model": "auto", "messages": [{"role": "user", "content": content}]})
 

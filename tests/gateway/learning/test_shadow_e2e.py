@@ -42,7 +42,8 @@ def test_verdicts_arrive_off_the_response_path_and_change_the_route(
     gw = gateway_factory(shadow_policy(sim.base_url))
     client = openai.OpenAI(base_url=gw.base_url + "/v1", api_key="anything", max_retries=0)
     route = {"model": "learn", "messages": [{"role": "user", "content": PROMPT + " and a lighthouse"}]}
-    # the first decision also embeds the explainer's training prompts (20 s on a busy 2-core box)
+    # the first decision also loads the explainer's index (well under a second; it used to embed the
+    # 17,430 training prompts, 20 s on a busy 2-core box): the generous timeout stays
     assert httpx.post(gw.base_url + "/v1/route", json=route, timeout=90).json()["chain"][0] == "local-small"
     started = time.monotonic()
     raw = client.chat.completions.with_raw_response.create(model="learn",
@@ -101,7 +102,8 @@ def test_a_streamed_answer_is_judged_after_its_stream_completed(
     strong, judge = _calls(paced_sim, STRONG), _calls(paced_sim, f"judge-prefers-{STRONG}")
     client = openai.OpenAI(base_url=gw.base_url + "/v1", api_key="anything", max_retries=0)
     route = {"model": "learn", "messages": [{"role": "user", "content": PROMPT + " and a lighthouse"}]}
-    # the first decision also embeds the explainer's training prompts (20 s on a busy 2-core box)
+    # the first decision also loads the explainer's index (well under a second; it used to embed the
+    # 17,430 training prompts, 20 s on a busy 2-core box): the generous timeout stays
     assert httpx.post(gw.base_url + "/v1/route", json=route, timeout=90).json()["chain"][0] == "local-small"
     started = time.monotonic()
     with client.chat.completions.with_streaming_response.create(
