@@ -99,7 +99,7 @@ async def run(args: argparse.Namespace, policy: Path) -> None:
            "TURNOUT_REDIS_URL": os.environ.get("TURNOUT_REDIS_URL", "redis://127.0.0.1:6379/0")}
     app = create_app(Settings(policy_path=policy, policy_watch_s=0, environ=env))
     semantic = args.path == "semantic"
-    model, conc = ("semantic-0ms", 16) if semantic else ("mock-0ms", 1)
+    model, conc = ("semantic-0ms", args.concurrency or 16) if semantic else ("mock-0ms", args.concurrency or 1)
     texts = questions()[args.skip:args.skip + args.requests] if semantic else [args.text] * args.requests
     async with app.router.lifespan_context(app):
         await drive(app, ["Say hello"] * 50, "mock-0ms", 1)
@@ -120,6 +120,8 @@ async def run(args: argparse.Namespace, policy: Path) -> None:
         cpu = user + system
         if args.callgrind:
             callgrind("off")
+        cache = app.state.holder.current.cache
+        stats = cache.stats.as_dict() if cache is not None else {}
         if profiler is not None:
             import pstats
 
@@ -128,6 +130,8 @@ async def run(args: argparse.Namespace, policy: Path) -> None:
     print(f"path {args.path}: {len(texts)} requests, {cpu * 1000 / max(1, len(texts)):.3f} ms CPU/request, "
           f"({user * 1000 / max(1, len(texts)):.3f} user + {system * 1000 / max(1, len(texts)):.3f} system), "
           f"{wall * 1000 / max(1, len(texts)):.3f} ms wall/request, {statuses}")
+    if semantic:  # counted since start-up (the warm-up's 50 questions included)
+        print({k: v for k, v in stats.items() if v})
 
 
 def main() -> int:
@@ -135,6 +139,7 @@ def main() -> int:
     parser.add_argument("--path", choices=("auto", "semantic"), default="auto")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--text", default="Say hello", help="auto: the prompt (default: the peer bench's)")
+    parser.add_argument("--concurrency", type=int, default=0, help="default: 16 (semantic), 1 (auto)")
     parser.add_argument("--skip", type=int, default=0, help="semantic: start this far into the questions")
     parser.add_argument("--mock-port", type=int, default=18030)
     parser.add_argument("--profile", action="store_true")

@@ -1,10 +1,12 @@
 """The gateway's vector indexes, one per partition: loaded lazily, synced from the store's change log.
 
 Every semantic lookup first applies the partition's new changes (one small round trip), so an
-entry written by another replica is found on the next lookup. Loading a whole partition can take
-longer than a lookup's budget: it runs as a background task that the lookup waits for only as
-long as its budget allows (meanwhile lookups in that partition are semantic misses). Only the most
-recently used partitions stay in memory.
+entry written by another replica is found on the next lookup. Concurrent lookups of a partition
+share round trips: one that finds a sync begun after it arrived has completed need not make its own
+(16 lookups at once cost two round trips, not sixteen in a row behind the partition's lock).
+Loading a whole partition can take longer than a lookup's budget: it runs as a background task that
+the lookup waits for only as long as its budget allows (meanwhile lookups in that partition are
+semantic misses). Only the most recently used partitions stay in memory.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class PartitionIndexes:
         self._max = max_partitions
         self._indexes: OrderedDict[str, VectorIndex] = OrderedDict()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._syncs: dict[str, tuple[int, int]] = {}
+        """Partition -> (syncs begun, the number of the last one completed)."""
         self._loading: dict[str, asyncio.Task[VectorIndex]] = {}
 
     def __len__(self) -> int:
@@ -38,10 +42,17 @@ class PartitionIndexes:
         index = self._indexes.get(partition)
         if index is not None and index.dimension == dimension:
             lock = self._locks.setdefault(partition, asyncio.Lock())
+            need = self._syncs.get(partition, (0, 0))[0] + 1  # a sync begun after this lookup arrived
             async with lock:
+                begun, done = self._syncs.get(partition, (0, 0))
+                if done >= need and self._indexes.get(partition) is index:
+                    self._indexes.move_to_end(partition)
+                    return index  # a sync that began after we arrived has applied the log
+                self._syncs[partition] = (begun + 1, done)
                 changes = await self._store.changes(partition, index.cursor)
                 if not changes.reload:
                     self._apply(index, changes)
+                    self._syncs[partition] = (self._syncs[partition][0], begun + 1)
                     self._indexes.move_to_end(partition)
                     return index
             self._indexes.pop(partition, None)  # its log was trimmed past us: load it again
@@ -72,6 +83,7 @@ class PartitionIndexes:
             lock = self._locks.get(old)
             if lock is not None and not lock.locked():
                 del self._locks[old]
+                self._syncs.pop(old, None)
 
     def add_local(self, partition: str, key: str, query: str, vector: Vector) -> None:
         """Our own write, visible here at once (the log replays it harmlessly)."""
