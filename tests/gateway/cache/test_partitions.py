@@ -69,3 +69,32 @@ async def test_slow_first_load_does_not_hold_up_lookups() -> None:
     second = await reader.lookup(chat("what is redis"))
     assert second.status == "hit-semantic"
     await reader.aclose()
+
+
+class CountingStore(MemoryStore):
+    """The in-process store with a log read that takes a while and is counted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def changes(self, partition: str, cursor: str | None) -> Changes:
+        if cursor is not None:
+            self.reads += 1
+            await asyncio.sleep(0.02)
+        return await super().changes(partition, cursor)
+
+
+async def test_concurrent_lookups_share_log_reads_and_still_see_earlier_writes() -> None:
+    store = CountingStore()
+    reader, writer = replica(store), replica(store)
+    no_cache = CacheDirectives(no_cache=True)
+    await writer.store(await writer.lookup(chat("entry 0", directives=no_cache)), answer("a"))
+    assert (await reader.lookup(chat("entry 0!"))).status == "hit-semantic"  # loads the index
+    store.reads = 0
+    results = await asyncio.gather(*(reader.lookup(chat(f"question {i}")) for i in range(16)))
+    assert all(r.status == "miss" for r in results)
+    assert store.reads <= 2  # not one per lookup, in a row
+    await writer.store(await writer.lookup(chat("entry 1", directives=no_cache)), answer("b"))
+    later = await asyncio.gather(*(reader.lookup(chat("Entry 1!")) for _ in range(8)))
+    assert all(r.status == "hit-semantic" for r in later)  # written before they began: seen by all
