@@ -11,9 +11,14 @@ reload of the policy's `classifier:` section). Then for each feedback share f (1
 3. APGR on that remainder of: the learned score, the cold-start score (`learned.prior`, the same
    response), prompt length, and random (0.5 in expectation).
 
-Each (family, share, seed) is its own alias, so the rows never mix. The method, fixed before the final
-figures: the blend is chosen on dev seeds 100-102; the reported figures are seeds 1-5 (the mean, and on
-how many seeds the learned score beats each baseline). Run with `.venv/bin/python
+Each (family, share, seed) is its own alias, so the rows never mix.
+
+Selection rule (written and committed before any seed 1-5 figure of the candidates was looked at):
+candidate learners are compared on dev seeds 100-102 only. The winner is the candidate with the
+highest mean over the three families of (learned APGR at 10% - max(cold start, length)), each term
+the mean over the dev seeds; a candidate within 0.005 of the best loses to a simpler one. The final
+seeds 1-5 are then run once, after, and reported as they come out (the mean per share, and on how
+many seeds the learned score beats each baseline), wins and losses alike. Run with `.venv/bin/python
 benchmarks/learning_replay.py [--families crux,math_l5,mmlupro] [--seeds 1,2,3,4,5] [--png FILE]`.
 """
 
