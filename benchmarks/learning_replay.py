@@ -44,6 +44,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.learning.apgr import apgr  # noqa: E402
+from gateway.learning.head import MIN_FIT_ROWS  # noqa: E402
+from gateway.learning.index import FIT_ROWS  # noqa: E402
 from simulator.config import SimModel, SimulatorConfig  # noqa: E402
 from simulator.process import start_simulator  # noqa: E402
 
@@ -145,8 +147,12 @@ def replay(client: httpx.Client, family: Family, share: float, seed: int) -> dic
         scores = {"cheap": family.cheap[i], "strong": family.strong[i]}
         client.post("/v1/feedback", json={"request_id": reply.headers["x-request-id"], "scores": scores}
                     ).raise_for_status()
+    fitted = min(k, FIT_ROWS) if k >= MIN_FIT_ROWS else 0
     deadline = time.monotonic() + 30
-    while client.get("/admin/learning").json()[alias]["rows"] < k and time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # the rows synced and the alias's head refitted on them
+        report = client.get("/admin/learning").json()[alias]
+        if report["rows"] >= k and report["head"]["rows"] >= fitted:
+            break
         time.sleep(0.1)
     learned, prior = [], []
     for i in rest:
@@ -215,7 +221,7 @@ def main() -> int:
     gateway = start_gateway(path, port, workdir / "gateway.log")
     results: Results = {}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
             for family in families:
                 serve_cold_start(client, path, sim.base_url, aliases, family.name)
                 for share in shares:
