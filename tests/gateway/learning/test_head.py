@@ -108,3 +108,23 @@ def test_the_cross_validated_fit_is_a_closed_form_on_arrays() -> None:
                 rng.normal(size=(n, 8)).astype(np.float32), labels)
     head = CrossValidated().fit(rows)
     assert head is not None and head.features == ("cold",) and head.w_cold > 0
+
+
+async def test_a_sync_refits_the_head_and_the_report_shows_it() -> None:
+    from gateway.learning.config import LearningPolicy
+    from gateway.learning.learner import Learner
+    from gateway.learning.store import MemoryStore
+    from router.policy import AliasPolicy, RouterPolicy
+
+    learning = LearningPolicy.model_validate({"enabled": True, "routes": {"*": {}}})
+    router = RouterPolicy.model_validate({"default_model": "cheap", "aliases": {
+        "auto": AliasPolicy.model_validate({"tiers": {1: ["cheap"], 3: ["strong"]}})}})
+    store = MemoryStore(max_rows=100)
+    learner = Learner(policy=lambda: (learning, router, {}), store=store)
+    rng = np.random.default_rng(6)
+    for i in range(MIN_FIT_ROWS + 5):
+        await store.append(_row(_unit(rng), i % 2 == 0, prior=float(i % 2 == 0)))
+    await learner.sync_once()
+    head = learner.report()["auto"]["head"]
+    assert head["rows"] == MIN_FIT_ROWS + 5 and head["features"][0] == "cold"
+    assert learner.indexes["auto"].prior_of(1.0, 100) > learner.indexes["auto"].prior_of(0.0, 100)
