@@ -23,7 +23,8 @@ WEAK_SOURCE = "difficulty"  # rows labelled by benchmark difficulty, not by outc
 
 
 class DatasetError(ValueError):
-    """A labelled row that cannot be used; the message names the file and line."""
+    """Labelled data that cannot be used: a bad row (the message names the file and line), or a set
+    with a single task family."""
 
 
 @dataclass(frozen=True, slots=True)

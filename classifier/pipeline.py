@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from classifier import artifact
-from classifier.dataset import Example, read_examples
+from classifier.dataset import DatasetError, Example, read_examples
 from classifier.evaluation import EvalReport, calibrated, evaluate
 from classifier.model import DEFAULT_DATA, FORMAT_VERSION, Classifier, Weights
 from classifier.outcomes import read_outcome_rows
@@ -75,6 +75,9 @@ class DataSpec:
             examples = kept
         if not examples:
             raise ValueError("no training rows: pass --data or keep the default data set")
+        if len({e.group for e in examples}) < 2:
+            raise DatasetError(f"one task family ({examples[0].group}) cannot be trained on: every family is "
+                               "held out in turn, so add the committed data (drop --no-default-data) or --data")
         return examples, used
 
 

@@ -151,3 +151,9 @@ def test_the_cli_refuses_bad_rows_in_one_line_and_never_the_shipped_directory(tm
     assert done.stderr.strip().splitlines() == [
         f"classifier train: {rows}:1: its vector has 384 dimensions, the embedder 256, and it has no prompt to "
         "embed again: export rows with learning.keep_prompts on"]
+    rows = write(tmp_path / "rows.jsonl", [exported("Prove it.", 0.0), exported("Hello.", 1.0)])
+    done = subprocess.run([*command, "--output", str(tmp_path / "out"), "--no-default-data"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "classifier train: one task family (operator:auto) cannot be trained on: every family is held out in "
+        "turn, so add the committed data (drop --no-default-data) or --data"], done.stderr
