@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -101,7 +102,7 @@ def _learn(gw: GatewayProcess) -> None:
         for content, cheap in ((proof(theorem), 0.0), (poem(subject), 1.0)):
             raw = client.chat.completions.with_raw_response.create(
                 model="auto", messages=[{"role": "user", "content": content}])
-            rated = httpx.post(gw.base_url + "/v1/feedback", timeout=10, json={
+            rated = httpx.post(gw.base_url + "/v1/feedback", timeout=30, json={
                 "request_id": raw.headers["x-request-id"], "scores": {CHEAP: cheap, STRONG: 1.0}})
             assert rated.status_code == 200 and rated.json()["status"] == "recorded", rated.text
 
@@ -109,7 +110,11 @@ def _learn(gw: GatewayProcess) -> None:
 def _learning_metrics(gw: GatewayProcess, rows: list[dict[str, Any]]) -> None:
     """Item 5's series on the gateway that learned: feedback and rows received, predicted vs observed
     need (the rows' served scores vs their labels), threshold and strong share as `/admin/learning` says."""
-    text = httpx.get(gw.base_url + "/metrics", timeout=10).text
+    deadline = time.monotonic() + 15  # the replica reads new rows every sync_interval_s
+    text = httpx.get(gw.base_url + "/metrics", timeout=30).text
+    while _metric(text, 'turnout_outcome_rows_total{source="feedback"}') < len(rows) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        text = httpx.get(gw.base_url + "/metrics", timeout=30).text
     assert _metric(text, 'turnout_feedback_total{result="recorded"}') == len(rows)
     assert _metric(text, 'turnout_outcome_rows_total{source="feedback"}') == len(rows)
     assert _metric(text, 'turnout_outcome_rows_total{source="shadow"}') == 0
@@ -117,7 +122,7 @@ def _learning_metrics(gw: GatewayProcess, rows: list[dict[str, Any]]) -> None:
     assert _metric(text, 'turnout_router_need{alias="auto",kind="observed"}') == pytest.approx(0.5)
     predicted = sum(r["predicted"] for r in rows) / len(rows)
     assert _metric(text, 'turnout_router_need{alias="auto",kind="predicted"}') == pytest.approx(predicted, abs=1e-6)
-    report = httpx.get(gw.base_url + "/admin/learning", timeout=10).json()["auto"]
+    report = httpx.get(gw.base_url + "/admin/learning", timeout=30).json()["auto"]
     assert _metric(text, 'turnout_router_threshold{alias="auto"}') == report["threshold"] == 0.5
     assert _metric(text, 'turnout_router_strong_share{alias="auto"}') == pytest.approx(report["strong_share"])
     assert 0.0 <= report["strong_share"] <= 1.0
