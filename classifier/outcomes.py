@@ -46,10 +46,11 @@ def example_from_outcome_row(row: Mapping[str, Any], *, dimension: int, weight: 
     alias = str(row.get("alias", "auto"))
     prompt = row.get("prompt")
     messages = ({"role": "user", "content": prompt},) if isinstance(prompt, str) and prompt else ()
-    vector: np.ndarray | None = _vector(row)
-    if vector is not None and vector.shape[0] != dimension:
+    stored = _vector(row)
+    vector: np.ndarray | None = stored
+    if stored.shape[0] != dimension:
         if not messages:
-            raise DatasetError(f"its vector has {vector.shape[0]} dimensions, the embedder {dimension}, and it "
+            raise DatasetError(f"its vector has {stored.shape[0]} dimensions, the embedder {dimension}, and it "
                                "has no prompt to embed again: export rows with learning.keep_prompts on")
         vector = None  # the request embedding changed since: embed the kept prompt again
     return Example(messages=messages, tier=tier_from_outcomes([outcomes[cheap], None, outcomes.get(strong)]),
