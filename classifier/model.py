@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from classifier import artifact
-from classifier.neighbours import Neighbour, Neighbours
+from classifier.neighbours import Neighbour, Neighbours, TrainingPrompts
 from classifier.ordinal import Ordinal
 from classifier.request import TextEmbedder, embed_requests
 from classifier.scorer import Linear, RankBlend, Scorer
@@ -85,20 +85,22 @@ class Classifier:
     """Scores a chat request from its embedding. Build once, call per request."""
 
     def __init__(self, *, weights: Weights, meta: Mapping[str, Any] | None = None,
-                 embedder: TextEmbedder | None = None) -> None:
+                 embedder: TextEmbedder | None = None, training_prompts: TrainingPrompts | None = None) -> None:
         self._w = weights
         self.meta: Mapping[str, Any] = dict(meta or {})
         self._embedder = embedder
-        self._neighbours: Neighbours | None = None
+        # what `explain` draws the nearest prompts from: another classifier's, to share it
+        self.training_prompts = training_prompts or TrainingPrompts()
         self._lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: Path, *, expected_sha256: str | None = None,
-                  embedder: TextEmbedder | None = None) -> Classifier:
+    def from_file(cls, path: Path, *, expected_sha256: str | None = None, embedder: TextEmbedder | None = None,
+                  training_prompts: TrainingPrompts | None = None) -> Classifier:
         """Load a verified artifact (raises ArtifactError when the hash or format does not match)."""
         arrays, meta = artifact.load(path, expected_sha256)
         try:
-            return cls(weights=Weights.from_arrays(arrays, meta), meta=meta, embedder=embedder)
+            return cls(weights=Weights.from_arrays(arrays, meta), meta=meta, embedder=embedder,
+                       training_prompts=training_prompts)
         except (KeyError, ValueError, TypeError) as exc:
             raise artifact.ArtifactError(f"classifier artifact {path} is incomplete: {exc}") from exc
 
@@ -135,16 +137,12 @@ class Classifier:
         return w.ordinal.probabilities(w.scorer.one(embedding.vector, math.log1p(embedding.prompt_chars)))
 
     def neighbours(self) -> Neighbours:
-        """The embedded training prompts, built on first use (about a second)."""
-        with self._lock:
-            built = self._neighbours
-        if built is None:
+        """The embedded training prompts, built on first use (about a second) or shared (`training_prompts`)."""
+        def build() -> Neighbours:
             from classifier.dataset import read_examples
 
-            built = Neighbours.build(self.embedder(), read_examples(DEFAULT_DATA))
-            with self._lock:
-                self._neighbours = built
-        return built
+            return Neighbours.build(self.embedder(), read_examples(DEFAULT_DATA))
+        return self.training_prompts.neighbours(build)
 
     def explain(self, messages: Sequence[Mapping[str, Any]], *, embedding: RequestEmbedding | None = None,
                 k: int = 3) -> Explanation:

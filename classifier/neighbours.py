@@ -6,7 +6,8 @@ embeds every committed training prompt (about a second), and a lookup is a dot p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -67,3 +68,19 @@ class Neighbours:
             out.append(Neighbour(prompt=text[:SNIPPET] + ("..." if len(text) > SNIPPET else ""), family=e.group,
                                  source=e.source, similarity=round(float(sims[i]), 3), outcome=outcome_text(e)))
         return out
+
+
+class TrainingPrompts:
+    """The committed training prompts' `Neighbours`, built on first use (embedding 17,430 prompts takes a
+    second idle, tens of seconds on a loaded box) and shared by every classifier a process loads: they
+    explain with the same prompts, so a reloaded artifact does not embed them again."""
+
+    def __init__(self) -> None:
+        self._built: Neighbours | None = None
+        self._lock = threading.Lock()
+
+    def neighbours(self, build: Callable[[], Neighbours]) -> Neighbours:
+        with self._lock:  # one build: a concurrent caller waits for it
+            if self._built is None:
+                self._built = build()
+            return self._built
