@@ -8,26 +8,30 @@ Records: a plain answer, a fallback after a timeout with a stream, a cache hit (
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 from gateway.metrics import PrometheusMetrics
-from gateway.record import AttemptRecord, RequestRecord
+from gateway.record import RequestRecord
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' record builder
+from tests.gateway.records import routed_record
 
 MODELS = ["local-small", "local-medium", "claude-sim", "gpt-4o-mini", "gpt-4o"]
 
 
 def records() -> list[RequestRecord]:
-    plain = RequestRecord(request_id="a", endpoint="chat", route="auto", model="local-small", tier=1, task="chat",
-                          cache="miss", attempts=(AttemptRecord("local-small", "ok", 40.0),), tokens_in=120,
+    plain = routed_record(request_id="a", endpoint="chat", route="auto", model="local-small", tier=1, task="chat",
+                          cache="miss", attempts=[("local-small", "ok", 40.0)], tokens_in=120,
                           tokens_out=80, cost_usd=0.00002, latency_ms=45.0, upstream_ms=42.0, classifier_ms=1.5)
-    fallback = RequestRecord(
+    fallback = routed_record(
         request_id="b", endpoint="chat", route="auto", model="claude-sim", tier=2, task="code", stream=True,
-        cache="miss", attempts=(AttemptRecord("local-medium", "UpstreamTimeout", 900.0),
-                                AttemptRecord("claude-sim", "ok", 700.0)),
-        fallbacks=(("local-medium", "claude-sim", "UpstreamTimeout"),), tokens_in=900, tokens_out=400,
+        cache="miss", attempts=[("local-medium", "UpstreamTimeout", 900.0), ("claude-sim", "ok", 700.0)],
+        tokens_in=900, tokens_out=400,
         cost_usd=0.0087, latency_ms=1605.0, ttft_ms=1100.0, upstream_ms=1600.0, classifier_ms=2.0, uncertain=True)
-    hit = RequestRecord(request_id="c", endpoint="chat", route="auto", model="local-small", tier=1, task="chat",
-                        cache="hit-semantic", cache_similarity=0.95, latency_ms=4.0, classifier_ms=1.0)
+    hit = RequestRecord(request_id="c", endpoint="chat", route="auto", cached_model="local-small",
+                        cache="hit-semantic", cache_similarity=0.95, latency_ms=4.0)
     return [plain, fallback, hit]
 
 

@@ -16,14 +16,18 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-from gateway.record import AttemptRecord, RequestRecord
 from gateway.tracing.build import build_tracing
 from gateway.tracing.policy import TracingPolicy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' record builder
+from tests.gateway.records import routed_record
 
 HEADERS = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
 BODY = {"model": "auto", "messages": [{"role": "user", "content": "hello " * 50}]}
@@ -44,16 +48,15 @@ class _Sink(BaseHTTPRequestHandler):
 def one(tracing: Any, fallback: bool) -> tuple[float, float]:
     """(ms before the answer: `begin` and `answered`; ms after it is written: `observe`)."""
     started = time.perf_counter_ns()
-    record = RequestRecord(request_id="r", endpoint="chat", route="auto", model="local-medium", tier=2,
-                           tokens_in=120, tokens_out=80, cache="miss", chain=("local-small", "local-medium"))
+    now = time.time()
+    record = routed_record(request_id="r", endpoint="chat", route="auto", model="local-medium", tier=2,
+                           tokens_in=120, tokens_out=80, cache="miss", chain=("local-small", "local-medium"),
+                           attempts=[("local-small", "UpstreamTimeout", 30.0, now - 0.02),
+                                     ("local-medium", "ok", 20.0, now)] if fallback
+                           else [("local-medium", "ok", 20.0, now)])
     record.trace = tracing.begin(HEADERS, BODY)
     record.trace.answered(ANSWER)
     answered = time.perf_counter_ns()
-    now = time.time()
-    record.attempts = ((AttemptRecord("local-small", "UpstreamTimeout", 30.0, None, now - 0.02),
-                        AttemptRecord("local-medium", "ok", 20.0, None, now)) if fallback
-                       else (AttemptRecord("local-medium", "ok", 20.0, None, now),))
-    record.fallbacks = (("local-small", "local-medium", "UpstreamTimeout"),) if fallback else ()
     tracing.observe(record)
     return (answered - started) / 1e6, (time.perf_counter_ns() - answered) / 1e6
 

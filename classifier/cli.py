@@ -20,11 +20,25 @@ def _fold_count(text: str) -> int:
     return folds
 
 
+def _share(text: str) -> float:
+    share = float(text)
+    if not 0.0 < share < 1.0:
+        raise argparse.ArgumentTypeError("a share strictly between 0 and 1")
+    return share
+
+
 def _data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, action="append", default=[], metavar="JSONL",
                         help="extra labelled JSONL(.gz): prompt or messages plus tier or per-model outcomes "
                              "(repeatable)")
-    parser.add_argument("--ladder", help="cheap,mid,strong model names for rows labelled by `outcomes`")
+    parser.add_argument("--outcomes", type=Path, action="append", default=[], metavar="JSONL",
+                        help="outcome rows written by `turnout learning export` (repeatable): trained on their "
+                             "stored request embeddings, labelled along their alias's ladder; prompts are not "
+                             "needed (learning.keep_prompts)")
+    parser.add_argument("--outcomes-share", type=_share, default=0.5, metavar="S",
+                        help="the share of the fit's weight the --outcomes rows carry against the task families "
+                             "of the other data (default 0.5: half of it is your own traffic)")
+    parser.add_argument("--ladder", help="cheap,mid,strong model names for --data rows labelled by `outcomes`")
     parser.add_argument("--no-default-data", action="store_true",
                         help="leave out the committed training set (classifier/data/routing.jsonl.gz)")
     parser.add_argument("--routerdc", type=Path, metavar="DIR",
@@ -46,18 +60,27 @@ def _spec(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     if ladder is not None and len(ladder) != 3:
         raise SystemExit("--ladder needs three comma-separated model names: cheap,mid,strong")
     return DataSpec(default_data=not args.no_default_data, extra=tuple(args.data), ladder=ladder,
-                    routerdc_root=args.routerdc, exclude_groups=tuple(args.exclude_group))
+                    routerdc_root=args.routerdc, exclude_groups=tuple(args.exclude_group),
+                    outcomes=tuple(args.outcomes), outcome_share=args.outcomes_share)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from classifier.dataset import DatasetError
     from classifier.pipeline import train
     from classifier.training import TrainConfig
 
     spec = _spec(args)
-    if spec.exclude_groups and args.output.resolve() == DEFAULT_ARTIFACT.parent.resolve():
-        raise SystemExit("--exclude-group needs an --output directory: it must not replace the shipped artifact")
-    result = train(spec, TrainConfig(head=args.head, seed=args.seed), output=args.output, folds=args.folds)
+    for flag, used in (("--exclude-group", spec.exclude_groups), ("--outcomes", spec.outcomes)):
+        if used and args.output.resolve() == DEFAULT_ARTIFACT.parent.resolve():
+            raise SystemExit(f"{flag} needs an --output directory: it must not replace the shipped artifact")
+    try:
+        result = train(spec, TrainConfig(head=args.head, seed=args.seed), output=args.output, folds=args.folds)
+    except DatasetError as exc:
+        print(f"classifier train: {exc}", file=sys.stderr)
+        return 2
     print(f"artifact {result.artifact} sha256 {result.sha256} ({result.seconds:.1f}s), head {result.report.chosen!r}")
+    print("to serve it, name it in the policy (applied on reload: POST /admin/reload, SIGHUP or the file watch):\n"
+          f"classifier:\n  artifact: {result.artifact.resolve()}\n  sha256: {result.sha256}")
     return 0
 
 
@@ -65,8 +88,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from classifier.pipeline import run_eval
     from classifier.report import render, write_curve
 
-    examples, _ = _spec(args).load()
-    report, _ = run_eval(examples, folds=args.folds)
+    spec = _spec(args)
+    examples, _ = spec.load()
+    report, _ = run_eval(examples, folds=args.folds, outcome_share=spec.outcome_share)
     print(render(report))
     write_curve(report, args.curve)
     print(f"cost/quality curve: {args.curve}")
@@ -111,11 +135,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     group = subparsers.add_parser("classifier", help="train and evaluate the learned router (complexity classifier)")
     commands = group.add_subparsers(dest="classifier_command", required=True)
 
-    train = commands.add_parser("train", help="rebuild the shipped artifact and its model card")
+    train = commands.add_parser("train", help="rebuild the shipped artifact and its model card, or retrain it "
+                                              "with exported outcome rows (--outcomes) into --output")
     _data_args(train)
     train.add_argument("--output", type=Path, default=DEFAULT_ARTIFACT.parent, help="artifact directory")
     train.add_argument("--head", help="ship this candidate head instead of the selection rule's choice "
-                                      "(with --exclude-group: only this head is fitted; default the shipped one's)")
+                                      "(with --exclude-group or --outcomes: only this head is fitted; default "
+                                      "the shipped one's)")
     train.set_defaults(func=cmd_train)
 
     evaluate = commands.add_parser("eval", help="leave-one-family-out table of every candidate, and the curve PNG")

@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+import numpy as np
+
 CORRECT = 0.5  # an outcome score at or above this counts as "the model got it right"
 WEAK_SOURCE = "difficulty"  # rows labelled by benchmark difficulty, not by outcomes along a price ladder
 
 
 class DatasetError(ValueError):
-    """A labelled row that cannot be used; the message names the file and line."""
+    """Labelled data that cannot be used: a bad row (the message names the file and line), or a set
+    with a single task family."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,12 @@ class Example:
     response_format: Mapping[str, Any] | None = None
     outcomes: Mapping[str, float] = field(default_factory=dict)
     costs: Mapping[str, float] = field(default_factory=dict)
+    ladder: tuple[str, str] | None = None
+    """(cheaper, stronger) of the alias an exported outcome row comes from (set on those rows only)."""
+    vector: np.ndarray | None = field(default=None, compare=False)
+    """The request embedding already computed (an exported outcome row's): trained on as it is."""
+    prompt_chars: int = 0
+    """The length prior's input when `vector` is given (the messages may be empty then)."""
 
     @property
     def outcome_labelled(self) -> bool:
@@ -82,6 +91,8 @@ def messages_of(row: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
 def example_from_row(row: Mapping[str, Any], *, ladder: Sequence[str] | None = None,
                      default_group: str = "operator", weight: float = 1.0) -> Example:
     """Parse one labelled row; `ladder` names the cheap, mid and strong models for `outcomes`."""
+    if "vector" in row and "cheap" in row:
+        raise DatasetError("an outcome row of `turnout learning export`: pass its file with --outcomes")
     messages = messages_of(row)
     outcomes = {str(k): float(v) for k, v in (row.get("outcomes") or {}).items() if v is not None}
     if "tier" in row:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from classifier import artifact
-from classifier.neighbours import Neighbour, Neighbours
+from classifier.neighbours import Neighbour, Neighbours, TrainingPrompts
 from classifier.ordinal import Ordinal
 from classifier.request import TextEmbedder, embed_requests
 from classifier.scorer import LEVELS, Linear, RankBlend, Scorer, interp
@@ -88,21 +88,23 @@ class Classifier:
     """Scores a chat request from its embedding. Build once, call per request."""
 
     def __init__(self, *, weights: Weights, meta: Mapping[str, Any] | None = None,
-                 embedder: TextEmbedder | None = None) -> None:
+                 embedder: TextEmbedder | None = None, training_prompts: TrainingPrompts | None = None) -> None:
         self._w = weights
         self.meta: Mapping[str, Any] = dict(meta or {})
         self._embedder = embedder
-        self._neighbours: Neighbours | None = None
+        # what `explain` draws the nearest prompts from: another classifier's, to share it
+        self.training_prompts = training_prompts or TrainingPrompts()
         self._length_grid = tuple(weights.length_grid.tolist())
         self._lock = threading.Lock()
 
     @classmethod
-    def from_file(cls, path: Path, *, expected_sha256: str | None = None,
-                  embedder: TextEmbedder | None = None) -> Classifier:
+    def from_file(cls, path: Path, *, expected_sha256: str | None = None, embedder: TextEmbedder | None = None,
+                  training_prompts: TrainingPrompts | None = None) -> Classifier:
         """Load a verified artifact (raises ArtifactError when the hash or format does not match)."""
         arrays, meta = artifact.load(path, expected_sha256)
         try:
-            return cls(weights=Weights.from_arrays(arrays, meta), meta=meta, embedder=embedder)
+            return cls(weights=Weights.from_arrays(arrays, meta), meta=meta, embedder=embedder,
+                       training_prompts=training_prompts)
         except (KeyError, ValueError, TypeError) as exc:
             raise artifact.ArtifactError(f"classifier artifact {path} is incomplete: {exc}") from exc
 
@@ -145,14 +147,9 @@ class Classifier:
 
     def neighbours(self) -> Neighbours:
         """The embedded training prompts: the committed index, loaded on first use (a fraction of a
-        second); embedded again from the training data only when the index does not match it."""
-        with self._lock:
-            built = self._neighbours
-        if built is None:
-            built = load_neighbours(self.embedder())
-            with self._lock:
-                self._neighbours = built
-        return built
+        second; embedded again from the training data only when the index does not match it), or
+        shared (`training_prompts`)."""
+        return self.training_prompts.neighbours(lambda: load_neighbours(self.embedder()))
 
     def explain(self, messages: Sequence[Mapping[str, Any]], *, embedding: RequestEmbedding | None = None,
                 k: int = 3) -> Explanation:

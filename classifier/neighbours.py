@@ -15,7 +15,8 @@ the full embeddings gives.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,19 @@ class Neighbours:
                                  family=self._label("family", row), source=self._label("source", row),
                                  similarity=round(float(sims[i]), 3), outcome=self._label("outcome", row)))
         return out
+
+
+class TrainingPrompts:
+    """The committed training prompts' `Neighbours`, loaded on first use (the committed index: a fraction
+    of a second) and shared by every classifier a process loads: they explain with the same prompts, so
+    a reloaded artifact does not load or embed them again."""
+
+    def __init__(self) -> None:
+        self._built: Neighbours | None = None
+        self._lock = threading.Lock()
+
+    def neighbours(self, build: Callable[[], Neighbours]) -> Neighbours:
+        with self._lock:  # one build: a concurrent caller waits for it
+            if self._built is None:
+                self._built = build()
+            return self._built

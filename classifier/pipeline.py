@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from classifier import artifact
-from classifier.dataset import Example, read_examples
+from classifier.dataset import DatasetError, Example, read_examples
 from classifier.evaluation import EvalReport, calibrated, evaluate
 from classifier.model import DEFAULT_DATA, DEFAULT_NEIGHBOURS, FORMAT_VERSION, Classifier, Weights
+from classifier.outcomes import read_outcome_rows
 from classifier.progress import step
 from classifier.request import TextEmbedder
 from classifier.scorer import quantile_grid
@@ -38,11 +39,17 @@ class DataSpec:
     ladder: tuple[str, ...] | None = None
     routerdc_root: Path | None = None
     exclude_groups: tuple[str, ...] = ()
+    outcomes: tuple[Path, ...] = ()
+    """Outcome rows of `turnout learning export` (`classifier.outcomes`): each brings its own embedding."""
+    outcome_share: float = 0.5
+    """The share of the fit's total weight the outcome rows carry (the task families share the rest)."""
 
     def excluded(self, group: str) -> bool:
         return any(fnmatch.fnmatchcase(group, pattern) for pattern in self.exclude_groups)
 
-    def load(self) -> tuple[list[Example], list[str]]:
+    def load(self, embedder: TextEmbedder | None = None) -> tuple[list[Example], list[str]]:
+        """The rows and a line per data file used; `embedder` (default: the shipped one) is what the
+        outcome rows' vectors must fit."""
         examples: list[Example] = []
         used: list[str] = []
         if self.default_data:
@@ -51,6 +58,11 @@ class DataSpec:
         for path in self.extra:
             examples += read_examples(path, ladder=self.ladder)
             used.append(f"{path} (sha256 {artifact.sha256_of(path)})")
+        for path in self.outcomes:
+            rows, skipped = read_outcome_rows(path, dimension=dimension_of(embedder or default_embedder()))
+            examples += rows
+            used.append(f"{path} (sha256 {artifact.sha256_of(path)}): {len(rows)} outcome rows"
+                        + (f", {skipped} without the cheaper model's outcome left out" if skipped else ""))
         if self.routerdc_root is not None:
             examples += SOURCES["routerdc"](self.routerdc_root)
             used.append(f"RouterDC scores from {self.routerdc_root}/routerdc (not redistributed)")
@@ -63,6 +75,9 @@ class DataSpec:
             examples = kept
         if not examples:
             raise ValueError("no training rows: pass --data or keep the default data set")
+        if len({e.group for e in examples}) < 2:
+            raise DatasetError(f"one task family ({examples[0].group}) cannot be trained on: every family is "
+                               "held out in turn, so add the committed data (drop --no-default-data) or --data")
         return examples, used
 
 
@@ -100,6 +115,11 @@ def write_neighbours(embedder: TextEmbedder | None = None, path: Path = DEFAULT_
     return digest
 
 
+def dimension_of(embedder: TextEmbedder) -> int:
+    dimension = getattr(embedder, "dimension", None)
+    return int(dimension) if dimension else int(embedder.encode(["dimension"]).shape[1])
+
+
 def embedder_meta(embedder: TextEmbedder) -> dict[str, Any]:
     meta = getattr(embedder, "meta", {}) or {}
     scalars = {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool)}
@@ -107,11 +127,12 @@ def embedder_meta(embedder: TextEmbedder) -> dict[str, Any]:
 
 
 def run_eval(examples: Sequence[Example], *, folds: int, embedder: TextEmbedder | None = None,
-             names: Sequence[str] | None = None, show_progress: bool = True) -> tuple[EvalReport, TrainSet]:
+             names: Sequence[str] | None = None, show_progress: bool = True,
+             outcome_share: float = 0.5) -> tuple[EvalReport, TrainSet]:
     """Every candidate's held-out figures and the selection rule's choice."""
     with one_blas_thread():
         step(f"embedding {len(examples)} training prompts")
-        data = prepare(examples, embedder or default_embedder())
+        data = prepare(examples, embedder or default_embedder(), outcome_share=outcome_share)
         return evaluate(data, names, folds=folds, show_progress=show_progress), data
 
 
@@ -126,20 +147,22 @@ def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT,
     """Compare under leave-one-family-out, fit the chosen head on all rows, calibrate it on its held-out
     values, and write the artifact, its model card and the cost/quality curve.
 
-    With `spec.exclude_groups` the candidates are not compared again: only the named head (default: the
-    shipped artifact's) is run through the held-out families (for its calibration), then fitted."""
+    With `spec.exclude_groups` or `spec.outcomes` the candidates are not compared again: only the named
+    head (default: the shipped artifact's) is run through the held-out families (for its calibration),
+    then fitted."""
     from classifier.modelcard import write_model_card
     from classifier.report import write_curve
 
     start = time.monotonic()
     embedder = embedder or default_embedder()
-    examples, used = spec.load()
+    examples, used = spec.load(embedder)
     step(f"training on {len(examples)} rows from {len(used)} data file(s)")
     names: list[str] | None = None
-    if spec.exclude_groups:
+    if spec.exclude_groups or spec.outcomes:
         head = config.head or shipped_head()
         config, names = replace(config, head=head), [head]
-    report, data = run_eval(examples, folds=folds, embedder=embedder, names=names, show_progress=show_progress)
+    report, data = run_eval(examples, folds=folds, embedder=embedder, names=names, show_progress=show_progress,
+                            outcome_share=spec.outcome_share)
     chosen = config.head or report.chosen
     ordinal = report.ordinal if chosen == report.chosen else calibrated(report.values[chosen], data, folds)[1]
     step(f"fitting {chosen!r} on all rows")

@@ -4,7 +4,9 @@ The target of a row is the chance the cheaper model of a pair is not good enough
 source's pairs (`classifier.ladders`), 1 when the cheaper model is wrong and the stronger right, 0 when
 the cheaper one is right, undefined when both are wrong (no routing signal); the row's target is the
 mean over its defined pairs and its weight shrinks with the share of pairs left undefined. Weak labels
-(`difficulty` rows, no outcomes) and operator rows with only a tier count as 1 for tier >= 2.
+(`difficulty` rows, no outcomes) and operator rows with only a tier count as 1 for tier >= 2. An
+exported outcome row (`classifier.outcomes`) is judged along its alias's ladder and brings its own
+request embedding, which is used as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from classifier.ladders import pairs_of
 from classifier.request import TextEmbedder, embed_requests
 from classifier.tasks import cue_task
 from classifier.types import Task
+from embedding import RequestEmbedding, request_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +73,39 @@ def family_balance(groups: np.ndarray) -> np.ndarray:
     return np.asarray([median / sizes[g] for g in groups.tolist()])
 
 
-def prepare(examples: Sequence[Example], embedder: TextEmbedder) -> TrainSet:
-    """Embed every example and derive its targets (see the module docstring)."""
-    sources = sorted({e.source for e in examples})
-    names = [f"{s}:{c}>{t}" for s in sources for c, t in pairs_of(s)]
+def _embeddings(examples: Sequence[Example], embedder: TextEmbedder) -> list[RequestEmbedding]:
+    """Each example's request embedding: the one it carries (an exported outcome row's), else embedded."""
+    fresh = iter(embed_requests(embedder, [e.messages for e in examples if e.vector is None]))
+    return [next(fresh) if e.vector is None else
+            RequestEmbedding(text=request_text(e.messages) if e.messages else "",
+                             vector=e.vector.astype(np.float32), prompt_chars=e.prompt_chars, turns=1)
+            for e in examples]
+
+
+def outcome_weights(weights: np.ndarray, outcome_rows: np.ndarray, share: float) -> np.ndarray:
+    """`weights` with the exported outcome rows scaled to carry `share` of the total (when there are
+    rows of both kinds): the operator's own traffic weighs that much against every task family."""
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"the outcome rows' share of the weight must be in (0, 1), not {share}")
+    mine, other = float(weights[outcome_rows].sum()), float(weights[~outcome_rows].sum())
+    if mine <= 0 or other <= 0:
+        return weights
+    scaled = weights.copy()
+    scaled[outcome_rows] *= share / (1.0 - share) * other / mine
+    return scaled
+
+
+def prepare(examples: Sequence[Example], embedder: TextEmbedder, *, outcome_share: float = 0.5) -> TrainSet:
+    """Embed every example and derive its targets (see the module docstring); exported outcome rows
+    carry `outcome_share` of the total weight."""
+    ladders = sorted({(e.source, e.ladder or ()) for e in examples})
+    names = list(dict.fromkeys(f"{s}:{c}>{t}" for s, ladder in ladders for c, t in pairs_of(s, ladder or None)))
     column = {name: i for i, name in enumerate(names)}
     pair_target = np.full((len(examples), len(names)), np.nan)
     target, share = np.zeros(len(examples)), np.zeros(len(examples))
     q_cheap, q_strong = np.full(len(examples), np.nan), np.full(len(examples), np.nan)
     for i, e in enumerate(examples):
-        pairs = pairs_of(e.source)
+        pairs = pairs_of(e.source, e.ladder)
         for cheap, strong in pairs:
             pair_target[i, column[f"{e.source}:{cheap}>{strong}"]] = _pair_outcome(e, cheap, strong)
         if pairs:
@@ -91,13 +117,15 @@ def prepare(examples: Sequence[Example], embedder: TextEmbedder) -> TrainSet:
             share[i] = len(defined) / len(values)
         else:  # weak labels and tier-only operator rows
             target[i], share[i] = float(e.tier >= 2), 1.0
-    embeddings = embed_requests(embedder, [e.messages for e in examples])
+    embeddings = _embeddings(examples, embedder)
     groups = np.asarray([e.group for e in examples])
     weights = np.asarray([e.weight for e in examples]) * share
     return TrainSet(
         vectors=np.stack([r.vector for r in embeddings]).astype(np.float32),
         log_chars=np.log1p(np.asarray([r.prompt_chars for r in embeddings], dtype=np.float64)),
-        target=target, weights=weights * family_balance(groups), groups=groups,
+        target=target, groups=groups,
+        weights=outcome_weights(weights * family_balance(groups), np.asarray([e.ladder is not None for e in examples],
+                                                                              dtype=bool), outcome_share),
         tiers=np.asarray([e.tier - 1 for e in examples]),
         outcome=np.asarray([e.outcome_labelled and bool(e.outcomes) for e in examples]),
         pair_target=pair_target, pair_names=tuple(names), q_cheap=q_cheap, q_strong=q_strong,

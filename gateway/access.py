@@ -15,6 +15,7 @@ from gateway.auth.store import bearer_token
 from gateway.auth.tenancy import Tenancy
 from gateway.guardrails.service import Guardrails
 from gateway.limits.service import Admission
+from gateway.request import ChatRequest
 from registry import ModelSpec, Tier
 
 log = logging.getLogger("turnout.access")
@@ -39,27 +40,28 @@ async def authenticate(tenancy: Tenancy, headers: Mapping[str, str]) -> Principa
     return await tenancy.keys.authenticate(bearer_token(headers.get("authorization")))
 
 
-async def admit(tenancy: Tenancy, principal: Principal, name: str, body: dict[str, Any], prompt_tokens: int, *,
-                alias: bool, specs: Mapping[str, ModelSpec]) -> Access:
-    """Route permission, rate limits and budgets, input guardrails (which may redact `body` in place).
-    `alias`: `name` is a router alias (else a model id); `specs`: the policy's models (for the cost
-    reserved against the budgets)."""
+async def admit(tenancy: Tenancy, principal: Principal, request: ChatRequest, *, alias: bool,
+                specs: Mapping[str, ModelSpec]) -> tuple[Access, ChatRequest]:
+    """Route permission, rate limits and budgets, input guardrails; returns the request as it goes on
+    (guardrails may have redacted its messages). `alias`: the request names a router alias (else a
+    model id); `specs`: the policy's models (for the cost reserved against the budgets)."""
+    name, body = request.model, request.body
     principal.check_route(name, alias=alias)
     access = Access(principal=principal)
     if tenancy.limits is not None:
-        access.admission = await tenancy.limits.admit(principal, tokens=prompt_tokens,
-                                                      cost_usd=estimate_cost(specs, body, prompt_tokens))
+        access.admission = await tenancy.limits.admit(
+            principal, tokens=request.prompt_tokens, cost_usd=estimate_cost(specs, body, request.prompt_tokens))
         access.headers.update(access.admission.headers)
     access.guards = tenancy.guardrails.for_request(tenant=principal.tenant, route=name)
-    if access.guards is not None:
-        try:
-            verdict = await access.guards.check_input(body["messages"], response_format=body.get("response_format"))
-        except BaseException:
-            if tenancy.limits is not None and access.admission is not None:  # blocked: nothing will be spent
-                await asyncio.shield(tenancy.limits.release(principal, access.admission.reserved_usd))
-            raise
-        body["messages"] = verdict.messages
-    return access
+    if access.guards is None:
+        return access, request
+    try:
+        verdict = await access.guards.check_input(request.messages, response_format=body.get("response_format"))
+    except BaseException:
+        if tenancy.limits is not None and access.admission is not None:  # blocked: nothing will be spent
+            await asyncio.shield(tenancy.limits.release(principal, access.admission.reserved_usd))
+        raise
+    return access, request.redacted(verdict.messages)
 
 
 COMPLETION_ESTIMATE = 512

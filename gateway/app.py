@@ -53,7 +53,7 @@ class TurnoutApp(FastAPI):
         stack = super().build_middleware_stack()
         routes = {**fastpath.ROUTES, **ROUTES}
         front = FastPath(stack, ids=self.state.request_ids, routes=routes, shapes=ERROR_SHAPES)
-        return shedding.SheddingMiddleware(front, gate=self.state.gate)
+        return shedding.SheddingMiddleware(front, gate=self.state.gate, ids=self.state.request_ids)
 
 
 def create_app(settings: Settings | None = None, *, upstream: Upstream | None = None) -> FastAPI:
@@ -62,12 +62,12 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
     app = TurnoutApp(title="Turnout", version="0.1.0", lifespan=lifespan(settings, upstream), docs_url=None,
                      redoc_url=None)
     handlers.install(app)
-    ids = app.state.request_ids = RequestIds()
+    app.state.request_ids = RequestIds()
     app.state.gate = shedding.Gate()
 
     def _request_id(request: Request) -> str:
-        rid = ids(request.headers)
-        request.state.request_id = rid
+        """Given to every request by `FastPath` in front of FastAPI (the client's own, if sane)."""
+        rid: str = request.state.request_id
         return rid
 
     def service(request: Request) -> GatewayService:

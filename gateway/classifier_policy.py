@@ -21,6 +21,7 @@ from gateway.yamlpath import ConfigError, ConfigIssue
 
 if TYPE_CHECKING:
     from classifier import Classifier
+    from classifier.neighbours import TrainingPrompts
 
 
 class ClassifierPolicy(BaseModel):
@@ -38,8 +39,10 @@ class ClassifierPolicy(BaseModel):
         return self
 
 
-def load_classifier(section: ClassifierPolicy, policy_path: Path) -> Classifier | None:
-    """The artifact the section names, loaded and verified (None: the shipped one serves).
+def load_classifier(section: ClassifierPolicy, policy_path: Path, *,
+                    training_prompts: TrainingPrompts | None = None) -> Classifier | None:
+    """The artifact the section names, loaded and verified (None: the shipped one serves); it explains
+    with `training_prompts` when given (the shipped classifier's, already embedded).
 
     Raises `ConfigError` naming `classifier.artifact` or `classifier.sha256` when it cannot be used."""
     if section.artifact is None:
@@ -49,7 +52,7 @@ def load_classifier(section: ClassifierPolicy, policy_path: Path) -> Classifier 
 
     path = section.artifact if section.artifact.is_absolute() else policy_path.parent / section.artifact
     try:
-        return Classifier.from_file(path, expected_sha256=section.sha256)
+        return Classifier.from_file(path, expected_sha256=section.sha256, training_prompts=training_prompts)
     except ArtifactError as exc:
         key = "sha256" if section.sha256 is not None and " has sha256 " in str(exc) else "artifact"
         raise ConfigError(str(policy_path), [ConfigIssue(("classifier", key), None, str(exc))]) from None

@@ -14,7 +14,7 @@ from typing import Any
 from embedding import RequestEmbedding
 from gateway.access import Access
 from gateway.errors import PermissionDenied
-from gateway.hints import parse_hints
+from gateway.request import ChatRequest
 from gateway.runtime import PromptClassifier, Runtime, Services
 from gateway.semantic_routes import route_for
 from registry import Tier
@@ -69,15 +69,14 @@ def model_tier(runtime: Runtime, model: str) -> Tier:
     return min(tiers, default=Tier.COMPLEX)
 
 
-async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[str, Any],
-                 headers: Mapping[str, str], *, prompt_tokens: int, tier_cap: Tier | None = None,
+async def decide(services: Services, runtime: Runtime, request: ChatRequest, *, tier_cap: Tier | None = None,
                  allows: Callable[[str], bool] | None = None,
                  embedding: RequestEmbedding | None = None) -> tuple[Decision, float | None]:
-    """The routing decision for a validated chat body, and the classifier's time (ms, aliases only).
+    """The routing decision for a parsed chat request, and the classifier's time (ms, aliases only).
 
     `tier_cap` and `allows` are the caller's limits (its key's max tier or a spent budget; the models
-    its key may use); `prompt_tokens` and `embedding` are the request's, computed once by the caller."""
-    policy = runtime.policy
+    its key may use); `embedding` is the request's, computed once by the caller."""
+    policy, name, body = runtime.policy, request.model, request.body
     spec = runtime.specs.get(name)
     if spec is not None:
         if not spec.capabilities.chat:
@@ -95,16 +94,16 @@ async def decide(services: Services, runtime: Runtime, name: str, body: Mapping[
     if alias is None:
         raise ModelNotFound(f"model {name!r} does not exist; GET /v1/models lists the models and aliases",
                             param="model")
-    hints = parse_hints(headers, body)
     classifier, _ = runtime.scorer(services)
     signals, classifier_ms = classify(classifier, alias.escalation.uncertainty_margin, body, embedding)
-    route = route_for(runtime.routes, name, embedding, body["messages"], services.embedder) if alias.routes else None
+    route = route_for(runtime.routes, name, embedding, request.messages, services.embedder) if alias.routes else None
     routed = alias.route_policies[route.route] if route is not None and route.route is not None else alias
     chain_models = sorted({m for chain in routed.tiers.values() for m in chain} | {policy.router.default_model})
     if services.learning is not None:  # the cold-start score blended with outcomes of similar prompts
         signals = services.learning.adjust(name, routed, signals, embedding)
-    features = await features_for(services.tokens, runtime, body, chain_models, prompt_tokens)
-    decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs, hints,
+    features = await features_for(services.tokens, runtime, body, chain_models, request.prompt_tokens)
+    decision = select(policy.router, name, signals, features, runtime.registry.snapshot(), runtime.specs,
+                      request.hints,
                       policy_version=runtime.version, breakers=services.breakers.states(), tier_cap=tier_cap,
                       route=route)
     if allows is not None:

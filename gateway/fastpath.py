@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway import schemas
 from gateway.errors import (
@@ -182,6 +182,9 @@ async def _embeddings(service: GatewayService, body: dict[str, Any], headers: Ma
 
 ROUTES: dict[str, Handler] = {"/v1/chat/completions": _chat, "/v1/embeddings": _embeddings}
 
+_RID = b"x-request-id"
+
+
 class FastPath:
     def __init__(self, app: ASGIApp, *, ids: RequestIds | None = None, routes: Mapping[str, Handler] = ROUTES,
                  shapes: Mapping[str, ErrorShape] | None = None) -> None:
@@ -194,7 +197,7 @@ class FastPath:
         handler = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
         service: GatewayService | None = getattr(scope["app"].state, "service", None) if handler else None
         if handler is None or service is None:
-            await self.app(scope, receive, send)
+            await self._elsewhere(scope, receive, send)
             return
         headers = Headers(scope=scope)
         rid = self.ids(headers)
@@ -220,3 +223,22 @@ class FastPath:
                              {"x-request-id": rid})
             return
         await send_answer(send, receive, answer)
+
+    async def _elsewhere(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Any other request goes on to FastAPI with its request id in `request.state.request_id`,
+        and every response it gets carries it: errors (401, 404, 500, ...) included."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = self.ids(Headers(scope=scope))
+        scope.setdefault("state", {})["request_id"] = rid
+        raw_rid = rid.encode("latin-1")
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                if not any(k.lower() == _RID for k, _ in headers):
+                    message = {**message, "headers": [*headers, (_RID, raw_rid)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

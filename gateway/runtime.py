@@ -157,7 +157,9 @@ async def _classifier(services: Services, policy: Policy, previous: Runtime | No
         return previous.classifier
     from gateway.classifier_policy import load_classifier
 
-    return await asyncio.to_thread(load_classifier, policy.classifier, services.settings.policy_path)
+    shared = getattr(services.classifier, "training_prompts", None)  # the explainer's prompts, embedded once
+    return await asyncio.to_thread(load_classifier, policy.classifier, services.settings.policy_path,
+                                   training_prompts=shared)
 
 
 async def build_runtime(services: Services, policy: Policy, previous: Runtime | None = None) -> Runtime:

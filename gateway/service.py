@@ -15,22 +15,20 @@ from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from embedding import RequestEmbedding, embed_request
-from gateway import catalog, route_api, schemas, sse
+from gateway import catalog, route_api, sse
 from gateway.access import Access, admit, authenticate
 from gateway.answer import Answer
 from gateway.auth.principal import Principal
-from gateway.cache.directives import parse_cache_control
 from gateway.cache.keys import CacheRequest
 from gateway.decide import decide, may_serve_cached
 from gateway.guarded import complete
-from gateway.hints import without_hints
-from gateway.record import RequestRecord, attempts_ms, note_decision, note_route, route_headers
+from gateway.record import RequestRecord, route_headers
 from gateway.reload import PolicyHolder
+from gateway.request import ChatRequest
 from gateway.runtime import Runtime, Services
-from router.errors import RequestError, TurnoutError
+from router.errors import TurnoutError
 from router.record import RouteRecord
 from router.streaming import ChunkStream
-from router.upstream.tokens import estimate_tokens
 
 if TYPE_CHECKING:
     from gateway.cache import CacheLookup
@@ -47,6 +45,7 @@ class GatewayService:
 
     # ------------------------------------------------------------------ chat completions
     async def chat(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str) -> Answer:
+        """The body is parsed here, once, into a `ChatRequest` that the rest of the path reads."""
         runtime = self.holder.current  # pinned for the whole request, whatever reloads meanwhile
         started = time.perf_counter()
         record = RequestRecord(request_id=request_id, endpoint="chat", route="unknown",
@@ -56,31 +55,29 @@ class GatewayService:
         if self.services.tracing is not None:
             record.trace = self.services.tracing.begin(headers, body)
         try:
-            name = schemas.validate_chat(body)
+            request = ChatRequest.parse(body, headers)
+            name = request.model
             if name in runtime.specs or name in runtime.policy.router.aliases:
                 record.route = name
-            record.stream = bool(body.get("stream"))
+            record.stream = request.stream
             principal = await authenticate(runtime.tenancy, headers)
             record.tenant = principal.tenant
-            tokens = estimate_tokens(body["messages"])  # once: limits, routing and the stream's usage read it
-            access, lookup, embedding = await self._admit(record, runtime, principal, name, body, headers, tokens)
+            access, request, lookup, embedding = await self._admit(record, runtime, principal, request)
             if lookup is not None and lookup.hit:
                 if may_serve_cached(runtime, access, lookup.response):
                     return self._cached(lookup, record, access, started, request_id)
                 lookup = dataclasses.replace(lookup, status="miss", response=None, similarity=None)
                 record.cache, record.cache_similarity = "miss", None
             decision, record.classifier_ms = await decide(
-                self.services, runtime, name, body, headers, prompt_tokens=tokens, tier_cap=access.max_tier,
+                self.services, runtime, request, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
-            note_decision(record, decision)
-            route = RouteRecord(decision)
+            route = record.routed = RouteRecord(decision)
             if record.trace is not None:
                 route.trace_headers = record.trace.outbound
             called = time.perf_counter()
-            body = without_hints(body)  # routing hints are ours: never sent upstream
+            body = request.upstream_body  # routing hints are ours: never sent upstream
             if record.stream:
-                stream = await runtime.executor.stream(decision, body, route,
-                                                       prompt_tokens=tokens)
+                stream = await runtime.executor.stream(decision, body, route, prompt_tokens=request.prompt_tokens)
                 judge = self.remember(request_id, record.tenant, route.model, runtime, body)
                 return Answer(stream=self._relay(stream, record, route, access, lookup, started, called, runtime,
                                                  judge),
@@ -88,11 +85,11 @@ class GatewayService:
             result = await self._complete_once(runtime, body, route, access, lookup, record)
         except TurnoutError as exc:
             record.status, record.error_class = exc.status, type(exc).__name__
-            self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
+            self._finish(record, access, started, upstream_ms=_attempts_ms(route))
             raise
         except asyncio.CancelledError:  # the client hung up: no more attempts, nothing stored
             record.status, record.error_class = 499, "ClientGone"
-            self._finish(record, route, access, started, upstream_ms=attempts_ms(route))
+            self._finish(record, access, started, upstream_ms=_attempts_ms(route))
             raise
         result["model"] = result.get("model") if record.cache == "hit-exact" else route.model
         judge = self.remember(request_id, record.tenant, route.model, runtime, body)
@@ -101,53 +98,49 @@ class GatewayService:
         if record.trace is not None:
             record.trace.answered(result)
         # metrics, spend and the decision log right after the answer is written, off its latency
-        asyncio.get_running_loop().call_soon(self._finish, record, route, access, started,
+        asyncio.get_running_loop().call_soon(self._finish, record, access, started,
                                              (time.perf_counter() - called) * 1000)
         return Answer(body=result, headers=self.headers_for(route, request_id, access, lookup))
 
-    async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                     body: dict[str, Any], headers: Mapping[str, str], tokens: int
-                     ) -> tuple[Access, CacheLookup | None, RequestEmbedding | None]:
+    async def _admit(self, record: RequestRecord, runtime: Runtime, principal: Principal, request: ChatRequest
+                     ) -> tuple[Access, ChatRequest, CacheLookup | None, RequestEmbedding | None]:
         """Limits and input guardrails, the request embedding, and the cache lookup: at once when nothing
-        may rewrite the prompt."""
-        admitting = admit(runtime.tenancy, principal, name, body, tokens,
-                          alias=name in runtime.policy.router.aliases, specs=runtime.specs)
-        if runtime.tenancy.guardrails.for_request(tenant=principal.tenant, route=name) is None:
-            embedding = self.embedding_for(runtime, name, body)
+        may rewrite the prompt. Returns the request as it goes on (guardrails may redact it)."""
+        admitting = admit(runtime.tenancy, principal, request, alias=request.model in runtime.policy.router.aliases,
+                          specs=runtime.specs)
+        if runtime.tenancy.guardrails.for_request(tenant=principal.tenant, route=request.model) is None:
+            embedding = self.embedding_for(runtime, request)
             # side by side: both Redis commands leave in one pipeline (`CommandBatch`)
             looking = asyncio.get_running_loop().create_task(
-                self._lookup(record, runtime, principal, name, body, headers, embedding))
+                self._lookup(record, runtime, principal, request, embedding))
             try:
-                access = await admitting
+                access, request = await admitting
             except BaseException:
                 looking.cancel()
                 raise
-            return access, await looking, embedding
-        access = await admitting  # input guardrails may redact the prompt: embed and look up what would be sent
-        embedding = self.embedding_for(runtime, name, body)
-        return access, await self._lookup(record, runtime, principal, name, body, headers, embedding), embedding
+            return access, request, await looking, embedding
+        access, request = await admitting  # input guardrails may redact the prompt: embed and look up what is sent
+        embedding = self.embedding_for(runtime, request)
+        return access, request, await self._lookup(record, runtime, principal, request, embedding), embedding
 
-    def embedding_for(self, runtime: Runtime, name: str, body: Mapping[str, Any]) -> RequestEmbedding | None:
+    def embedding_for(self, runtime: Runtime, request: ChatRequest) -> RequestEmbedding | None:
         """The request embedding, once, when the router or the semantic cache will use it."""
         embedder = self.services.embedder
         if embedder is None:
             return None
-        cache = runtime.cache
+        cache, name = runtime.cache, request.model
         if name in runtime.policy.router.aliases or (
                 cache is not None and cache.policy.semantic.route_threshold(name) is not None):
-            return embed_request(embedder, body["messages"])
+            return embed_request(embedder, request.messages)
         return None
 
-    async def _lookup(self, record: RequestRecord, runtime: Runtime, principal: Principal, name: str,
-                      body: dict[str, Any], headers: Mapping[str, str],
+    async def _lookup(self, record: RequestRecord, runtime: Runtime, principal: Principal, request: ChatRequest,
                       embedding: RequestEmbedding | None) -> CacheLookup | None:
         cache = runtime.cache
         if cache is None:
             return None
-        threshold = _float(headers.get("x-turnout-cache-threshold"))
-        lookup = await cache.lookup(CacheRequest(principal.tenant, name, body,
-                                                 parse_cache_control(headers.get("cache-control")), threshold,
-                                                 embedding))
+        lookup = await cache.lookup(CacheRequest(principal.tenant, request.model, request.body, request.cache,
+                                                 request.cache_threshold, embedding))
         record.cache, record.cache_similarity = lookup.status, lookup.similarity
         if lookup.reason == "store-error":  # Redis failed under the cache: bypassed, and counted
             for observer in self.services.observers:
@@ -160,12 +153,12 @@ class GatewayService:
                 request_id: str) -> Answer:
         """A cache hit: the stored answer, as JSON or replayed as a stream."""
         assert lookup.response is not None
-        record.model = lookup.response.get("model")
+        record.cached_model = lookup.response.get("model")
         headers = {**access.headers, "x-request-id": request_id, "x-turnout-cache": lookup.header(),
                    "x-turnout-attempts": "0", "x-turnout-policy-version": record.policy_version}
         if record.model:
             headers["x-turnout-model"] = record.model
-        self._finish(record, None, access, started, upstream_ms=0.0)
+        self._finish(record, access, started, upstream_ms=0.0)
         if record.stream:
             from gateway.cache import replay_sse
 
@@ -214,7 +207,7 @@ class GatewayService:
             yield sse.error_event(exc)
         finally:
             await stream.aclose()
-            self._finish(record, route, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
+            self._finish(record, access, started, upstream_ms=(time.perf_counter() - called) * 1000)
 
     async def _after_stream(self, runtime: Runtime, lookup: CacheLookup | None, chunks: list[dict[str, Any]],
                             judge: Judge | None) -> None:
@@ -251,24 +244,17 @@ class GatewayService:
             headers["x-turnout-cache"] = lookup.header()
         return headers
 
-    def _finish(self, record: RequestRecord, route: RouteRecord | None, access: Access | None, started: float,
-                upstream_ms: float) -> None:
+    def _finish(self, record: RequestRecord, access: Access | None, started: float, upstream_ms: float) -> None:
+        """The request has ended: spend, every observer and the decision log read its one record."""
         record.latency_ms = (time.perf_counter() - started) * 1000
         record.upstream_ms = min(upstream_ms, record.latency_ms)
-        if route is not None:
-            note_route(record, route)
+        route = record.routed
         if access is not None:  # what was reserved is replaced by what was used (nothing: failed, cached)
-            model = route.model if route is not None else None
-            self.services.spend.settle(access, self.holder.current, model, route.usage if route is not None else {})
+            self.services.spend.settle(access, self.holder.current, route.model if route is not None else None,
+                                       record.usage)
         for observer in self.services.observers:
             observer.observe(record)
-        payload: dict[str, Any] = route.to_log() if route is not None else {"alias": record.route}
-        payload.update(request_id=record.request_id, tenant=record.tenant, status=record.status,
-                       error=record.error_class, stream=record.stream, cache=record.cache,
-                       tokens_in=record.tokens_in, tokens_out=record.tokens_out,
-                       latency_ms=round(record.latency_ms, 2), overhead_ms=round(record.overhead_ms, 3),
-                       classifier_ms=record.classifier_ms)
-        log.info("request", extra={"turnout": payload})
+        log.info("request", extra={"turnout": record.to_log()})
 
     # ------------------------------------------------------------------ the other endpoints
     async def route(self, body: dict[str, Any], headers: Mapping[str, str], request_id: str = "") -> dict[str, Any]:
@@ -285,8 +271,5 @@ class GatewayService:
         return await catalog.readiness(self.services, self.holder.current)
 
 
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        raise RequestError("x-turnout-cache-threshold: must be a number", param="x-turnout-cache-threshold") from None
+def _attempts_ms(route: RouteRecord | None) -> float:
+    return sum(a.latency_ms for a in route.attempts) if route is not None else 0.0

@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.errors import BodyTimeout, error_body, send_error
@@ -103,8 +104,15 @@ def _server_policy(scope: Scope) -> Any:
 
 
 class SheddingMiddleware:
-    def __init__(self, app: ASGIApp, *, gate: Gate) -> None:
-        self.app, self.gate = app, gate
+    """`ids`: request ids for the refusals (a refused request never reaches `FastPath`, which ids the rest)."""
+
+    def __init__(self, app: ASGIApp, *, gate: Gate, ids: Callable[[Mapping[str, str]], str] | None = None) -> None:
+        self.app, self.gate, self.ids = app, gate, ids
+
+    def _refusal_headers(self, scope: Scope, headers: dict[str, str]) -> dict[str, str]:
+        if self.ids is not None:
+            headers["x-request-id"] = self.ids(Headers(scope=scope))
+        return headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -117,19 +125,21 @@ class SheddingMiddleware:
         path: str = scope["path"]
         if path in EXEMPT:
             if self.gate.draining and path == "/readyz":
-                await _refuse(send, code="shutting_down", message="the gateway is shutting down", headers={})
+                await _refuse(send, code="shutting_down", message="the gateway is shutting down",
+                              headers=self._refusal_headers(scope, {}))
                 return
             await self.app(scope, receive, send)
             return
         if self.gate.draining:
             await _refuse(send, code="shutting_down", message="the gateway is shutting down; retry elsewhere",
-                          headers={"connection": "close"})
+                          headers=self._refusal_headers(scope, {"connection": "close"}))
             return
         limit = getattr(_server_policy(scope), "max_in_flight", None)
         if limit is not None and self.gate.in_flight >= limit:
             self.gate.shed += 1
             await _refuse(send, code="overloaded", message=f"the gateway is at its limit of {limit} requests "
-                          "in flight; retry shortly", headers={"retry-after": str(RETRY_AFTER_S)})
+                          "in flight; retry shortly",
+                          headers=self._refusal_headers(scope, {"retry-after": str(RETRY_AFTER_S)}))
             return
         body_timeout = getattr(_server_policy(scope), "body_timeout_s", None)
         if body_timeout is not None:

@@ -1,4 +1,4 @@
-"""The one record of how a request was routed and called: metrics, logs and (at the gateway) headers read it.
+"""The one record of how a request was routed and called: the gateway's `RequestRecord` holds it by reference.
 
 Every attempt is kept (TensorZero style): the model, the outcome, the latency and the error class.
 Models passed over without a call (circuit open, at capacity) are kept too, as `skipped`.
@@ -36,6 +36,12 @@ class Attempt:
                 "error": self.error, "status": self.status, "retry": self.retry,
                 "ttft_ms": round(self.ttft_ms, 1) if self.ttft_ms is not None else None}
 
+    @property
+    def result(self) -> str:
+        """`ok`, or what went wrong: the error class (`RateLimited`, ...), else `skipped`/`error`.
+        The outcome label of metrics and traces."""
+        return "ok" if self.outcome == "ok" else (self.error or self.outcome)
+
     def summary(self) -> str:
         return f"{self.model}: {self.outcome}" + (f" {self.error} ({self.status})" if self.error else "")
 
@@ -52,9 +58,9 @@ class RouteRecord:
     cost_usd: float | None = None
     ttft_ms: float | None = None
     stream_error: str | None = None
+    """Class of the error that cut a stream after its first chunk (the client got an SSE error event)."""
     trace_headers: dict[str, str] | None = None
     """Headers for OpenAI-compatible upstreams when the request is traced (W3C `traceparent`)."""
-    """Class of the error that cut a stream after its first chunk (the client got an SSE error event)."""
 
     def add(self, model: str, outcome: Outcome, latency_ms: float, *, error: TurnoutError | None = None,
             retry: int = 0, ttft_ms: float | None = None) -> Attempt:

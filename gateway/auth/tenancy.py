@@ -3,8 +3,8 @@
     tenancy = await Tenancy.build(auth=policy.auth, guardrails=policy.guardrails, environ=settings.environ,
                                   redis=redis_or_none, observer=metrics)
     principal = await tenancy.keys.authenticate(bearer_token(request.headers.get("authorization")))
-    admission = await tenancy.limits.admit(principal, tokens=prompt_tokens) if tenancy.limits else None
-    guards = tenancy.guardrails.for_request(tenant=principal.tenant, route=body["model"])
+    admission = await tenancy.limits.admit(principal, tokens=request.prompt_tokens) if tenancy.limits else None
+    guards = tenancy.guardrails.for_request(tenant=principal.tenant, route=request.model)
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 thread, only if a profile uses it); `for_request(tenant=..., route=...)` gives the request's
 `Guardrails`, or None when no profile applies.
 
-    guards = service.for_request(tenant=principal.tenant, route=body["model"])
-    verdict = await guards.check_input(body["messages"])      # may raise GuardrailViolation (400)
-    body["messages"] = verdict.messages
+    guards = service.for_request(tenant=principal.tenant, route=request.model)   # a `ChatRequest`
+    verdict = await guards.check_input(request.messages)      # may raise GuardrailViolation (400)
+    request = request.redacted(verdict.messages)
     ... call the model ...
     await guards.check_body(answer)                           # redacts in place, or raises
     bad = guards.check_structured(text, body.get("response_format"))

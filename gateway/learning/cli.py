@@ -1,6 +1,6 @@
 """`turnout learning export|apgr`: outcome rows out of the store, and the router's APGR over time.
 
-    turnout learning export --policy P --output rows.jsonl      # `turnout classifier train --data rows.jsonl`
+    turnout learning export --policy P --output rows.jsonl      # `turnout classifier train --outcomes rows.jsonl`
     turnout learning apgr --policy P [--input rows.jsonl] [--plot apgr.png]
 """
 
@@ -43,7 +43,8 @@ async def _read_store(policy_path: Path, alias: str) -> list[OutcomeRow]:
 
 
 def _export_line(row: OutcomeRow) -> dict[str, Any]:
-    """A row `classifier train --data` reads (prompt + outcomes) that also keeps the vector and times."""
+    """A row `classifier train --outcomes` reads: the request embedding, the ladder, the outcomes, the
+    prompt length and time (the prompt text only when `learning.keep_prompts` kept it)."""
     data = row.to_json()
     data["group"] = f"operator:{row.alias}"
     if row.prompt is None:
@@ -56,8 +57,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     lines = [orjson.dumps(_export_line(r)) for r in rows]
     args.output.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
     with_prompt = sum(r.prompt is not None for r in rows)
-    print(f"{len(rows)} outcome rows of {args.alias!r} written to {args.output} ({with_prompt} with their prompt: "
-          "only those can train the classifier; learning.keep_prompts keeps them)")
+    print(f"{len(rows)} outcome rows of {args.alias!r} written to {args.output} ({with_prompt} with their prompt); "
+          f"retrain the classifier on them: turnout classifier train --outcomes {args.output} --output DIR")
     return 0
 
 
@@ -112,7 +113,7 @@ def register(sub: Any) -> None:
 
     learning = sub.add_parser("learning", help="outcome rows: export them, APGR over time")
     commands = learning.add_subparsers(dest="learning_command", required=True)
-    export = commands.add_parser("export", help="outcome rows as JSONL (for `classifier train --data`)")
+    export = commands.add_parser("export", help="outcome rows as JSONL (for `classifier train --outcomes`)")
     export.add_argument("--output", type=Path, required=True)
     apgr = commands.add_parser("apgr", help="the router's APGR on recent outcome rows, per time window")
     apgr.add_argument("--input", type=Path, help="exported rows instead of the policy's Redis")

@@ -66,7 +66,8 @@ class LearningPolicy(_Frozen):
                           "a lookup scans them all on the event loop (1.2 ms at 20,000).")
     neighbours: int = Field(16, ge=1, le=256, description="Nearest outcome rows that vote.")
     min_similarity: float = Field(0.3, ge=-1, le=1, description="Rows less similar than this do not vote.")
-    prior_weight: float = Field(4.0, gt=0, description="Weight of the cold-start score, in rows of evidence.")
+    prior_weight: float = Field(4.0, gt=0, description="Weight of the cold-start score, in rows of evidence, "
+                                "until the alias has 20 rows and its own head (which weighs the vote) is fitted.")
     sharpness: float = Field(0.0, ge=0, description="Votes weigh exp(sharpness * (similarity - 1)): 0 is a plain "
                              "vote of the nearest rows; higher favours the nearest.")
     sync_interval_s: float = Field(0.5, gt=0, le=60, description="How often a replica reads new rows from Redis.")

@@ -1,17 +1,19 @@
-"""The outcome rows of one alias in memory, and the blend of a cold-start score with their votes.
+"""The outcome rows of one alias in memory, and the learned score of a prompt from them.
 
-    prior    the cold-start score, recalibrated on the alias's own rows once it has `MIN_FIT_ROWS`:
-             a ridge fit of label ~ 1 + cold start + log(prompt chars), so the cold-start model and
-             the length prior keep the weight this traffic gives them (a cold start that ranks this
-             traffic backwards is turned around, not trusted)
-    votes    the `neighbours` most similar labelled rows with similarity >= min_similarity,
-             each weighing w = exp(sharpness * (similarity - 1))
-    score    (prior_weight * prior + sum(w * label)) / (prior_weight + sum(w))
+    votes    the `neighbours` most similar labelled rows with similarity >= min_similarity, each
+             weighing w = exp(sharpness * (similarity - 1)); vote = their weighted mean label
+    head     the alias's head (gateway/learning/head.py), refitted on its rows after a sync once it
+             has MIN_FIT_ROWS: by default the cold-start score, and the vote only when leave-one-out
+             error on the alias's own rows says the vote predicts better than the cold start alone
+    score    a stacked head's output (the vote already weighed by the fit); else
+             (prior_weight * prior + sum(w * label)) / (prior_weight + sum(w)) with prior the head's
+             score (the cold start before the first fit)
 
-With no rows near a prompt the score is the (recalibrated) prior; as evidence grows its share
-shrinks. A lookup is one matrix-vector product over at most `max_rows` rows (measured with one BLAS
-thread on the busy 2-core box: 0.09 ms at 1,000 rows of 256 dimensions, 0.35 ms at 5,000, 1.2 ms at
-20,000); rows live in a ring, so memory is bounded and the oldest row goes first.
+A lookup is one matrix-vector product over at most `max_rows` rows (measured with one BLAS thread on
+the busy 2-core box: 0.09 ms at 1,000 rows of 256 dimensions, 0.35 ms at 5,000, 1.2 ms at 20,000);
+rows live in a ring, so memory is bounded and the oldest row goes first. A refit computes each of at
+most `FIT_ROWS` newest rows' vote from the other rows (chunks of 512 against all rows) and fits the
+head on them: bounded whatever `max_rows` is (see `refit`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gateway.learning.head import CrossValidated, Head, HeadFit, Rows
 from gateway.learning.rows import OutcomeRow
+
+FIT_ROWS = 2000
+_CHUNK = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,18 +53,18 @@ class BlendParams:
     sharpness: float = 0.0
 
 
-MIN_FIT_ROWS = 20
-_RIDGE = np.diag([0.0, 1.0, 1.0])
-
-
 class OutcomeIndex:
-    def __init__(self, *, max_rows: int) -> None:
+    def __init__(self, *, max_rows: int, head: HeadFit | None = None) -> None:
         self._max = max_rows
+        self._fit: HeadFit = head or CrossValidated()
         self._vectors: np.ndarray | None = None
         self._labels = np.zeros(max_rows, dtype=np.float32)
         self._priors = np.zeros(max_rows, dtype=np.float64)
         self._log_chars = np.zeros(max_rows, dtype=np.float64)
-        self._prior_fit: np.ndarray | None = None
+        self.head: Head | None = None
+        self.fitted_rows = 0
+        """Rows the head was last fitted on (0: not fitted, the cold start and the vote blend)."""
+        self._base = 0.5
         self._size = 0
         self._next = 0
         self.added = 0
@@ -85,33 +91,59 @@ class OutcomeIndex:
         self.added += 1
         return True
 
-    def refit_prior(self) -> None:
-        """Recalibrate the cold-start score on the rows (after a sync; a 3x3 solve)."""
-        n = self._size
-        if n < MIN_FIT_ROWS:
-            self._prior_fit = None
+    def refit(self, params: BlendParams) -> None:
+        """Refit the head on the newest `FIT_ROWS` rows (after a sync, in a thread: reads the rows, then
+        swaps the head in one assignment)."""
+        n, vectors = self._size, self._vectors
+        if n == 0 or vectors is None:
+            self.head, self.fitted_rows = None, 0
             return
-        x = np.stack([np.ones(n), self._priors[:n], self._log_chars[:n]], axis=1)
-        self._prior_fit = np.linalg.solve(x.T @ x + _RIDGE, x.T @ self._labels[:n].astype(np.float64))
+        labels = self._labels[:n].astype(np.float64)
+        newest = (self._next - 1 - np.arange(min(n, FIT_ROWS))) % self._max if n == self._max else \
+            np.arange(max(0, n - FIT_ROWS), n)
+        votes = np.empty(newest.size)
+        base = float(labels.mean())
+        for start in range(0, newest.size, _CHUNK):
+            part = newest[start:start + _CHUNK]
+            sims = vectors[part] @ vectors[:n].T
+            sims[np.arange(part.size), part] = -np.inf  # a row does not vote for itself
+            votes[start:start + _CHUNK] = [self._vote(row, labels, params, base)[0] for row in sims]
+        head = self._fit.fit(Rows(self._priors[newest], self._log_chars[newest], votes, vectors[newest],
+                                  labels[newest]))
+        self._base, self.head, self.fitted_rows = base, head, (newest.size if head is not None else 0)
 
-    def prior_of(self, cold: float, prompt_chars: int) -> float:
-        if self._prior_fit is None:
+    def _vote(self, sims: np.ndarray, labels: np.ndarray, params: BlendParams,
+              base: float) -> tuple[float, float, np.ndarray]:
+        """(vote, evidence, voters) of one prompt's similarities to the rows."""
+        k = min(params.neighbours, sims.size)
+        top = np.argpartition(-sims, k - 1)[:k] if k < sims.size else np.arange(sims.size)
+        top = top[sims[top] >= params.min_similarity]
+        if top.size == 0:
+            return base, 0.0, top
+        weights = np.exp(params.sharpness * (sims[top] - 1.0))
+        evidence = float(weights.sum())
+        return float(weights @ labels[top]) / evidence, evidence, top
+
+    def prior_of(self, cold: float, prompt_chars: int, vector: np.ndarray | None = None,
+                 vote: float | None = None) -> float:
+        """The head's score of a prompt (the cold start before the first fit)."""
+        head = self.head
+        if head is None:
             return cold
-        a, b, c = self._prior_fit
-        return float(min(1.0, max(0.0, a + b * cold + c * np.log1p(prompt_chars))))
+        v = np.zeros(0, np.float32) if vector is None else np.asarray(vector, dtype=np.float32)
+        return head.score(cold, float(np.log1p(prompt_chars)), self._base if vote is None else vote, v)
 
     def blend(self, vector: np.ndarray, cold: float, params: BlendParams, prompt_chars: int = 0) -> Blend:
         if self._vectors is None or self._size == 0 or self._vectors.shape[1] != vector.shape[0]:
             return Blend(cold, cold, 0.0, 0, None)
-        prior = self.prior_of(cold, prompt_chars)
-        sims = self._vectors[: self._size] @ np.asarray(vector, dtype=np.float32)
-        k = min(params.neighbours, self._size)
-        top = np.argpartition(-sims, k - 1)[:k] if k < self._size else np.arange(self._size)
-        top = top[sims[top] >= params.min_similarity]
+        v = np.asarray(vector, dtype=np.float32)
+        sims = self._vectors[: self._size] @ v
+        labels = self._labels[: self._size]
+        vote, evidence, top = self._vote(sims, labels, params, self._base)
+        prior = self.prior_of(cold, prompt_chars, v, vote)
         nearest = float(sims.max())
-        if top.size == 0:
-            return Blend(prior, cold, 0.0, 0, nearest)
-        weights = np.exp(params.sharpness * (sims[top] - 1.0))
-        evidence = float(weights.sum())
-        score = (params.prior_weight * prior + float(weights @ self._labels[top])) / (params.prior_weight + evidence)
+        head = self.head
+        if head is not None and head.stacked:
+            return Blend(prior, cold, evidence, int(top.size), nearest)
+        score = (params.prior_weight * prior + vote * evidence) / (params.prior_weight + evidence)
         return Blend(score, cold, evidence, int(top.size), nearest)

@@ -71,6 +71,7 @@ class Learner:
         self.indexes: dict[str, OutcomeIndex] = {}
         self.calibrators: dict[str, tuple[Any, Calibrator]] = {}
         self._cursors: dict[str, str | None] = {}
+        self._fitted: dict[str, int] = {}  # alias -> rows its index had added at its head's last refit
         self._decided: contextvars.ContextVar[Decided | None] = contextvars.ContextVar("decided", default=None)
         self._local_flood = MemoryFlood()
         self._flood: FloodGate = flood or self._local_flood
@@ -98,10 +99,8 @@ class Learner:
     def _adjust(self, name: str, route: LearningRoute, alias: AliasPolicy, signals: Signals,
                 embedding: RequestEmbedding) -> Signals:
         vector, prompt_chars = embedding.vector, embedding.prompt_chars
-        learning = self._policy()[0]
-        params = BlendParams(learning.neighbours, learning.min_similarity, learning.prior_weight, learning.sharpness)
         index = self.indexes.get(name)
-        blend = index.blend(vector, signals.score, params, prompt_chars) if index is not None else \
+        blend = index.blend(vector, signals.score, self._params(), prompt_chars) if index is not None else \
             Blend(signals.score, signals.score, 0.0, 0, None)
         ladder = ladder_of(alias)
         self._decided.set(Decided(name, ladder, vector, blend, prompt_chars, embedding.text))
@@ -249,9 +248,14 @@ class Learner:
                         self._observe_quality(alias, row)
                 if len(batch.rows) < 1000:
                     break
-            if added:
-                index.refit_prior()
+            if index.added != self._fitted.get(alias):
+                self._fitted[alias] = index.added
+                await asyncio.to_thread(index.refit, self._params())
         return added
+
+    def _params(self) -> BlendParams:
+        learning = self._policy()[0]
+        return BlendParams(learning.neighbours, learning.min_similarity, learning.prior_weight, learning.sharpness)
 
     def _observe_quality(self, alias: str, row: OutcomeRow) -> None:
         label = row.label
@@ -282,7 +286,10 @@ class Learner:
             n = self.quality[alias, "n"]
             route = self._route(alias)
             decided = self.decisions[alias, "strong"] + self.decisions[alias, "cheap"]
+            head = index.head if index is not None else None
             out[alias] = {"rows": len(index) if index is not None else 0,
+                          "head": {"rows": index.fitted_rows if index is not None else 0,
+                                   "features": list(head.features) if head is not None else []},
                           "threshold": kept[1].threshold if kept else (route.threshold if route else 0.5),
                           "strong_share": kept[1].strong_share if kept else
                           (self.decisions[alias, "strong"] / decided if decided else 0.0),

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 BREAKER_STATES = ("closed", "open", "half-open")
 ENDPOINTS = ClosedSet(("chat", "embeddings"))
-_TIERS = {1: "1", 2: "2", 3: "3"}
+_TIERS: dict[int | None, str] = {1: "1", 2: "2", 3: "3"}
 _CACHE_LOOKUPS: dict[str, tuple[tuple[str, str], ...]] = {
     "hit-exact": (("exact", "hit"),),
     "hit-semantic": (("exact", "miss"), ("semantic", "hit")),
@@ -81,19 +81,22 @@ class PrometheusMetrics:
         f = self._f
         route = self._routes(record.route)
         model = self._models(record.model)
-        tier = _TIERS.get(record.tier, NONE) if record.tier is not None else NONE
+        tier = _TIERS.get(record.tier, NONE)  # None: not routed, or a model id named
         endpoint = ENDPOINTS(record.endpoint)
         f.requests.inc((endpoint, route, model, tier, self._status(record.status)))
         if record.error_class is not None:
             f.request_errors.inc((route, self._errors(record.error_class)))
         f.request_duration.observe((route, model), record.latency_ms / 1000)
-        if record.ttft_ms is not None:
-            f.ttft.observe((model,), record.ttft_ms / 1000)
+        ttft_ms = record.ttft_ms
+        if ttft_ms is not None:
+            f.ttft.observe((model,), ttft_ms / 1000)
         f.overhead.observe((endpoint,), record.overhead_ms / 1000)
-        for attempt in record.attempts:
-            f.attempts.inc((self._models(attempt.model), self._outcomes(attempt.outcome)))
-        for from_model, to_model, reason in record.fallbacks:
-            f.fallbacks.inc((self._models(from_model), self._models(to_model), self._reasons(reason)))
+        attempts = record.attempts
+        for attempt in attempts:
+            f.attempts.inc((self._models(attempt.model), self._outcomes(attempt.result)))
+        if len(attempts) > 1:
+            for from_model, to_model, reason in record.fallbacks:
+                f.fallbacks.inc((self._models(from_model), self._models(to_model), self._reasons(reason)))
         self._usage(record, model)
         self._cache_and_classifier(record, tier)
 
@@ -105,14 +108,15 @@ class PrometheusMetrics:
 
     def _usage(self, record: RequestRecord, model: str) -> None:
         f = self._f
-        if record.tokens_in:
-            f.tokens.inc((model, "in"), record.tokens_in)
-        if record.tokens_out:
-            f.tokens.inc((model, "out"), record.tokens_out)
-        if record.cost_usd > 0:
-            f.cost.inc((model,), record.cost_usd)
+        tokens_in, tokens_out, cost_usd = record.tokens_in, record.tokens_out, record.cost_usd
+        if tokens_in:
+            f.tokens.inc((model, "in"), tokens_in)
+        if tokens_out:
+            f.tokens.inc((model, "out"), tokens_out)
+        if cost_usd > 0:
+            f.cost.inc((model,), cost_usd)
             if f.tenant_cost is not None:
-                f.tenant_cost.inc((self._tenants(record.tenant),), record.cost_usd)
+                f.tenant_cost.inc((self._tenants(record.tenant),), cost_usd)
 
     def _cache_and_classifier(self, record: RequestRecord, tier: str) -> None:
         f = self._f

@@ -110,9 +110,9 @@ class Tracing:
                                            start_time=start, attributes={
                                                "gen_ai.request.model": attempt.model,
                                                "gen_ai.provider.name": self._provider_of(attempt.model) or "unknown",
-                                               "turnout.outcome": attempt.outcome})
+                                               "turnout.outcome": attempt.result})
             if attempt.outcome != "ok":
-                span.set_attribute("error.type", attempt.outcome)
+                span.set_attribute("error.type", attempt.result)
                 span.set_status(self._error)
             span.end(end_time=end)
 

@@ -118,3 +118,12 @@ def test_explain_names_the_nearest_training_prompts_and_their_outcomes(classifie
     assert all(" right" in n.outcome or " wrong" in n.outcome or "weak label" in n.outcome for n in why.neighbours)
     assert why.to_dict()["nearest_training_prompts"][0]["family"] == why.neighbours[0].family
     assert 0.0 <= why.score <= 1.0 and 0.0 <= why.length_prior <= 1.0
+
+
+def test_a_classifier_can_share_the_embedded_training_prompts(classifier: Classifier) -> None:
+    """A reloaded artifact explains with the prompts the shipped classifier already embedded."""
+    from classifier.model import DEFAULT_ARTIFACT
+
+    other = Classifier.from_file(DEFAULT_ARTIFACT, training_prompts=classifier.training_prompts)
+    assert other.neighbours() is classifier.neighbours()
+    assert Classifier.from_file(DEFAULT_ARTIFACT).training_prompts is not classifier.training_prompts

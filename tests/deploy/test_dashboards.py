@@ -45,3 +45,25 @@ def test_overview_covers_what_operators_asked_for() -> None:
     for metric in ("turnout_breaker_state", "turnout_upstream_attempts_total", "turnout_redis_errors_total",
                    "turnout_redis_latency_seconds_bucket", "turnout_policy_reloads_total"):
         assert metric in reliability
+
+
+LEARNING = {  # issue 15 item 5: what an operator watches the router learn by -> the series that shows it
+    "feedback received": "turnout_feedback_total",
+    "feedback and shadow rows received": "turnout_outcome_rows_total",
+    "shadow spend": "turnout_shadow_spend_usd_total",
+    "predicted vs observed quality per alias": "turnout_router_need",
+    "current threshold": "turnout_router_threshold",
+    "strong share": "turnout_router_strong_share",
+}
+"""Each series is asserted on a real gateway's /metrics by tests/gateway/learning/ (test_retrain_e2e,
+test_shadow_e2e, test_feedback_e2e)."""
+
+
+def test_every_learning_metric_has_an_overview_panel() -> None:
+    board = json.loads((DEPLOY / "grafana/dashboards/turnout-overview.json").read_text())
+    panels = {p["title"]: {m for t in p["targets"] for m in re.findall(r"\bturnout_[a-z_]+\b", t["expr"])}
+              for p in board["panels"]}
+    for what, metric in LEARNING.items():
+        showing = [title for title, metrics in panels.items() if metric in metrics]
+        assert showing, f"no panel queries {metric} ({what})"
+        assert all(title.startswith("Learning: ") for title in showing), showing

@@ -121,12 +121,18 @@ async def test_authentication_errors(tmp_path: Path) -> None:
                                  headers={**RID, "authorization": "Bearer sk-wrong"})
         models = await client.get("/v1/models", headers={**RID, "authorization": "Bearer sk-wrong"})
         missing = await client.get("/v1/models", headers=RID)
+        unnamed = await client.get("/v1/models")
+        fast_unnamed = await client.post("/v1/chat/completions", json={"model": "auto", "messages": MSG})
     bad_key = _err("invalid API key", "authentication_error", "invalid_api_key")
     assert wire(fast) == (401, {"content-type": JSON, "x-request-id": "req-wire"}, bad_key)
-    # FastAPI's routes: the request id header is there, empty (the fast path alone sets request ids)
-    assert wire(models) == (401, {"content-type": JSON, "x-request-id": ""}, bad_key)
-    assert wire(missing) == (401, {"content-type": JSON, "x-request-id": ""}, _err(
+    # FastAPI's routes: the client's request id, as on the fast path
+    assert wire(models) == (401, {"content-type": JSON, "x-request-id": "req-wire"}, bad_key)
+    assert wire(missing) == (401, {"content-type": JSON, "x-request-id": "req-wire"}, _err(
         "missing API key: send 'Authorization: Bearer <key>'", "authentication_error", "invalid_api_key"))
+    # no id sent: one is made up, the same way on both paths (32 hex digits)
+    for reply in (unnamed, fast_unnamed):
+        assert reply.status_code == 401 and len(reply.headers["x-request-id"]) == 32
+    assert unnamed.headers["x-request-id"] != fast_unnamed.headers["x-request-id"]
 
 
 async def test_fastapi_errors(tmp_path: Path) -> None:
@@ -134,9 +140,9 @@ async def test_fastapi_errors(tmp_path: Path) -> None:
         nowhere = await client.get("/v1/nowhere", headers=RID)
         method = await client.get("/v1/chat/completions", headers=RID)
         route = await client.post("/v1/route", content=b"[1]", headers=RID)
-    assert wire(nowhere) == (404, {"content-type": JSON}, _err(
+    assert wire(nowhere) == (404, {"content-type": JSON, "x-request-id": "req-wire"}, _err(
         "no route for GET /v1/nowhere", "invalid_request_error", "not_found"))
-    assert wire(method) == (405, {"content-type": JSON}, _err(
+    assert wire(method) == (405, {"content-type": JSON, "x-request-id": "req-wire"}, _err(
         "Method Not Allowed", "invalid_request_error", "method_not_allowed"))
     assert wire(route) == (400, {"content-type": JSON, "x-request-id": "req-wire"}, _err(
         "the request body must be a JSON object", "invalid_request_error", "invalid_request"))
@@ -150,12 +156,12 @@ async def test_shedder_errors(tmp_path: Path) -> None:
         assert (await slow).status_code == 200
         app.state.gate.draining = True  # what SIGTERM sets
         draining = await client.post("/v1/chat/completions", json={"model": "auto", "messages": MSG}, headers=RID)
-        ready = await client.get("/readyz")
-    assert wire(shed) == (503, {"content-type": JSON, "retry-after": "1"}, _err(
+        ready = await client.get("/readyz", headers=RID)
+    assert wire(shed) == (503, {"content-type": JSON, "retry-after": "1", "x-request-id": "req-wire"}, _err(
         "the gateway is at its limit of 1 requests in flight; retry shortly", "server_error", "overloaded"))
-    assert wire(draining) == (503, {"content-type": JSON, "connection": "close"}, _err(
+    assert wire(draining) == (503, {"content-type": JSON, "connection": "close", "x-request-id": "req-wire"}, _err(
         "the gateway is shutting down; retry elsewhere", "server_error", "shutting_down"))
-    assert wire(ready) == (503, {"content-type": JSON}, _err(
+    assert wire(ready) == (503, {"content-type": JSON, "x-request-id": "req-wire"}, _err(
         "the gateway is shutting down", "server_error", "shutting_down"))
 
 

@@ -54,5 +54,5 @@ def test_a_cold_start_that_ranks_this_traffic_backwards_is_turned_around() -> No
                              outcomes={"cheap": 0.0 if needy else 1.0}, prior=0.1 if needy else 0.9,
                              predicted=0.5, prompt_chars=100))
     assert index.prior_of(0.1, 100) == 0.1  # not fitted until asked to
-    index.refit_prior()
+    index.refit(BlendParams())
     assert index.prior_of(0.1, 100) > 0.8 and index.prior_of(0.9, 100) < 0.2

@@ -7,8 +7,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.config import load_policy
 from gateway.metrics import PrometheusMetrics
-from gateway.record import AttemptRecord, Observer, RequestRecord
+from gateway.record import Observer, RequestRecord
 from gateway.settings import DEFAULT_POLICY
+from tests.gateway.records import routed_record
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -31,10 +32,10 @@ def names(samples: Samples) -> set[str]:
 def record(**overrides: object) -> RequestRecord:
     fields: dict[str, object] = {
         "request_id": "r1", "endpoint": "chat", "route": "auto", "model": "small", "tier": 1, "task": "code",
-        "classifier_ms": 2.0, "attempts": [AttemptRecord("small", "ok", 80.0)], "tokens_in": 12, "tokens_out": 30,
+        "classifier_ms": 2.0, "attempts": [("small", "ok", 80.0)], "tokens_in": 12, "tokens_out": 30,
         "cost_usd": 0.002, "latency_ms": 100.0, "upstream_ms": 80.0, "cache": "miss"}
     fields.update(overrides)
-    return RequestRecord(**fields)  # type: ignore[arg-type]
+    return routed_record(**fields)
 
 
 @pytest.fixture
@@ -59,8 +60,7 @@ def test_a_request_is_counted_by_route_model_tier_and_status(metrics: Prometheus
 def test_unknown_names_from_clients_become_other(metrics: PrometheusMetrics) -> None:
     for i in range(50):
         metrics.observe(record(route=f"made-up-{i}", model=f"m{i}", task=f"t{i}", error_class=f"E{i}",
-                               attempts=[AttemptRecord(f"m{i}", f"Weird{i}", 1.0)],
-                               fallbacks=[(f"m{i}", "big", f"why{i}")]))
+                               attempts=[(f"m{i}", f"Weird{i}", 1.0), ("big", "ok", 1.0)]))
     s = scrape(metrics)
     assert value(s, "turnout_requests_total", endpoint="chat", route="other", model="other", tier="1",
                  status="200") == 50
@@ -73,10 +73,8 @@ def test_unknown_names_from_clients_become_other(metrics: PrometheusMetrics) -> 
 
 
 def test_attempts_fallbacks_tokens_and_cost(metrics: PrometheusMetrics) -> None:
-    metrics.observe(record(model="big", attempts=[AttemptRecord("small", "RateLimited", 5.0),
-                                                  AttemptRecord("small", "UpstreamTimeout", 5.0),
-                                                  AttemptRecord("big", "ok", 50.0)],
-                           fallbacks=[("small", "big", "UpstreamTimeout")], cost_usd=0.25))
+    metrics.observe(record(model="big", attempts=[("small", "RateLimited", 5.0), ("small", "UpstreamTimeout", 5.0),
+                                                  ("big", "ok", 50.0)], cost_usd=0.25))
     s = scrape(metrics)
     assert value(s, "turnout_upstream_attempts_total", model="small", outcome="RateLimited") == 1
     assert value(s, "turnout_upstream_attempts_total", model="small", outcome="UpstreamTimeout") == 1

@@ -6,7 +6,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.metrics import PrometheusMetrics
 from gateway.metrics.vectors import CounterVec, GaugeVec, HistogramVec
-from gateway.record import RequestRecord
+from tests.gateway.records import routed_record
 
 
 def samples(vector: CounterVec | GaugeVec | HistogramVec) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -55,7 +55,7 @@ def test_scrapes_in_another_thread_while_new_series_appear() -> None:
     try:
         for status in range(100, 600):
             for tier in (1, 2, 3, None):
-                metrics.observe(RequestRecord(request_id="r", endpoint="chat", route="auto", model="m",
+                metrics.observe(routed_record(request_id="r", endpoint="chat", route="auto", model="m",
                                               tier=tier, status=status, latency_ms=float(status)))
     finally:
         stop.set()

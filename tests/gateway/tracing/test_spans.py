@@ -9,10 +9,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from gateway.record import AttemptRecord, RequestRecord
+from gateway.record import RequestRecord
 from gateway.tracing.build import traces_endpoint
 from gateway.tracing.policy import TracingPolicy
 from gateway.tracing.spans import Tracing
+from tests.gateway.records import routed_record
 
 MESSAGES = [{"role": "user", "content": "a prompt"}]
 
@@ -25,11 +26,9 @@ def tracing(*, capture: bool) -> tuple[Tracing, InMemorySpanExporter]:
 
 
 def record(tracer: Tracing, **headers: str) -> RequestRecord:
-    rec = RequestRecord(request_id="r1", endpoint="chat", route="auto", model="m2", tier=2, status=200,
+    rec = routed_record(request_id="r1", endpoint="chat", route="auto", model="m2", tier=2, status=200,
                         tokens_in=5, tokens_out=7, cache="miss",
-                        attempts=(AttemptRecord("m1", "RateLimited", 3.0, None, time.time() - 0.01),
-                                  AttemptRecord("m2", "ok", 5.0, None, time.time())),
-                        fallbacks=(("m1", "m2", "RateLimited"),))
+                        attempts=[("m1", "RateLimited", 3.0, time.time() - 0.01), ("m2", "ok", 5.0, time.time())])
     rec.trace = tracer.begin(headers, {"messages": MESSAGES})
     rec.trace.answered({"choices": [{"message": {"content": "an answer"}, "finish_reason": "stop"}]})
     return rec
