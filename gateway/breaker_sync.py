@@ -39,7 +39,12 @@ class RedisBreakerSync:
         self._interval = interval_s
         self._pending: dict[str, float] = {}
         self._applying = False
+        self._running = True
         breakers.subscribe(self._on_change)
+
+    def close(self) -> None:
+        """End `run` at its next tick, even if a cancellation of its task was lost inside a Redis call."""
+        self._running = False
 
     def _on_change(self, model: str, old: str, new: str) -> None:
         if new == "open" and not self._applying:
@@ -78,12 +83,15 @@ class RedisBreakerSync:
 
     async def run(self) -> None:
         """Push and pull forever; start it in the app's lifespan and cancel it on shutdown."""
-        while True:
+        task = asyncio.current_task()
+        while self._running:
             interval = self._interval or self._breakers.policy.sync_interval_s
             try:
                 async with asyncio.timeout(max(1.0, 5 * interval)):  # a stalled Redis must not stall syncing
                     await self.push()
                     await self.pull()
             except TimeoutError:
+                if task is not None and task.cancelling():  # a cancel that arrived as a timeout: stop
+                    raise asyncio.CancelledError from None
                 log.warning("breaker sync: Redis did not answer in time")
             await asyncio.sleep(interval)

@@ -137,6 +137,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         app.state.holder, app.state.metrics = holder, metrics
         app.state.service = GatewayService(services, holder)
         background = []
+        closers: list[Callable[[], None]] = []
         if routing_upstream is not None:
             background.append(asyncio.create_task(routing_upstream.prepare(policy.models)))
         if redis is not None and policy.router.breaker.shared:
@@ -145,6 +146,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             sync = RedisBreakerSync(redis=redis, breakers=services.breakers,
                                     interval_s=policy.router.breaker.sync_interval_s)
             background.append(asyncio.create_task(sync.run()))
+            closers.append(sync.close)
         background.append(asyncio.create_task(spend.run()))
         background.extend(learning_tasks(services.learning))
         if settings.policy_watch_s > 0:
@@ -154,6 +156,8 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
             yield
         finally:
             holder.remove_sighup()
+            for close in closers:
+                close()
             for task in background:
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)

@@ -52,9 +52,11 @@ async def test_an_opening_on_one_replica_opens_the_other_until_it_probes(client:
         assert b.states()["m"] == "closed"
         assert await client.get(prefix + "m") is None  # the opening expired with the reset timeout
     finally:
+        sync_a.close()
+        sync_b.close()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
 
 
 async def test_an_applied_opening_is_not_echoed_back(client: aioredis.Redis) -> None:
