@@ -1,8 +1,11 @@
 """Requests and tokens per minute, shared by every replica through Redis.
 
-A sliding window of one-second buckets per scope (a Redis hash: second -> count). One Lua script
-checks every scope of a request (key and tenant, requests and tokens) against the Redis clock and
-admits all or none, in one round trip: two replicas can never admit more than the limit between them.
+A sliding window of one-second buckets per scope (a Redis hash: second -> count, plus `n`, the sum
+of the buckets kept, and `lo`, the oldest bucket kept). One Lua script checks every scope of a
+request (key and tenant, requests and tokens) against the Redis clock and admits all or none, in one
+round trip: two replicas can never admit more than the limit between them. A check reads the running
+sum and drops only the buckets that left the window since the last one, so its cost does not grow
+with the window (a refusal reads the window's buckets, in order, to say when to retry).
 """
 
 from __future__ import annotations
@@ -23,45 +26,79 @@ local sec = math.floor(now)
 local window = tonumber(ARGV[1])
 local oldest = sec - window + 1
 local ok, retry = 1, 0
-local used, reset = {}, {}
+local used, reset, lows, changed = {}, {}, {}, {}
 for i = 1, #KEYS do
+  local key = KEYS[i]
   local limit, cost = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-  local flat = redis.call('HGETALL', KEYS[i])
-  local total, buckets, first = 0, {}, nil
-  for j = 1, #flat, 2 do
-    local b = tonumber(flat[j])
-    if b < oldest then
-      redis.call('HDEL', KEYS[i], flat[j])
-    else
-      local c = tonumber(flat[j + 1])
-      total = total + c
-      buckets[#buckets + 1] = {b, c}
-      if first == nil or b < first then first = b end
+  local st = redis.call('HMGET', key, 'n', 'lo')
+  local total, lo = tonumber(st[1]) or 0, tonumber(st[2])
+  changed[i] = false
+  if lo ~= nil and lo < oldest then
+    -- drop the buckets that left the window: those in [lo, oldest - 1], usually none or one
+    local gone = {}
+    for b = lo, oldest - 1 do gone[#gone + 1] = b end
+    local counts = redis.call('HMGET', key, unpack(gone))
+    local dropped = {}
+    for j = 1, #gone do
+      if counts[j] then
+        total = total - tonumber(counts[j])
+        dropped[#dropped + 1] = gone[j]
+      end
     end
+    if #dropped > 0 then redis.call('HDEL', key, unpack(dropped)) end
+    lo = oldest
+    changed[i] = true
+  end
+  if lo ~= nil and redis.call('HEXISTS', key, lo) == 0 then
+    -- the oldest bucket is empty: find the first one that is not (sparse traffic only)
+    local span = {}
+    for b = lo + 1, sec do span[#span + 1] = b end
+    local first = nil
+    if #span > 0 then
+      local counts = redis.call('HMGET', key, unpack(span))
+      for j = 1, #span do
+        if counts[j] then first = span[j] break end
+      end
+    end
+    lo = first
+    if first == nil then total = 0 end
+    changed[i] = true
   end
   used[i] = total
-  reset[i] = first and (first + window - now) or 0
+  lows[i] = lo
+  reset[i] = lo and (lo + window - now) or 0
   if limit >= 0 and (total + cost > limit or (cost == 0 and total >= limit)) then
     ok = 0
-    table.sort(buckets, function(x, y) return x[1] < y[1] end)
     local need, freed, wait = math.max(total + cost - limit, 1), 0, window
-    if cost <= limit then
-      for _, bc in ipairs(buckets) do
-        freed = freed + bc[2]
-        if freed >= need then wait = bc[1] + window - now break end
+    if cost <= limit and lo ~= nil then
+      local span = {}
+      for b = lo, sec do span[#span + 1] = b end
+      local counts = redis.call('HMGET', key, unpack(span))
+      for j = 1, #span do
+        if counts[j] then
+          freed = freed + tonumber(counts[j])
+          if freed >= need then wait = span[j] + window - now break end
+        end
       end
     end
     if wait > retry then retry = wait end
   end
 end
-if ok == 1 then
-  for i = 1, #KEYS do
-    local cost = tonumber(ARGV[2 * i + 1])
-    if cost ~= 0 then
-      redis.call('HINCRBY', KEYS[i], sec, cost)
-      redis.call('EXPIRE', KEYS[i], window + 1)
-      used[i] = used[i] + cost
-      if reset[i] == 0 then reset[i] = sec + window - now end
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local cost = tonumber(ARGV[2 * i + 1])
+  if ok == 1 and cost ~= 0 then
+    redis.call('HINCRBY', key, sec, cost)
+    local lo = lows[i] or sec
+    redis.call('HSET', key, 'n', used[i] + cost, 'lo', lo)
+    redis.call('EXPIRE', key, window + 1)
+    used[i] = used[i] + cost
+    if reset[i] == 0 then reset[i] = lo + window - now end
+  elseif changed[i] then
+    if lows[i] == nil then
+      redis.call('HDEL', key, 'n', 'lo')
+    else
+      redis.call('HSET', key, 'n', used[i], 'lo', lows[i])
     end
   end
 end

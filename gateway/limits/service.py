@@ -82,7 +82,7 @@ class LimitsService:
         self.ledger = SpendLedger(redis=redis, prefix=prefix, clock=clock)
 
     def _quotas(self, subject: Subject, *, requests: int, tokens: int) -> list[Quota]:
-        base = f"{self._prefix}:rl"
+        base = f"{self._prefix}:rl2"  # rl2: hashes with a running sum (`rl` held buckets only)
         k, t = subject.key_limits, subject.tenant_limits
         key_scope = f"{base}:k:{subject.tenant}:{subject.key_id}"
         tenant_scope = f"{base}:t:{subject.tenant}"

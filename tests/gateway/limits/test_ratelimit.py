@@ -77,6 +77,41 @@ async def test_two_clients_under_concurrent_load_never_exceed_the_limit(prefix: 
         by_limiter = [sum(d.allowed for j, d in enumerate(results) if j % 2 == i) for i in range(2)]
         assert all(n > 0 for n in by_limiter)  # both replicas admitted some
     finally:
-        await clients[0].delete(f"{prefix}:rl:req")
+        await clients[0].delete(f"{prefix}:rl:req")  # rpm() keys
         for c in clients:
             await c.aclose()
+
+
+async def test_running_sum_matches_the_buckets_through_gaps_and_slides(redis: aioredis.Redis, prefix: str) -> None:
+    """The script keeps a running sum and drops only the buckets that left the window: after every
+    check, what it reports equals the sum and the oldest of the hash's own in-window buckets, through
+    bursts, gaps longer than the window, returned reservations and refusals."""
+    import random
+
+    rng = random.Random(7)
+    window = 2
+    limiter = RateLimiter(redis=redis, window_seconds=window)
+    key = f"{prefix}:sum:req"
+    compared = 0
+    for step in range(60):
+        cost = rng.choice([1, 1, 2, 5, 0])
+        limit = rng.choice([8, 12, 1000])
+        if step % 9 == 4:
+            await limiter.add([Quota(key, "requests", limit, -1)])
+        before = (await redis.time())[0]
+        decision = await limiter.check([Quota(key, "requests", limit, cost)])
+        after_s, after_us = await redis.time()
+        if before == after_s:  # the check ran within this second: recompute it from the buckets
+            buckets = {int(f): int(v) for f, v in (await redis.hgetall(key)).items() if f not in (b"n", b"lo")}
+            live = {b: c for b, c in buckets.items() if b > after_s - window}
+            assert set(buckets) == set(live)  # buckets that left the window are gone
+            state = decision.quotas[0]
+            assert state.used == sum(live.values())
+            if live:
+                expected_reset = min(live) + window - (after_s + after_us / 1e6)
+                assert abs(state.reset_seconds - expected_reset) < 0.05
+            if not decision.allowed:
+                assert decision.retry_after is not None and 0 < decision.retry_after <= window
+            compared += 1
+        await asyncio.sleep(rng.choice([0.0, 0.0, 0.05, 0.3, 0.9, 2.5]) if step % 7 == 0 else 0.02)
+    assert compared >= 40
