@@ -69,7 +69,9 @@ def features(family: Family) -> Features:
     return out
 
 
-def run(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> dict[str, float]:
+def fitted(family: Family, f: Features, candidate: Candidate, share: float,
+           seed: int) -> tuple[OutcomeIndex, np.ndarray]:
+    """The candidate's index on the seed's rated share, and the prompts left to score."""
     n = len(family.prompts)
     order = np.random.default_rng(seed).permutation(n)
     k = max(1, round(share * n))
@@ -80,6 +82,17 @@ def run(family: Family, f: Features, candidate: Candidate, share: float, seed: i
                              predicted=float(f.cold[i]), prompt_chars=int(f.chars[i]),
                              outcomes={"cheap": family.cheap[i], "strong": family.strong[i]}))
     index.refit(candidate.params)
+    return index, rest
+
+
+def head_of(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> str:
+    """What the head kept: its features and the cold start's weight (negative: its ranking reversed)."""
+    head = fitted(family, f, candidate, share, seed)[0].head
+    return "none" if head is None else f"{'+'.join(head.features)} ({head.w_cold:+.2f})"
+
+
+def run(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> dict[str, float]:
+    index, rest = fitted(family, f, candidate, share, seed)
     learned = [index.blend(f.vectors[i], float(f.cold[i]), candidate.params, int(f.chars[i])).score for i in rest]
     cheap, strong = np.asarray(family.cheap)[rest], np.asarray(family.strong)[rest]
     return {"learned": apgr(learned, cheap, strong), "cold": apgr(f.cold[rest], cheap, strong),
@@ -159,6 +172,7 @@ def main() -> int:
     parser.add_argument("--shares", default="0.1")
     parser.add_argument("--only", default="", help="run only candidates whose name contains this")
     parser.add_argument("--logistic", action="store_true", help="only the logistic diagnostic (not a candidate)")
+    parser.add_argument("--heads", action="store_true", help="print what each candidate's head kept, per seed")
     args = parser.parse_args()
     families = [FAMILIES[name]() for name in args.families.split(",")]
     feats = {fam.name: features(fam) for fam in families}
@@ -171,6 +185,12 @@ def main() -> int:
         return 0
     print(f"seeds {seeds}; per family: mean learned APGR (cold, length); margin = learned - max(cold, length)")
     for candidate in [c for c in candidates() if args.only in c.name]:
+        if args.heads:
+            for share in shares:
+                for fam in families:
+                    print(f"{candidate.name:34s} {share:4.0%}  {fam.name:8s} head (w_cold) per seed: "
+                          + "; ".join(head_of(fam, feats[fam.name], candidate, share, seed) for seed in seeds))
+            continue
         started = time.monotonic()
         score = []
         for share in shares:
