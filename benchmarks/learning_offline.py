@@ -69,7 +69,9 @@ def features(family: Family) -> Features:
     return out
 
 
-def run(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> dict[str, float]:
+def fitted(family: Family, f: Features, candidate: Candidate, share: float,
+           seed: int) -> tuple[OutcomeIndex, np.ndarray]:
+    """The candidate's index on the seed's rated share, and the prompts left to score."""
     n = len(family.prompts)
     order = np.random.default_rng(seed).permutation(n)
     k = max(1, round(share * n))
@@ -80,6 +82,17 @@ def run(family: Family, f: Features, candidate: Candidate, share: float, seed: i
                              predicted=float(f.cold[i]), prompt_chars=int(f.chars[i]),
                              outcomes={"cheap": family.cheap[i], "strong": family.strong[i]}))
     index.refit(candidate.params)
+    return index, rest
+
+
+def head_of(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> str:
+    """What the head kept: its features and the cold start's weight (negative: its ranking reversed)."""
+    head = fitted(family, f, candidate, share, seed)[0].head
+    return "none" if head is None else f"{'+'.join(head.features)} ({head.w_cold:+.2f})"
+
+
+def run(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> dict[str, float]:
+    index, rest = fitted(family, f, candidate, share, seed)
     learned = [index.blend(f.vectors[i], float(f.cold[i]), candidate.params, int(f.chars[i])).score for i in rest]
     cheap, strong = np.asarray(family.cheap)[rest], np.asarray(family.strong)[rest]
     return {"learned": apgr(learned, cheap, strong), "cold": apgr(f.cold[rest], cheap, strong),
@@ -102,7 +115,54 @@ def candidates() -> list[Candidate]:
                         ((cold, length, ("cold", "length", "vote"), ("cold", "length", "vote", "pcs")),
                          "cold>length>vote>pcs")):
         out.append(Candidate(f"c-stacked {label}", lambda sets=sets: CrossValidated(sets=sets), BlendParams()))
+    return out + second_round()
+
+
+def second_round() -> list[Candidate]:
+    """Issue #15, second round: a stricter keep of the vote (tolerance in standard errors, the vote only
+    from N rows, no vote blend before the first fit), the ridge head on the whole embedding (`emb`), and
+    both. The baseline is the current learner, `c-stacked cold>vote` (tolerance 1)."""
+    cold, vote = ("cold",), ("cold", "vote")
+    emb, emb_vote = ("cold", "length", "emb"), ("cold", "length", "vote", "emb")
+    grid: list[tuple[str, tuple[tuple[str, ...], ...]]] = [
+        ("cold>vote", (cold, vote)), ("cold>emb", (cold, emb)), ("cold>vote>emb+vote", (cold, vote, emb_vote)),
+        ("cold>emb>emb+vote", (cold, emb, emb_vote))]
+    out = []
+    for label, sets in grid:
+        for tol, vote_from in ((1.0, 20), (2.0, 20), (1.0, 50), (2.0, 50)):
+            if vote_from != 20 and not any("vote" in s for s in sets):
+                continue  # no vote: vote_from changes nothing
+            out.append(Candidate(
+                f"r2 {label} tol {tol:g} vote>={vote_from}",
+                lambda sets=sets, tol=tol, vf=vote_from: CrossValidated(
+                    sets=sets, tolerance=tol, vote_from=vf, blend_before_fit=False), BlendParams()))
+    for sets in ((("emb",),), (emb,)):  # not candidates: the embedding head always kept, to see what it knows
+        out.append(Candidate(f"r2 diagnostic {'+'.join(sets[0])} forced", lambda sets=sets: CrossValidated(
+            sets=sets, blend_before_fit=False), BlendParams()))
     return out
+
+
+def logistic_diagnostic(family: Family, f: Features, share: float, seeds: list[int]) -> str:
+    """Not a candidate: a logistic head on (cold start, log chars, whole embedding), standardised, fitted
+    to the rated rows (label: the stronger model was needed) and always kept, at three strengths, each
+    scored on the remainder (so the best of the three is chosen in hindsight, an optimistic figure)."""
+    from sklearn.linear_model import LogisticRegression
+
+    n = len(family.prompts)
+    cheap, strong = np.asarray(family.cheap), np.asarray(family.strong)
+    x = np.hstack([np.stack([f.cold, np.log1p(f.chars)], axis=1), f.vectors])
+    out: list[list[float]] = []
+    for seed in seeds:
+        order = np.random.default_rng(seed).permutation(n)
+        k = max(1, round(share * n))
+        rated, rest = order[:k], order[k:]
+        xs = (x - x[rated].mean(axis=0)) / (x[rated].std(axis=0) + 1e-9)
+        y = (strong[rated] - cheap[rated] > 0.5).astype(int)
+        if y.min() == y.max():
+            continue
+        out.append([apgr(LogisticRegression(C=c, max_iter=500).fit(xs[rated], y).decision_function(xs[rest]),
+                         cheap[rest], strong[rest]) for c in (0.001, 0.01, 0.1)])
+    return f"{family.name} " + "/".join(f"{v:.3f}" for v in np.mean(out, axis=0))
 
 
 def main() -> int:
@@ -111,14 +171,28 @@ def main() -> int:
     parser.add_argument("--seeds", default="100,101,102")
     parser.add_argument("--shares", default="0.1")
     parser.add_argument("--only", default="", help="run only candidates whose name contains this")
+    parser.add_argument("--logistic", action="store_true", help="only the logistic diagnostic (not a candidate)")
+    parser.add_argument("--heads", action="store_true", help="print what each candidate's head kept, per seed")
     args = parser.parse_args()
     families = [FAMILIES[name]() for name in args.families.split(",")]
     feats = {fam.name: features(fam) for fam in families}
     seeds = [int(s) for s in args.seeds.split(",")]
     shares = [float(s) for s in args.shares.split(",")]
+    if args.logistic:
+        for share in shares:
+            print(f"logistic diagnostic (C 0.001/0.01/0.1, always kept) {share:4.0%}  "
+                  + "  ".join(logistic_diagnostic(fam, feats[fam.name], share, seeds) for fam in families), flush=True)
+        return 0
     print(f"seeds {seeds}; per family: mean learned APGR (cold, length); margin = learned - max(cold, length)")
     for candidate in [c for c in candidates() if args.only in c.name]:
+        if args.heads:
+            for share in shares:
+                for fam in families:
+                    print(f"{candidate.name:34s} {share:4.0%}  {fam.name:8s} head (w_cold) per seed: "
+                          + "; ".join(head_of(fam, feats[fam.name], candidate, share, seed) for seed in seeds))
+            continue
         started = time.monotonic()
+        score = []
         for share in shares:
             cells, margins = [], []
             for fam in families:
@@ -128,6 +202,10 @@ def main() -> int:
                 cells.append(f"{fam.name} {m['learned']:.3f} ({m['cold']:.3f}, {m['length']:.3f})")
             print(f"{candidate.name:34s} {share:4.0%}  margin {np.mean(margins):+.4f}  " + "  ".join(cells)
                   + f"  [{time.monotonic() - started:.0f} s]", flush=True)
+            score.append(float(np.mean(margins)))
+        if len(shares) > 1:
+            print(f"{candidate.name:34s} score {np.mean(score):+.4f} (mean margin over the {len(shares)} shares)",
+                  flush=True)
     return 0
 
 

@@ -19,8 +19,12 @@ Two fits:
                      vote     the mean label of the nearest rows (for a fitted row: its nearest
                               other rows), so the vote's weight is fitted, not fixed
                      pcs      the embedding's projection on the rows' top principal directions
-                   Closed form: one eigendecomposition per set gives every ridge strength's
-                   leave-one-out errors.
+                     emb      the whole embedding, ridge-penalised while the other features are not
+                              (gateway/learning/ridge.py)
+                   Closed form: one eigendecomposition (or SVD) per set gives every ridge strength's
+                   leave-one-out errors. Sets with the vote are tried only from `vote_from` rows; with
+                   `blend_before_fit` off, fewer than MIN_FIT_ROWS rows give the cold start unchanged
+                   (no vote blended in) instead of no head.
 """
 
 from __future__ import annotations
@@ -98,22 +102,25 @@ class _Fit:
 
 class CrossValidated:
     def __init__(self, *, sets: tuple[tuple[str, ...], ...] = (("cold",), ("cold", "vote")),
-                 tolerance: float = 1.0, components: int = 8,
+                 tolerance: float = 1.0, components: int = 8, vote_from: int = MIN_FIT_ROWS,
+                 blend_before_fit: bool = True,
                  alphas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)) -> None:
         """`sets` in order of preference (simplest first); `alphas` are ridge strengths per row of
         standardised features."""
         self.sets = sets
         self.tolerance = tolerance
         self.components = components
+        self.vote_from = vote_from
+        self.blend_before_fit = blend_before_fit
         self.alphas = alphas
-        self.stacked = any("vote" in s for s in sets)
+        self.stacked = any("vote" in s or "emb" in s for s in sets)
 
     def fit(self, rows: Rows) -> Head | None:
         n = len(rows)
         if n < MIN_FIT_ROWS:
-            return None
+            return None if self.blend_before_fit else Head(0.0, 1.0, stacked=True)
         kept: _Fit | None = None
-        for features in self.sets:
+        for features in (s for s in self.sets if n >= self.vote_from or "vote" not in s):
             fit = self._fit_set(rows, features)
             if kept is None:
                 kept = fit
@@ -137,6 +144,8 @@ class CrossValidated:
         return np.stack(cols, axis=1), basis
 
     def _fit_set(self, rows: Rows, features: tuple[str, ...]) -> _Fit:
+        if "emb" in features:
+            return self._fit_embedding(rows, features)
         x, basis = self._columns(rows, features)
         n = len(rows)
         mean, std = x.mean(axis=0), x.std(axis=0)
@@ -163,3 +172,16 @@ class CrossValidated:
                     w_len=float(weights.get("length", 0.0)), w_vote=float(weights.get("vote", 0.0)), w_vec=w_vec,
                     features=features, stacked=self.stacked)
         return _Fit(best_loo, head)
+
+    def _fit_embedding(self, rows: Rows, features: tuple[str, ...]) -> _Fit:
+        from gateway.learning.ridge import fit_embedding
+
+        names = [f for f in ("cold", "length", "vote") if f in features]
+        named = {"cold": rows.priors, "length": rows.log_chars, "vote": rows.votes}
+        z = np.stack([np.ones(len(rows)), *(named[f] for f in names)], axis=1)
+        fit = fit_embedding(z, rows.vectors.astype(np.float64), rows.labels)
+        weights = dict(zip(names, fit.coef[1:], strict=True))
+        head = Head(bias=float(fit.coef[0]), w_cold=float(weights.get("cold", 0.0)),
+                    w_len=float(weights.get("length", 0.0)), w_vote=float(weights.get("vote", 0.0)),
+                    w_vec=fit.w.astype(np.float32), features=features, stacked=self.stacked)
+        return _Fit(fit.loo, head)
