@@ -26,6 +26,7 @@ _DENSE = ("attention.self.query", "attention.self.key", "attention.self.value",
 
 _MAX_TOKENS = 256  # sentence_bert_config.json: max_seq_length
 _MAX_CHARS = 4096
+_GELU_ROWS = 8
 
 
 def model_dir() -> Path:
@@ -35,25 +36,50 @@ def model_dir() -> Path:
 
 
 def _layer_norm(x: Matrix, weight: Matrix, bias: Matrix, eps: float) -> Matrix:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
-    return ((x - mean) / np.sqrt(var + eps)) * weight + bias  # type: ignore[no-any-return]
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = np.square(centred).mean(axis=-1, keepdims=True)  # what `** 2` runs
+    centred /= np.sqrt(var + eps)  # in place: the same operations, in the same order, fewer temporaries
+    centred *= weight
+    centred += bias
+    return centred  # type: ignore[no-any-return]
 
 
 def _erf(x: Matrix) -> Matrix:
     """Abramowitz-Stegun 7.1.26 (absolute error < 1.5e-7, below float32 resolution here).
 
     |x| is capped at 5, where erf is 1 in float32 anyway: past it exp(-x*x) underflows to denormals,
-    which make this and every later product on them 10-100x slower."""
+    which make this and every later product on them 10-100x slower. In place where it can be: each
+    step is the same float32 operation as the plain expression
+    `sign * (1 - t * (a1 + t * (a2 + ...)) * exp(-a * a))`, on a third of the temporaries."""
     sign = np.sign(x)
-    a = np.minimum(np.abs(x), np.float32(5.0))
-    t = 1.0 / (1.0 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return (sign * (1.0 - poly * np.exp(-a * a))).astype(np.float32)  # type: ignore[no-any-return]
+    a = np.abs(x)
+    np.minimum(a, np.float32(5.0), out=a)
+    t = a * 0.3275911
+    t += 1.0
+    np.divide(1.0, t, out=t)
+    poly = t * 1.061405429
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += coefficient
+        poly *= t
+    a *= a  # a is not needed again: exp(-a * a), in its place
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    poly *= a
+    np.subtract(1.0, poly, out=poly)
+    poly *= sign
+    return poly  # type: ignore[return-value]  # float32 throughout (numpy keeps an array's dtype against Python floats)
 
 
 def _gelu(x: Matrix) -> Matrix:
-    return 0.5 * x * (1.0 + _erf(x / np.float32(np.sqrt(2.0))))
+    """0.5 * x * (1 + erf(x / sqrt(2))), written over `x` (rows of a fresh product), 8 rows at a time:
+    a block's temporaries stay in the CPU's cache (half the time of the whole matrix at 48 rows)."""
+    for start in range(0, x.shape[0], _GELU_ROWS):
+        block = x[start:start + _GELU_ROWS]
+        erf = _erf(block / np.float32(np.sqrt(2.0)))
+        erf += 1.0
+        block *= 0.5
+        block *= erf
+    return x
 
 
 def length_groups(lengths: npt.NDArray[np.int64], *, waste: float = 0.25) -> list[npt.NDArray[np.int64]]:
