@@ -16,7 +16,7 @@ from gateway.cache.config import CachePolicy
 from gateway.cache.eligibility import storable_response
 from gateway.cache.embedding.base import Embedder, Matrix
 from gateway.cache.flight import SingleFlight
-from gateway.cache.guard import guard_rejects
+from gateway.cache.guard import Guard
 from gateway.cache.index import Candidate
 from gateway.cache.keys import CacheKeys, CacheRequest, cache_keys
 from gateway.cache.partitions import PartitionIndexes
@@ -37,6 +37,7 @@ class ResponseCache:
         self._store = store
         self._embedder = embedder
         self._verifier = verifier
+        self._guard = Guard()
         self._shares_request_embedding = policy.semantic.embedder == "static"
         self._clock = clock
         self._indexes = PartitionIndexes(store=store, max_partitions=policy.semantic.max_loaded_partitions)
@@ -93,7 +94,7 @@ class ResponseCache:
         rejected: str | None = None
         candidates = []
         for candidate in index.confirm(rows, vector, gate):
-            why = guard_rejects(keys.query, candidate.query) if self.policy.semantic.guard else None
+            why = self._guard.rejects(keys.query, candidate.query) if self.policy.semantic.guard else None
             if why is not None:
                 self.stats.guard_rejections += 1
                 rejected = rejected or f"guard:{why}"

@@ -13,6 +13,7 @@ not mention), and the same when/where/who.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -208,7 +209,32 @@ def _leading(text: str) -> frozenset[str]:
 
 def guard_rejects(query: str, cached: str) -> str | None:
     """Why `cached` must not answer `query` although they embed alike; None when the hit may stand."""
-    a, b = _facts(query), _facts(cached)
+    return _verdict(query, _facts(query), cached, _facts(cached))
+
+
+class Guard:
+    """`guard_rejects` with each text's facts remembered: a lookup's query meets several candidates,
+    and a stored query meets many lookups (the facts are most of a verdict's cost)."""
+
+    def __init__(self, *, remember: int = 4096) -> None:
+        self._known: OrderedDict[str, _Facts] = OrderedDict()
+        self._remember = remember
+
+    def rejects(self, query: str, cached: str) -> str | None:
+        return _verdict(query, self._facts(query), cached, self._facts(cached))
+
+    def _facts(self, text: str) -> _Facts:
+        facts = self._known.get(text)
+        if facts is None:
+            facts = self._known[text] = _facts(text)
+            if len(self._known) > self._remember:
+                self._known.popitem(last=False)
+        else:
+            self._known.move_to_end(text)
+        return facts
+
+
+def _verdict(query: str, a: _Facts, cached: str, b: _Facts) -> str | None:
     if a.numbers != b.numbers:
         return "numbers"
     if _quotes_differ(a, b):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.cache.guard import guard_rejects
+from gateway.cache.guard import Guard, guard_rejects
 
 
 @pytest.mark.parametrize(("query", "cached", "reason"), [
@@ -60,3 +60,13 @@ def test_guard_rejects(query: str, cached: str, reason: str) -> None:
 ])
 def test_guard_lets_paraphrases_through(query: str, cached: str) -> None:
     assert guard_rejects(query, cached) is None
+
+
+
+def test_the_guard_that_remembers_facts_gives_the_plain_verdicts() -> None:
+    texts = ["How do I convert Celsius to Fahrenheit?", "How do I convert Fahrenheit to Celsius?",
+             "Is it safe to swim here?", "Is it unsafe to swim here?", "Is it safe to swim here today?",
+             "How does DNA split?", "Why does DNA split?", "What is 17x23?", "What is 17x24?"]
+    guard = Guard(remember=3)  # fewer than the texts: remembered, forgotten and computed again
+    pairs = [(q, c) for q in texts for c in texts] * 2
+    assert [guard.rejects(q, c) for q, c in pairs] == [guard_rejects(q, c) for q, c in pairs]
