@@ -34,3 +34,8 @@ def test_a_mixed_batch_encodes_as_each_text_alone() -> None:
     batch = model.encode(texts)
     alone = np.vstack([model.encode([t]) for t in texts])
     assert np.abs(batch - alone).max() < 1e-6
+
+
+def test_a_few_texts_share_a_pass_when_padding_them_costs_less_than_another() -> None:
+    assert [list(g) for g in length_groups(np.array([22, 15, 10]))] == [[0, 1, 2]]  # 19 padded positions
+    assert [list(g) for g in length_groups(np.array([12, 40, 11, 10]))] == [[1], [0, 2, 3]]
