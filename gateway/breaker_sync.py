@@ -4,10 +4,13 @@ Admission stays local and synchronous: `ModelBreaker.calling()` never touches Re
 own Redis storage uses the blocking client inside every call, which would stall the event loop).
 Instead one background task per replica, every `sync_interval_s`:
 
-    push  each local opening as  SET <prefix><model> <opened_at> PX <reset_timeout>
-    pull  every key under the prefix; a closed local breaker opens when the key is newer than the
-          breaker's own last state change (so a replica that has just probed and closed a model
-          is not re-opened by an older opening, and openings applied from Redis are not echoed)
+    push  each local opening as  HSET <prefix>open <model> <opened_at>, the hash kept for
+          <reset_timeout> after the last opening (PEXPIRE)
+    pull  the hash (one HGETALL, whatever else the Redis holds: no SCAN of the keyspace); an opening
+          younger than <reset_timeout> opens a closed local breaker when it is newer than the
+          breaker's own last state change (so a replica that has just probed and closed a model is
+          not re-opened by an older opening, and openings applied from Redis are not echoed); older
+          ones are deleted
 
 Closing is not shared: after `reset_timeout` every replica sends its own single probe. Redis
 failures (the gateway's client raises them as `StoreUnavailable`) are logged and retried on the
@@ -50,36 +53,54 @@ class RedisBreakerSync:
         if new == "open" and not self._applying:
             self._pending[model] = time.time()
 
+    @property
+    def key(self) -> str:
+        """The hash of openings: model -> when it opened (`time.time()`)."""
+        return self._prefix + "open"
+
     async def push(self) -> None:
+        if not self._pending:
+            return
         ttl_ms = max(1, round(self._breakers.policy.reset_timeout_s * 1000))
-        for model, opened_at in list(self._pending.items()):
-            try:
-                await self._redis.set(self._prefix + model, repr(opened_at), px=ttl_ms)
-            except StoreUnavailable as exc:
-                log.warning("breaker sync: cannot publish %s: %s", model, type(exc).__name__)
-                continue
-            if self._pending.get(model) == opened_at:  # kept (for the next tick) if not sent
+        sending = dict(self._pending)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.hset(self.key, mapping={model: repr(at) for model, at in sending.items()})
+                pipe.pexpire(self.key, ttl_ms)
+                await pipe.execute()
+        except StoreUnavailable as exc:  # kept for the next tick
+            log.warning("breaker sync: cannot publish %s: %s", ", ".join(sending), type(exc).__name__)
+            return
+        for model, opened_at in sending.items():
+            if self._pending.get(model) == opened_at:  # a newer opening meanwhile waits for the next tick
                 del self._pending[model]
 
     async def pull(self) -> None:
         try:
-            keys = [k.decode() if isinstance(k, bytes) else str(k)
-                    async for k in self._redis.scan_iter(match=self._prefix + "*")]
-            values = [await self._redis.get(k) for k in keys]
+            raw = await self._redis.hgetall(self.key)
         except StoreUnavailable as exc:
             log.warning("breaker sync: cannot read: %s", type(exc).__name__)
             return
-        for key, value in zip(keys, values, strict=True):
-            if value is None:
+        now, reset = time.time(), self._breakers.policy.reset_timeout_s
+        stale: list[bytes | str] = []
+        for field, value in raw.items():
+            opened_at = float(value)
+            if now - opened_at >= reset:
+                stale.append(field)
                 continue
-            breaker = self._breakers.get(key.removeprefix(self._prefix))
-            if breaker.state == "closed" and float(value) > breaker.changed_at:
+            breaker = self._breakers.get(field.decode() if isinstance(field, bytes) else str(field))
+            if breaker.state == "closed" and opened_at > breaker.changed_at:
                 self._applying = True
                 try:
                     breaker.force_open()
                 finally:
                     self._applying = False
                 log.warning("breaker %s: opened by another replica", breaker.model)
+        if stale:
+            try:
+                await self._redis.hdel(self.key, *stale)
+            except StoreUnavailable as exc:
+                log.warning("breaker sync: cannot prune: %s", type(exc).__name__)
 
     async def run(self) -> None:
         """Push and pull forever; start it in the app's lifespan and cancel it on shutdown."""
