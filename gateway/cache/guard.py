@@ -13,7 +13,6 @@ not mention), and the same when/where/who.
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -30,6 +29,7 @@ from gateway.cache.lexicon import (
     UNITS,
     YES_NO,
 )
+from gateway.cache.remember import Remembered
 
 _NUMBER = re.compile(r"(\d+(?:[.,]\d+)*)(k|m|bn)?\b|(\d+(?:[.,]\d+)*)")
 _SCALE = MappingProxyType({"k": 1_000, "m": 1_000_000, "bn": 1_000_000_000})
@@ -217,8 +217,7 @@ class Guard:
     and a stored query meets many lookups (the facts are most of a verdict's cost)."""
 
     def __init__(self, *, remember: int = 4096) -> None:
-        self._known: OrderedDict[str, _Facts] = OrderedDict()
-        self._remember = remember
+        self._known: Remembered[_Facts] = Remembered(remember)
 
     def rejects(self, query: str, cached: str) -> str | None:
         return _verdict(query, self._facts(query), cached, self._facts(cached))
@@ -226,11 +225,8 @@ class Guard:
     def _facts(self, text: str) -> _Facts:
         facts = self._known.get(text)
         if facts is None:
-            facts = self._known[text] = _facts(text)
-            if len(self._known) > self._remember:
-                self._known.popitem(last=False)
-        else:
-            self._known.move_to_end(text)
+            facts = _facts(text)
+            self._known.put(text, facts)
         return facts
 
 

@@ -9,7 +9,6 @@ encoded once.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -17,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from gateway.cache.embedding.base import Embedder, Matrix
+from gateway.cache.remember import Remembered
 
 
 class Verifier(Protocol):
@@ -28,20 +28,16 @@ class Verifier(Protocol):
 class EncoderVerifier:
     def __init__(self, embedder: Embedder, *, remember: int = 4096) -> None:
         self._embedder = embedder
-        self._known: OrderedDict[str, Matrix] = OrderedDict()
-        self._remember = remember
+        self._known: Remembered[Matrix] = Remembered(remember)
 
     async def similarities(self, query: str, candidates: Sequence[str]) -> list[float]:
         unique = list(dict.fromkeys([query, *candidates]))
-        found = {text: self._known[text] for text in unique if text in self._known}
+        found = {text: row for text in unique if (row := self._known.get(text)) is not None}
         missing = [text for text in unique if text not in found]
         if missing:
-            found.update(zip(missing, await self._embedder.embed(missing), strict=True))
-        for text, row in found.items():
-            self._known[text] = row
-            self._known.move_to_end(text)
-        while len(self._known) > self._remember:
-            self._known.popitem(last=False)
+            for text, row in zip(missing, await self._embedder.embed(missing), strict=True):
+                found[text] = row
+                self._known.put(text, row)
         first = found[query]
         return [float(np.dot(first, found[text])) for text in candidates]
 
