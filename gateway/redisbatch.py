@@ -6,11 +6,14 @@ a write, a read and a pool checkout; batched, a turn's commands cost one of each
 their own command's result (or its error) and keep their own time budgets: a caller that gives up
 does not disturb the others.
 
-A batch takes the batches' own connection (or, while that one is busy, one of the client's pool:
-plain TCP, TLS or unix socket alike), writes every command in one packed write and reads the replies
-in order with the client's parser (hiredis), under one deadline (the client's `socket_timeout`) and
-without redis-py's per-command pipeline bookkeeping. Replies are raw (no response callbacks). Errors
-reach each caller as `RedisUnavailable` (`gateway.redisconn`), or `NoScriptError` for `script`.
+A batch takes one of the batches' own connections (or, while all of those are busy, one of the
+client's pool: plain TCP, TLS or unix socket alike), writes every command in one packed write and
+reads the replies in order with the client's parser (hiredis), under one deadline (the client's
+`socket_timeout`) and without redis-py's per-command pipeline bookkeeping. The own connections are
+the pool's kind made with no `socket_timeout` of their own: the batch's deadline covers their
+writes too, where redis-py would wrap every write in `asyncio.wait_for` (a task, a timer and a
+loop turn per round trip). Replies are raw (no response callbacks). Errors reach each caller as
+`RedisUnavailable` (`gateway.redisconn`), or `NoScriptError` for `script`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import hiredis
@@ -35,7 +38,7 @@ Batch = list[tuple[tuple[Any, ...], asyncio.Future[Any] | None]]
 
 
 class CommandBatch:
-    def __init__(self, redis: Redis, *, max_batch: int = 256) -> None:
+    def __init__(self, redis: Redis, *, max_batch: int = 256, own_connections: int = 4) -> None:
         self.redis = redis
         self._pool = redis.connection_pool
         self._timeout = float(self._pool.connection_kwargs.get("socket_timeout") or 5.0)
@@ -44,9 +47,10 @@ class CommandBatch:
         self._sending: set[asyncio.Task[None]] = set()
         self.batches = 0
         self.commands = 0
-        self._own: AbstractConnection | None = None
-        """A connection kept out of the pool for the batches; one in flight on it at a time."""
-        self._own_busy = False
+        self._idle: list[AbstractConnection] = []
+        """The batches' own connections, kept out of the pool, that no batch is using now."""
+        self._owned: list[AbstractConnection] = []
+        self._max_own = own_connections
 
     def call(self, *args: Any) -> asyncio.Future[Any]:
         """Queue one command (e.g. `"GET", key`); the future holds its reply or its error."""
@@ -68,22 +72,31 @@ class CommandBatch:
 
     def _queue(self, args: tuple[Any, ...], future: asyncio.Future[Any] | None) -> None:
         self._pending.append((args, future))
-        if len(self._pending) == 1:
-            asyncio.get_running_loop().call_soon(self._flush)
+        if len(self._pending) == 1:  # the batch goes when this turn ends: its task's first step
+            self._track(self._pending_batch())
         elif len(self._pending) >= self._max:
             self._flush()
 
+    async def _pending_batch(self) -> None:
+        """What is queued when it runs (the turn that started it, and what the turn after it added
+        before it): one task per round trip, started by the first command, not by a callback first."""
+        if self._pending:
+            batch, self._pending = self._pending, []
+            await self._execute(batch)
+
     def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        self.batches += 1
-        self.commands += len(batch)
-        task = asyncio.get_running_loop().create_task(self._execute(batch))
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._track(self._execute(batch))
+
+    def _track(self, sending: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(sending)
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
     async def _execute(self, batch: Batch) -> None:
+        self.batches += 1
+        self.commands += len(batch)
         try:
             replies = await self._round_trip([args for args, _ in batch])
         except BaseException as exc:  # connection errors, cancellation at shutdown: every caller hears it
@@ -133,17 +146,19 @@ class CommandBatch:
         raise AssertionError("unreachable")
 
     async def _checkout(self) -> tuple[AbstractConnection, bool]:
-        """The batches' own connection when it is free (no pool round), else one from the pool."""
-        if not self._own_busy:
-            if self._own is None:
-                self._own = await self._pool.get_connection()  # type: ignore[no-untyped-call]
-            self._own_busy = True
-            return self._own, True
+        """One of the batches' own connections when one is free (no pool round), else from the pool.
+        A new own connection connects on its first write (`send_packed_command`)."""
+        if self._idle:
+            return self._idle.pop(), True
+        if len(self._owned) < self._max_own:
+            conn = self._pool.connection_class(**{**self._pool.connection_kwargs, "socket_timeout": None})
+            self._owned.append(conn)
+            return conn, True
         return await self._pool.get_connection(), False  # type: ignore[no-untyped-call]
 
     async def _checkin(self, conn: AbstractConnection, own: bool) -> None:
         if own:
-            self._own_busy = False
+            self._idle.append(conn)
         else:
             await self._pool.release(conn)
 
@@ -152,9 +167,9 @@ class CommandBatch:
         self._flush()
         if self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
-        if self._own is not None:
-            await self._pool.release(self._own)
-            self._own = None
+        for conn in self._owned:
+            await conn.disconnect()
+        self._owned, self._idle = [], []
         if self.batches:
             log.info("redis: %d commands in %d pipelines (%.2f per round trip)", self.commands, self.batches,
                      self.commands / self.batches)

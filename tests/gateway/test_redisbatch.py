@@ -113,3 +113,35 @@ async def test_a_redis_that_never_answers_times_out_every_caller() -> None:
     await batch.aclose()
     server.close()
     await stuck.aclose()
+
+
+
+async def _overlapping(batch: CommandBatch, client: aioredis.Redis, prefix: str) -> set[int]:
+    """Eight round trips in flight at once (one command per loop turn): the connection id each ran on."""
+    calls = []
+    for i in range(8):
+        await client.set(f"{prefix}:{i}", str(i))
+        calls.append(asyncio.gather(batch.call("GET", f"{prefix}:{i}"), batch.call("CLIENT", "ID")))
+        await asyncio.sleep(0)
+    replies = await asyncio.gather(*calls)
+    assert [value for value, _ in replies] == [str(i).encode() for i in range(8)]
+    return {int(conn) for _, conn in replies}
+
+
+async def test_overlapping_batches_run_on_the_batches_own_connections_which_close_with_it(
+        client: aioredis.Redis, prefix: str) -> None:
+    batch = CommandBatch(client, own_connections=8)
+    used = await _overlapping(batch, client, prefix)
+    assert len(used) >= 2  # they did overlap
+    assert used <= {int(c["id"]) for c in await client.client_list()}
+    await batch.aclose()
+    assert not used & {int(c["id"]) for c in await client.client_list()}
+
+
+async def test_when_its_own_connections_are_busy_a_batch_borrows_from_the_pool(
+        client: aioredis.Redis, prefix: str) -> None:
+    batch = CommandBatch(client, own_connections=1)
+    used = await _overlapping(batch, client, prefix)
+    await batch.aclose()
+    still_open = used & {int(c["id"]) for c in await client.client_list()}
+    assert len(used) >= 2 and len(still_open) == len(used) - 1  # the pool keeps its own; the batch's closed
