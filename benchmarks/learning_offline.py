@@ -4,14 +4,16 @@ starts and `OutcomeIndex` code as benchmarks/learning_replay.py, without the gat
 Each prompt is embedded and scored once by the cold start that never saw its family (cached under
 the system temp dir); then for each candidate, share and seed the rated rows go into an
 `OutcomeIndex` with the candidate's head and blend, and the rest is scored. Only dev seeds (100-102;
-103-105 for the third round) are for choosing; the reported figures come from learning_replay.py
-through the gateway. The score line is the mean margin over the shares from 5% (1% is reported apart).
+103-105 for the third round, 106-108 for the fourth) are for choosing; the reported figures come
+from learning_replay.py through the gateway. The score line is the mean margin over the shares from
+5% (1% is reported apart).
 Run with `.venv/bin/python benchmarks/learning_offline.py [--seeds 100,101,102] [--shares 0.1]`.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -116,7 +118,7 @@ def candidates() -> list[Candidate]:
                         ((cold, length, ("cold", "length", "vote"), ("cold", "length", "vote", "pcs")),
                          "cold>length>vote>pcs")):
         out.append(Candidate(f"c-stacked {label}", lambda sets=sets: CrossValidated(sets=sets), BlendParams()))
-    return out + second_round() + third_round()
+    return out + second_round() + third_round() + fourth_round()
 
 
 def second_round() -> list[Candidate]:
@@ -199,6 +201,48 @@ def third_round() -> list[Candidate]:
 def _keep_reversal(tolerance: float, *, blend: bool) -> Callable[[], HeadFit]:
     return lambda: KeepReversal(sets=(("cold",), ("cold", "vote")), reverse_tolerance=tolerance,
                                 blend_before_fit=blend)
+
+
+class KeepRankReversal(KeepReversal):
+    """Fourth round: the same keep rule, its test the rated rows' rank correlation between the cold start
+    and the label: a negative cold-start weight is kept only when Spearman's rho is negative with
+    one-sided p < `alpha` (normal approximation of the permutation null, z = rho * sqrt(n - 1))."""
+
+    def __init__(self, *, alpha: float, **kwargs: object) -> None:
+        super().__init__(reverse_tolerance=0.0, **kwargs)
+        self.alpha = alpha
+
+    def _reversal_holds(self, rows: Rows, features: tuple[str, ...], loo: np.ndarray) -> bool:
+        return reversal_p(rows.priors, rows.labels) < self.alpha
+
+
+def reversal_p(cold: np.ndarray, labels: np.ndarray) -> float:
+    """One-sided p-value that the cold start ranks the rows backwards: Spearman's rho (average ranks for
+    ties), z = rho * sqrt(n - 1), p = Phi(z); 1 when either side is constant."""
+    rx, ry = _ranks(cold), _ranks(labels)
+    if rx.std() < 1e-12 or ry.std() < 1e-12:
+        return 1.0
+    rho = float(np.corrcoef(rx, ry)[0, 1])
+    return 0.5 * (1.0 + math.erf(rho * math.sqrt(rx.size - 1) / math.sqrt(2.0)))
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    return (np.cumsum(counts) - (counts - 1) / 2.0)[inverse]
+
+
+def fourth_round() -> list[Candidate]:
+    """Issue #15, fourth round (protocol in the README): C1, C2 = the keep rule for a negative cold-start
+    weight by the rows' rank correlation, at one-sided p < 0.05 and p < 0.2."""
+    sets = (("cold",), ("cold", "vote"))
+    out = [Candidate("r4 current", lambda: CrossValidated(sets=sets), BlendParams())]
+    for label, alpha in (("C1 p<0.05", 0.05), ("C2 p<0.2", 0.2)):
+        out.append(Candidate(f"r4 {label}", _keep_rank_reversal(alpha), BlendParams()))
+    return out
+
+
+def _keep_rank_reversal(alpha: float) -> Callable[[], HeadFit]:
+    return lambda: KeepRankReversal(sets=(("cold",), ("cold", "vote")), alpha=alpha)
 
 
 def logistic_diagnostic(family: Family, f: Features, share: float, seeds: list[int]) -> str:
