@@ -75,10 +75,7 @@ def features(family: Family) -> Features:
 def fitted(family: Family, f: Features, candidate: Candidate, share: float,
            seed: int) -> tuple[OutcomeIndex, np.ndarray]:
     """The candidate's index on the seed's rated share, and the prompts left to score."""
-    n = len(family.prompts)
-    order = np.random.default_rng(seed).permutation(n)
-    k = max(1, round(share * n))
-    rated, rest = order[:k], order[k:]
+    rated, rest = split(len(family.prompts), share, seed)
     index = OutcomeIndex(max_rows=5000, head=candidate.head())
     for i in rated:
         index.add(OutcomeRow(alias="a", ladder=LADDER, vector=f.vectors[i], prior=float(f.cold[i]),
@@ -86,6 +83,25 @@ def fitted(family: Family, f: Features, candidate: Candidate, share: float,
                              outcomes={"cheap": family.cheap[i], "strong": family.strong[i]}))
     index.refit(candidate.params)
     return index, rest
+
+
+def split(n: int, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's rated prompts (a share of n, at least one) and the rest."""
+    order = np.random.default_rng(seed).permutation(n)
+    k = max(1, round(share * n))
+    return order[:k], order[k:]
+
+
+def fit_of(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> str:
+    """One fit: its rows, the head kept, the rows' rank correlation between cold start and need (with the
+    one-sided p-value of a reversal), and the learned APGR on the rest (the cold start's in brackets)."""
+    rated = split(len(family.prompts), share, seed)[0]
+    need = np.clip(np.asarray(family.strong)[rated] - np.asarray(family.cheap)[rated], 0.0, 1.0)
+    rx, ry = _ranks(f.cold[rated]), _ranks(need)
+    rho = float(np.corrcoef(rx, ry)[0, 1]) if rx.std() > 0 and ry.std() > 0 else 0.0
+    r = run(family, f, candidate, share, seed)
+    return (f"{rated.size} rows {head_of(family, f, candidate, share, seed)} rho {rho:+.3f} "
+            f"p {reversal_p(f.cold[rated], need):.3f} APGR {r['learned']:.3f} ({r['cold']:.3f})")
 
 
 def head_of(family: Family, f: Features, candidate: Candidate, share: float, seed: int) -> str:
@@ -251,14 +267,11 @@ def logistic_diagnostic(family: Family, f: Features, share: float, seeds: list[i
     scored on the remainder (so the best of the three is chosen in hindsight, an optimistic figure)."""
     from sklearn.linear_model import LogisticRegression
 
-    n = len(family.prompts)
     cheap, strong = np.asarray(family.cheap), np.asarray(family.strong)
     x = np.hstack([np.stack([f.cold, np.log1p(f.chars)], axis=1), f.vectors])
     out: list[list[float]] = []
     for seed in seeds:
-        order = np.random.default_rng(seed).permutation(n)
-        k = max(1, round(share * n))
-        rated, rest = order[:k], order[k:]
+        rated, rest = split(len(family.prompts), share, seed)
         xs = (x - x[rated].mean(axis=0)) / (x[rated].std(axis=0) + 1e-9)
         y = (strong[rated] - cheap[rated] > 0.5).astype(int)
         if y.min() == y.max():
@@ -276,6 +289,8 @@ def main() -> int:
     parser.add_argument("--only", default="", help="run only candidates whose name contains this")
     parser.add_argument("--logistic", action="store_true", help="only the logistic diagnostic (not a candidate)")
     parser.add_argument("--heads", action="store_true", help="print what each candidate's head kept, per seed")
+    parser.add_argument("--fits", action="store_true",
+                        help="per seed: rows, head kept, rank correlation of cold start and need, learned APGR")
     args = parser.parse_args()
     families = [FAMILIES[name]() for name in args.families.split(",")]
     feats = {fam.name: features(fam) for fam in families}
@@ -288,11 +303,12 @@ def main() -> int:
         return 0
     print(f"seeds {seeds}; per family: mean learned APGR (cold, length); margin = learned - max(cold, length)")
     for candidate in [c for c in candidates() if args.only in c.name]:
-        if args.heads:
+        if args.heads or args.fits:
+            what, each = ("fit per seed", fit_of) if args.fits else ("head (w_cold) per seed", head_of)
             for share in shares:
                 for fam in families:
-                    print(f"{candidate.name:34s} {share:4.0%}  {fam.name:8s} head (w_cold) per seed: "
-                          + "; ".join(head_of(fam, feats[fam.name], candidate, share, seed) for seed in seeds))
+                    print(f"{candidate.name:34s} {share:4.0%}  {fam.name:8s} {what}: "
+                          + "; ".join(each(fam, feats[fam.name], candidate, share, seed) for seed in seeds))
             continue
         started = time.monotonic()
         score = []
