@@ -8,7 +8,7 @@ import random
 import numpy as np
 
 from classifier.model import load_default
-from classifier.scorer import LEVELS, RankBlend, interp
+from classifier.scorer import LEVELS, Linear, RankBlend, interp
 
 
 def test_interp_is_numpys_to_the_last_bit() -> None:
@@ -25,7 +25,7 @@ def test_interp_is_numpys_to_the_last_bit() -> None:
 
 def test_the_shipped_blend_scores_as_numpy_would() -> None:
     scorer = load_default()._w.scorer  # the reference formula, written out with numpy
-    assert isinstance(scorer, RankBlend)
+    assert isinstance(scorer, RankBlend) and isinstance(scorer.head, Linear)
     rng = np.random.default_rng(5)
     levels = np.linspace(0.0, 1.0, 257)
     for _ in range(500):
