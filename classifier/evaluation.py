@@ -6,8 +6,9 @@ no family is ever in training and test at once. Routing is judged RouteLLM's way
 primary pair (cheap and strong ends of its source's ladder): APGR over the strong share, ties as a
 random order. The selection rule (classifier/README.md, written before the figures): the servable
 candidate with the highest mean per-family APGR ships, if it beats the length rule pooled; within
-0.005 of the best, fewer parameters win. The pairwise heads added on Dec 6 are challengers: one ships
-only with a strictly higher mean per family than that choice (the addendum's rule).
+0.005 of the best, fewer parameters win. The pairwise heads added on Dec 6 and the relative-length heads
+added on Dec 7 are challengers: one ships only with a strictly higher mean per family than that choice
+(the Dec 6 addendum's rule).
 """
 
 from __future__ import annotations

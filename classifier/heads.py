@@ -2,24 +2,26 @@
 
 Each candidate fits on a `TrainSet` and returns a scorer `(vectors, log_chars) -> value` (higher = the
 cheaper model more likely not good enough). Servable candidates return a `scorer.Linear` or
-`scorer.RankBlend`; kNN over the training rows is a reference only (no kNN on the hot path).
+`scorer.RankBlend` (or a `scorer.Relative`: fed relative length); kNN over the training rows is a
+reference only (no kNN on the hot path).
 scikit-learn is imported here, by the train and eval commands only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from classifier.factorisation import fit_factorisation
 from classifier.pairwise import pairwise
-from classifier.scorer import Linear, RankBlend, quantile_grid
+from classifier.scorer import Centroids, Linear, RankBlend, Relative, quantile_grid
 from classifier.trainset import TrainSet
 
 Fitted = Callable[[np.ndarray, np.ndarray], np.ndarray]
 FIXED_EFFECT_SCALE = 10.0
+CENTROIDS = 64  # k-means centroids behind relative length (classifier/README.md, addendum of Dec 7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +31,8 @@ class Candidate:
     servable: bool
     parameters: Callable[[int], int]  # fitted parameters for an embedding of dimension d
     blend_of: str | None = None  # a rank blend of this candidate with the length prior
-    challenger: bool = False  # added by the Dec 6 addendum: replaces the incumbent only by that rule
+    challenger: bool = False  # added by the Dec 6 (or 7) addendum: replaces the incumbent only by that rule
+    relative_prior: bool = False  # the blend's prior is relative length (the base must be a `Relative`)
 
     def fit_with(self, data: TrainSet, fitted: dict[str, Fitted]) -> Fitted:
         """Fit, reusing the base head already fitted on the same rows (`fitted`, filled as it goes)."""
@@ -38,8 +41,8 @@ class Candidate:
                 fitted[self.name] = self.fit(data)
             else:
                 base = CANDIDATES[self.blend_of].fit_with(data, fitted)
-                assert isinstance(base, Linear)
-                fitted[self.name] = rank_blend(base, data)
+                assert isinstance(base, Linear | Relative)
+                fitted[self.name] = relative_rank_blend(base, data) if self.relative_prior else rank_blend(base, data)
         return fitted[self.name]
 
 
@@ -117,26 +120,62 @@ def knn(k: int = 50) -> Callable[[TrainSet], Fitted]:
     return fit
 
 
-def rank_blend(head: Linear, data: TrainSet) -> RankBlend:
+def rank_blend(head: Linear | Relative, data: TrainSet) -> RankBlend:
     """`head` rank-averaged with the length prior (CDFs from the training rows)."""
     return RankBlend(head=head, head_grid=quantile_grid(head(data.vectors, data.log_chars)),
                      length_grid=quantile_grid(data.log_chars))
 
 
+def fit_centroids(data: TrainSet, k: int = CENTROIDS) -> Centroids:
+    """k-means (seeded) on the fit's embeddings, and the mean log length of the rows nearest each centroid."""
+    from sklearn.cluster import KMeans
+
+    model = KMeans(n_clusters=k, n_init=1, random_state=0).fit(data.vectors)
+    centres = model.cluster_centers_.astype(np.float64)
+    nearest = Centroids(centroids=centres, mean_length=np.zeros(k)).nearest(data.vectors)
+    counts = np.bincount(nearest, minlength=k)
+    sums = np.bincount(nearest, weights=data.log_chars, minlength=k)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), float(data.log_chars.mean()))
+    return Centroids(centroids=centres, mean_length=means)
+
+
+def _relative(data: TrainSet, centroids: Centroids) -> TrainSet:
+    return replace(data, log_chars=centroids.relative(data.vectors, data.log_chars))
+
+
+def family_plus_relative_length(data: TrainSet) -> Relative:
+    """The family PCA head with relative length in place of log length (slope fitted within families)."""
+    centroids = fit_centroids(data)
+    inner = family_plus_length()(_relative(data, centroids))
+    assert isinstance(inner, Linear)
+    return Relative(inner=inner, centroids=centroids)
+
+
+def relative_rank_blend(head: Linear | Relative, data: TrainSet) -> Relative:
+    """A `Relative` head rank-averaged with the prior of relative length (both CDFs over the training rows)."""
+    assert isinstance(head, Relative) and isinstance(head.inner, Linear)
+    return Relative(inner=rank_blend(head.inner, _relative(data, head.centroids)), centroids=head.centroids)
+
+
 def blended(base: Callable[[TrainSet], Fitted]) -> Callable[[TrainSet], Fitted]:
     def fit(data: TrainSet) -> Fitted:
         head = base(data)
-        assert isinstance(head, Linear)
+        assert isinstance(head, Linear | Relative)
         return rank_blend(head, data)
     return fit
 
 
 PAIRWISE = "pairwise (family + within pairs, length)"
 PAIRWISE_GAP = "pairwise gap-weighted"
+RELATIVE = "family PCA-16 + within-family relative length"
 
 
 def _linear_params(d: int) -> int:
     return d + 2
+
+
+def _relative_params(d: int) -> int:
+    return 16 * d + 18 + CENTROIDS * (d + 1)
 
 
 CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
@@ -156,4 +195,10 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
     Candidate("rank(pairwise, length)", blended(pairwise()), True, _linear_params, PAIRWISE, challenger=True),
     Candidate("rank(pairwise gap-weighted, length)", blended(pairwise(gap=True)), True, _linear_params,
               PAIRWISE_GAP, challenger=True),
+    Candidate(RELATIVE, family_plus_relative_length, True, _relative_params, challenger=True),
+    Candidate("rank(family + relative length, length)", blended(family_plus_relative_length), True,
+              _relative_params, RELATIVE, challenger=True),
+    Candidate("rank(family + relative length, relative length)",
+              lambda data: relative_rank_blend(family_plus_relative_length(data), data), True, _relative_params,
+              RELATIVE, challenger=True, relative_prior=True),
 )}

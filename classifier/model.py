@@ -23,7 +23,7 @@ from classifier import artifact
 from classifier.neighbours import Neighbour, Neighbours, TrainingPrompts
 from classifier.ordinal import Ordinal
 from classifier.request import TextEmbedder, embed_requests
-from classifier.scorer import LEVELS, Linear, RankBlend, Scorer, interp
+from classifier.scorer import LEVELS, Centroids, Linear, RankBlend, Relative, Scorer, interp
 from classifier.tasks import cue_task
 from classifier.types import Classification, Task
 from embedding import RequestEmbedding
@@ -34,6 +34,7 @@ DEFAULT_ARTIFACT = Path(__file__).parent / "artifacts" / "classifier.npz"
 DEFAULT_DATA = Path(__file__).parent / "data" / "routing.jsonl.gz"
 DEFAULT_NEIGHBOURS = Path(__file__).parent / "artifacts" / "neighbours.npz"
 FORMAT_VERSION = 2
+RELATIVE_FORMAT = 3  # a head on relative length: centroids in the artifact
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,28 +47,58 @@ class Weights:
     length_grid: np.ndarray  # quantiles of log1p(prompt chars) over the training rows: the length prior
 
     def arrays(self) -> dict[str, np.ndarray]:
-        head = self.scorer.head if isinstance(self.scorer, RankBlend) else self.scorer
+        head, blend, centroids, _ = _parts(self.scorer)
         out = {"head_w": head.w, "task_w": self.task_w, "task_b": self.task_b, "length_grid": self.length_grid}
-        if isinstance(self.scorer, RankBlend):
-            out["head_grid"] = self.scorer.head_grid
+        if blend is not None:
+            out["head_grid"] = blend.head_grid
+        if centroids is not None:
+            out |= {"centroids": centroids.centroids, "centroid_length": centroids.mean_length}
+            if blend is not None and isinstance(self.scorer, Relative):  # the blend's prior is relative length
+                out["prior_grid"] = blend.length_grid
         return out
 
     def head_meta(self) -> dict[str, Any]:
-        head = self.scorer.head if isinstance(self.scorer, RankBlend) else self.scorer
-        return {"kind": "rank" if isinstance(self.scorer, RankBlend) else "linear", "w_len": head.w_len,
-                "bias": head.bias}
+        head, blend, _, relative = _parts(self.scorer)
+        meta: dict[str, Any] = {"kind": "linear" if blend is None else "rank", "w_len": head.w_len, "bias": head.bias}
+        return meta | ({"relative": relative} if relative != "none" else {})
+
+    @property
+    def format_version(self) -> int:
+        """2, or 3 when the head reads relative length (an older loader must not ignore the centroids)."""
+        return FORMAT_VERSION if _parts(self.scorer)[2] is None else RELATIVE_FORMAT
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Weights:
-        if meta.get("format") != FORMAT_VERSION:
+        if meta.get("format") not in (FORMAT_VERSION, RELATIVE_FORMAT):
             raise artifact.ArtifactError(f"unsupported classifier artifact format {meta.get('format')!r}")
         f64 = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
         head = Linear(w=f64["head_w"], w_len=float(meta["head"]["w_len"]), bias=float(meta["head"]["bias"]))
-        scorer: Scorer = head
+        relative = meta["head"].get("relative", "none")
+        centroids = Centroids(centroids=f64["centroids"], mean_length=f64["centroid_length"]) \
+            if relative != "none" else None
+        inner: Linear | Relative = head if centroids is None or relative != "head" else Relative(head, centroids)
+        scorer: Scorer = inner
         if meta["head"]["kind"] == "rank":
-            scorer = RankBlend(head=head, head_grid=f64["head_grid"], length_grid=f64["length_grid"])
+            prior = f64["prior_grid"] if relative == "all" else f64["length_grid"]
+            blend = RankBlend(head=inner, head_grid=f64["head_grid"], length_grid=prior)
+            scorer = Relative(blend, centroids) if centroids is not None and relative == "all" else blend
+        elif centroids is not None:
+            scorer = Relative(head, centroids)
         return cls(scorer=scorer, ordinal=Ordinal.from_json(meta["ordinal"]), task_w=f64["task_w"],
                    task_b=f64["task_b"], tasks=tuple(Task(t) for t in meta["tasks"]), length_grid=f64["length_grid"])
+
+
+def _parts(scorer: Scorer) -> tuple[Linear, RankBlend | None, Centroids | None, str]:
+    """(linear head, rank blend or None, centroids or None, what reads relative length: none, head or all)."""
+    if isinstance(scorer, Linear):
+        return scorer, None, None, "none"
+    if isinstance(scorer, RankBlend):
+        if isinstance(scorer.head, Relative):
+            assert isinstance(scorer.head.inner, Linear)
+            return scorer.head.inner, scorer, scorer.head.centroids, "head"
+        return scorer.head, scorer, None, "none"
+    inner, blend, _, _ = _parts(scorer.inner)
+    return inner, blend, scorer.centroids, "head" if blend is None else "all"
 
 
 @dataclass(frozen=True, slots=True)

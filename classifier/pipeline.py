@@ -14,7 +14,7 @@ from typing import Any
 from classifier import artifact
 from classifier.dataset import DatasetError, Example, read_examples
 from classifier.evaluation import EvalReport, calibrated, evaluate
-from classifier.model import DEFAULT_DATA, DEFAULT_NEIGHBOURS, FORMAT_VERSION, Classifier, Weights
+from classifier.model import DEFAULT_DATA, DEFAULT_NEIGHBOURS, Classifier, Weights
 from classifier.outcomes import read_outcome_rows
 from classifier.progress import step
 from classifier.request import TextEmbedder
@@ -171,8 +171,9 @@ def train(spec: DataSpec, config: TrainConfig, *, output: Path = DEFAULT_OUTPUT,
         task_w, task_b = fit_task_head(data, config)
     weights = Weights(scorer=scorer, ordinal=ordinal, task_w=task_w, task_b=task_b, tasks=LEARNED_TASKS,
                       length_grid=quantile_grid(data.log_chars))
-    meta = {"format": FORMAT_VERSION, "head": weights.head_meta(), "chosen": chosen, "ordinal": ordinal.to_json(),
-            "tasks": [t.value for t in LEARNED_TASKS], "embedder": embedder_meta(embedder), "config": asdict(config)}
+    meta = {"format": weights.format_version, "head": weights.head_meta(), "chosen": chosen,
+            "ordinal": ordinal.to_json(), "tasks": [t.value for t in LEARNED_TASKS],
+            "embedder": embedder_meta(embedder), "config": asdict(config)}
     path = output / ARTIFACT_NAME
     digest = artifact.save(path, {k: v.astype("float32") for k, v in weights.arrays().items()}, meta)
     write_curve(report, output / CURVE_NAME)

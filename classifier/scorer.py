@@ -5,6 +5,8 @@ rank-averaged with the length prior. numpy only; a few microseconds per request.
 logistic head, a PCA head plus a length term, the mean logit of a factorisation over pairs).
 `RankBlend`: the head's and the length's positions among the training rows (empirical CDFs stored as
 quantile grids), averaged, returned as a logit so the calibration maps apply unchanged.
+`Relative`: a scorer fed *relative* length instead of log length: log1p(chars) minus the mean log length
+of the training rows nearest the same one of a few k-means centroids (`Centroids`; one small product).
 """
 
 from __future__ import annotations
@@ -70,8 +72,48 @@ class Linear:
 
 
 @dataclass(frozen=True, slots=True)
+class Centroids:
+    """k-means centroids of the training embeddings and the mean log length of the rows nearest each."""
+
+    centroids: np.ndarray  # (K, d)
+    mean_length: np.ndarray  # (K,) mean log1p(chars) of the training rows nearest each centroid
+    _half_norm: np.ndarray = field(init=False, repr=False, compare=False)
+    _means: tuple[float, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_half_norm", (self.centroids * self.centroids).sum(axis=1) / 2)
+        object.__setattr__(self, "_means", tuple(self.mean_length.tolist()))
+
+    def nearest(self, vectors: np.ndarray) -> np.ndarray:
+        """Index of the nearest centroid (Euclidean) of each row."""
+        out: np.ndarray = np.argmax(vectors @ self.centroids.T - self._half_norm, axis=1)
+        return out
+
+    def relative(self, vectors: np.ndarray, log_chars: np.ndarray) -> np.ndarray:
+        out: np.ndarray = log_chars - self.mean_length[self.nearest(vectors)]
+        return out
+
+    def relative_one(self, vector: np.ndarray, log_chars: float) -> float:
+        return log_chars - self._means[int(np.argmax(self.centroids @ vector - self._half_norm))]
+
+
+@dataclass(frozen=True, slots=True)
+class Relative:
+    """`inner` scored on relative length (log1p(chars) minus its nearest centroid's mean) for log length."""
+
+    inner: Linear | RankBlend
+    centroids: Centroids
+
+    def __call__(self, vectors: np.ndarray, log_chars: np.ndarray) -> np.ndarray:
+        return self.inner(vectors, self.centroids.relative(vectors, log_chars))
+
+    def one(self, vector: np.ndarray, log_chars: float) -> float:
+        return self.inner.one(vector, self.centroids.relative_one(vector, log_chars))
+
+
+@dataclass(frozen=True, slots=True)
 class RankBlend:
-    head: Linear
+    head: Linear | Relative
     head_grid: np.ndarray  # quantiles of the head's value on the training rows
     length_grid: np.ndarray  # quantiles of log1p(chars) on the training rows
     _grids: tuple[tuple[float, ...], tuple[float, ...]] = field(init=False, repr=False, compare=False)
@@ -93,4 +135,4 @@ class RankBlend:
 LEVELS = tuple(np.linspace(0.0, 1.0, GRID).tolist())
 """The CDF's value at each stored quantile."""
 
-Scorer = Linear | RankBlend
+Scorer = Linear | RankBlend | Relative

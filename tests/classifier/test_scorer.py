@@ -8,7 +8,7 @@ import random
 import numpy as np
 
 from classifier.model import load_default
-from classifier.scorer import LEVELS, RankBlend, interp
+from classifier.scorer import LEVELS, Linear, RankBlend, Relative, interp
 
 
 def test_interp_is_numpys_to_the_last_bit() -> None:
@@ -23,16 +23,22 @@ def test_interp_is_numpys_to_the_last_bit() -> None:
             assert interp(x, xs, LEVELS) == float(np.interp(x, grid, np.linspace(0.0, 1.0, 257))), x
 
 
-def test_the_shipped_blend_scores_as_numpy_would() -> None:
+def test_the_shipped_head_scores_as_numpy_would() -> None:
+    """rank(family + relative length, relative length): the nearest centroid by Euclidean distance, relative
+    length, then the rank blend, each written out with numpy."""
     scorer = load_default()._w.scorer  # the reference formula, written out with numpy
-    assert isinstance(scorer, RankBlend)
+    assert isinstance(scorer, Relative) and isinstance(scorer.inner, RankBlend)
+    blend, centroids = scorer.inner, scorer.centroids
+    assert isinstance(blend.head, Linear)
     rng = np.random.default_rng(5)
     levels = np.linspace(0.0, 1.0, 257)
     for _ in range(500):
-        vector = rng.normal(size=scorer.head.w.shape[0]).astype(np.float32)
+        vector = rng.normal(size=blend.head.w.shape[0]).astype(np.float32)
         vector /= np.linalg.norm(vector)
         log_chars = float(rng.uniform(0, 12))
-        u = float(np.interp(scorer.head.one(vector, log_chars), scorer.head_grid, levels))
-        r = float(np.interp(log_chars, scorer.length_grid, levels))
+        nearest = int(np.argmin(((centroids.centroids - vector) ** 2).sum(axis=1)))
+        relative = log_chars - float(centroids.mean_length[nearest])
+        u = float(np.interp(blend.head.one(vector, relative), blend.head_grid, levels))
+        r = float(np.interp(relative, blend.length_grid, levels))
         p = min(1 - 1e-4, max(1e-4, (u + r) / 2))
         assert scorer.one(vector, log_chars) == math.log(p / (1 - p))
