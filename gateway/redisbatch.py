@@ -62,10 +62,15 @@ class CommandBatch:
         """Queue a command whose reply nobody waits for (e.g. touching an LRU score)."""
         self._queue(args, None)
 
-    async def script(self, sha: str, source: str, keys: list[str], args: list[Any]) -> Any:
-        """EVALSHA in the batch; after a Redis restart (NOSCRIPT) the script is loaded and run again."""
+    def script(self, sha: str, source: str, keys: list[str], args: list[Any]) -> Coroutine[Any, Any, Any]:
+        """EVALSHA, queued now (in this turn's batch, with the commands queued beside it); after a
+        Redis restart (NOSCRIPT) the script is loaded and run again. Await the coroutine returned."""
+        return self._script_reply(self.call("EVALSHA", sha, len(keys), *keys, *args), sha, source, keys, args)
+
+    async def _script_reply(self, first: asyncio.Future[Any], sha: str, source: str, keys: list[str],
+                            args: list[Any]) -> Any:
         try:
-            return await self.call("EVALSHA", sha, len(keys), *keys, *args)
+            return await first
         except NoScriptError:
             await self.redis.script_load(source)
             return await self.call("EVALSHA", sha, len(keys), *keys, *args)

@@ -26,6 +26,9 @@ from gateway.redisconn import RedisUnavailable
 T = TypeVar("T")
 _LOG_LEN = 1000
 _BATCH = 1000
+_BATCHED_READ = 64
+"""Vectors read on the request path's batch at most: more would lengthen the round trip of the rate-limit
+checks that share it."""
 
 
 @asynccontextmanager
@@ -89,12 +92,14 @@ class RedisStore:
         ttl = placement.ttl_s
 
         async def call() -> None:  # on the request path's pipelining connection, like `get`
-            await self._batch.script(self._put.sha, scripts.PUT, [entry_prefix + entry.key, vec, lru, log],
-                                     [entry.key, pack_entry(entry), packed_vec, ttl, placement.max_entries,
-                                      int(time.time() * 1000), _LOG_LEN, entry_prefix])
             indexes = [self._index_key(kind, name) for kind, name in (("t", placement.tenant), ("r", placement.route))]
-            await asyncio.gather(*(self._batch.call("SADD", key, placement.partition) for key in indexes),
-                                 *(self._batch.call("EXPIRE", key, ttl * 2) for key in indexes))
+            # all queued in this turn: the script and the purge indexes' commands share one round trip
+            await asyncio.gather(
+                self._batch.script(self._put.sha, scripts.PUT, [entry_prefix + entry.key, vec, lru, log],
+                                   [entry.key, pack_entry(entry), packed_vec, ttl, placement.max_entries,
+                                    int(time.time() * 1000), _LOG_LEN, entry_prefix]),
+                *(self._batch.call("SADD", key, placement.partition) for key in indexes),
+                *(self._batch.call("EXPIRE", key, ttl * 2) for key in indexes))
 
         await self._run(self._write, call)
 
@@ -104,11 +109,9 @@ class RedisStore:
 
     async def _changes(self, partition: str, cursor: str | None) -> Changes:
         _, vec, _, log = self._keys(partition)
-        if cursor is not None:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xrange(log, "-", "+", count=1)
-                pipe.xrange(log, f"({cursor}", "+", count=_BATCH)
-                first, rows = await pipe.execute()
+        if cursor is not None:  # both reads in one round trip on the request path's batch (raw replies)
+            first, rows = await asyncio.gather(self._batch.call("XRANGE", log, "-", "+", "COUNT", 1),
+                                               self._batch.call("XRANGE", log, f"({cursor}", "+", "COUNT", _BATCH))
             # Entries lost to trimming: the log starts after our cursor and not with what we read next.
             trimmed = (bool(first) and stream_id(first[0][0].decode()) > stream_id(cursor)
                        and (not rows or rows[0][0] != first[0][0]))
@@ -126,16 +129,17 @@ class RedisStore:
     async def _apply_log(self, vec: str, cursor: str, rows: list[Any]) -> Changes:
         changes = Changes(cursor=rows[-1][0].decode() if rows else cursor, full=False)
         added: list[str] = []
-        for _, fields in rows:
-            op, key = fields[b"op"], fields[b"k"].decode()
+        for _, fields in rows:  # each field list is [b"op", op, b"k", key] (written by the scripts)
+            op, key = fields[1], fields[3].decode()
             if op == b"reset":
                 changes.full, added, changes.removed = True, [], []
             elif op == b"add":
                 added.append(key)
             else:
                 changes.removed.append(key)
-        if added:
-            blobs = await self._redis.hmget(vec, added)
+        if added:  # a few (the usual sync) ride the request path's batch; a burst takes a connection of its own
+            blobs = await (self._batch.call("HMGET", vec, *added) if len(added) <= _BATCHED_READ
+                           else self._redis.hmget(vec, added))
             changes.added = [unpack_vector(k, b) for k, b in zip(added, blobs, strict=True) if isinstance(b, bytes)]
         return changes
 
