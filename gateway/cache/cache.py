@@ -7,6 +7,7 @@ error the store is left alone for `retry_after_ms` before it is tried again.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,7 @@ from gateway.cache.verify import Verifier
 from router.errors import TurnoutError
 
 _SCAN_IN_THREAD_ROWS = 4096
+log = logging.getLogger("turnout.cache")
 
 
 class ResponseCache:
@@ -162,7 +164,10 @@ class ResponseCache:
             self.stats.backend_timeouts += 1
         else:
             self.stats.backend_errors += 1
-        self._down_until = self._clock() + self.policy.retry_after_ms / 1000
+        now = self._clock()
+        if now >= self._down_until:  # one line per bypass, not one per request failing at once
+            log.warning("cache bypassed for %d ms: %s", self.policy.retry_after_ms, exc)
+        self._down_until = now + self.policy.retry_after_ms / 1000
 
     # -- single flight ------------------------------------------------------------------------------
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis.asyncio import Redis
@@ -31,14 +30,26 @@ _BATCHED_READ = 64
 checks that share it."""
 
 
-@asynccontextmanager
-async def _translated(budget_s: float) -> AsyncIterator[None]:
-    """Where the Redis layer's `RedisUnavailable` and an over-budget call become `CacheUnavailable`."""
+async def _within(budget_s: float, work: Awaitable[T]) -> T:
+    """`work`'s result; past `budget_s`, `CacheUnavailable` (and `work` is cancelled). The Redis layer's
+    `RedisUnavailable` becomes `CacheUnavailable` here.
+
+    The budget is judged when this caller runs again, not when its timer fires: a reply read while
+    the event loop was busy with other requests counts as in time (`asyncio.timeout` would cancel a
+    call whose reply had already arrived). A gateway slowed by its own load (16 requests' work between
+    two turns of the loop) is not a slow Redis, and a timeout here bypasses the cache for
+    `retry_after_ms`."""
+    job = asyncio.ensure_future(work)
     try:
-        async with asyncio.timeout(budget_s):
-            yield
-    except TimeoutError as exc:
-        raise CacheUnavailable(f"redis: over the {budget_s * 1000:.0f} ms budget", timeout=True) from exc
+        await asyncio.wait((job,), timeout=budget_s)
+    except BaseException:
+        job.cancel()
+        raise
+    if not job.done():
+        job.cancel()
+        raise CacheUnavailable(f"redis: over the {budget_s * 1000:.0f} ms budget", timeout=True)
+    try:
+        return job.result()
     except RedisUnavailable as exc:
         raise CacheUnavailable(str(exc)) from exc
 
@@ -74,8 +85,7 @@ class RedisStore:
         return f"{self._prefix}:idx:{kind}:{hashlib.sha256(name.encode()).hexdigest()[:24]}"
 
     async def _run(self, budget_s: float, call: Callable[[], Awaitable[T]]) -> T:
-        async with _translated(budget_s):
-            return await call()
+        return await _within(budget_s, call())
 
     async def get(self, partition: str, key: str) -> Entry | None:
         entry_prefix, _, lru, _ = self._keys(partition)

@@ -5,6 +5,7 @@ its verdict."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -62,3 +63,22 @@ async def test_a_failing_cache_command_leaves_the_rate_limit_check_in_its_batch_
         if keys:
             await client.delete(*keys)
         await client.aclose()
+
+
+async def test_a_reply_that_arrived_while_the_loop_was_busy_is_in_time() -> None:
+    from gateway.cache.store.redis import _within
+
+    loop = asyncio.get_running_loop()
+    reply: asyncio.Future[bytes] = loop.create_future()
+    loop.call_later(0.01, reply.set_result, b"v")  # Redis answers after 10 ms...
+    loop.call_later(0.001, time.sleep, 0.1)  # ...while the loop is busy with other requests' work until 101 ms
+    assert await _within(0.05, reply) == b"v"
+
+
+async def test_a_reply_that_never_comes_is_over_the_budget() -> None:
+    from gateway.cache.store.redis import _within
+
+    never: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    with pytest.raises(CacheUnavailable) as caught:
+        await _within(0.02, never)
+    assert caught.value.timeout and never.cancelled()
