@@ -25,6 +25,9 @@ from gateway.redisconn import RedisUnavailable
 T = TypeVar("T")
 _LOG_LEN = 1000
 _BATCH = 1000
+_GRACE_TURNS = 4
+"""Turns of the loop a call past its budget still gets: a sync's reply goes from the batch's task to
+the sync's task to its caller, one turn each."""
 _BATCHED_READ = 64
 """Vectors read on the request path's batch at most: more would lengthen the round trip of the rate-limit
 checks that share it."""
@@ -34,14 +37,19 @@ async def _within(budget_s: float, work: Awaitable[T]) -> T:
     """`work`'s result; past `budget_s`, `CacheUnavailable` (and `work` is cancelled). The Redis layer's
     `RedisUnavailable` becomes `CacheUnavailable` here.
 
-    The budget is judged when this caller runs again, not when its timer fires: a reply read while
-    the event loop was busy with other requests counts as in time (`asyncio.timeout` would cancel a
-    call whose reply had already arrived). A gateway slowed by its own load (16 requests' work between
-    two turns of the loop) is not a slow Redis, and a timeout here bypasses the cache for
-    `retry_after_ms`."""
+    The budget is judged when this caller runs again, not when its timer fires, and a call still
+    running then gets a few more turns of the loop: a reply read while the event loop was busy with
+    other requests, or still being handed from the batch to its caller, counts as in time
+    (`asyncio.timeout` would cancel a call whose reply had already arrived). A gateway slowed by its
+    own load (16 requests' work between two turns of the loop) is not a slow Redis, and a timeout
+    here bypasses the cache for `retry_after_ms`."""
     job = asyncio.ensure_future(work)
     try:
         await asyncio.wait((job,), timeout=budget_s)
+        for _ in range(_GRACE_TURNS):
+            if job.done():
+                break
+            await asyncio.sleep(0)
     except BaseException:
         job.cancel()
         raise
@@ -75,6 +83,7 @@ class RedisStore:
         self._write = write_budget_s
         self._load = load_budget_s
         self._put = self._redis.register_script(scripts.PUT)
+        self._sync = self._redis.register_script(scripts.SYNC)
         self._purge = self._redis.register_script(scripts.PURGE)
 
     def _keys(self, partition: str) -> tuple[str, str, str, str]:
@@ -119,15 +128,15 @@ class RedisStore:
 
     async def _changes(self, partition: str, cursor: str | None) -> Changes:
         _, vec, _, log = self._keys(partition)
-        if cursor is not None:  # both reads in one round trip on the request path's batch (raw replies)
-            first, rows = await asyncio.gather(self._batch.call("XRANGE", log, "-", "+", "COUNT", 1),
-                                               self._batch.call("XRANGE", log, f"({cursor}", "+", "COUNT", _BATCH))
+        if cursor is not None:  # the log and its new vectors in one round trip on the request path's batch
+            first, rows, vectors = await self._batch.script(self._sync.sha, scripts.SYNC, [log, vec],
+                                                            [cursor, _BATCH, _BATCHED_READ])
             # Entries lost to trimming: the log starts after our cursor and not with what we read next.
             trimmed = (bool(first) and stream_id(first[0][0].decode()) > stream_id(cursor)
                        and (not rows or rows[0][0] != first[0][0]))
             if trimmed or len(rows) == _BATCH:
                 return Changes(cursor=cursor, full=False, reload=True)
-            return await self._apply_log(vec, cursor, rows)
+            return await self._apply_log(vec, cursor, rows, vectors)
         # The cursor first, then the vectors in chunks: a change made meanwhile is also in the log
         # after the cursor, and replaying it is harmless.
         last = await self._redis.xrevrange(log, "+", "-", count=1) or []
@@ -136,21 +145,28 @@ class RedisStore:
         changes.added = await asyncio.to_thread(_decode_all, raw)  # 100,000 entries: ~0.5 s of CPU
         return changes
 
-    async def _apply_log(self, vec: str, cursor: str, rows: list[Any]) -> Changes:
+    async def _apply_log(self, vec: str, cursor: str, rows: list[Any], vectors: list[bytes | None]) -> Changes:
+        """`vectors`: those of every addition in `rows`, in order, or none (a burst: read here, on a
+        connection of its own, so as not to lengthen the batch the rate-limit checks share)."""
         changes = Changes(cursor=rows[-1][0].decode() if rows else cursor, full=False)
-        added: list[str] = []
+        added: list[bytes] = []
+        every: list[bytes] = []
         for _, fields in rows:  # each field list is [b"op", op, b"k", key] (written by the scripts)
-            op, key = fields[1], fields[3].decode()
+            op, key = fields[1], fields[3]
             if op == b"reset":
                 changes.full, added, changes.removed = True, [], []
             elif op == b"add":
                 added.append(key)
+                every.append(key)
             else:
-                changes.removed.append(key)
-        if added:  # a few (the usual sync) ride the request path's batch; a burst takes a connection of its own
-            blobs = await (self._batch.call("HMGET", vec, *added) if len(added) <= _BATCHED_READ
-                           else self._redis.hmget(vec, added))
-            changes.added = [unpack_vector(k, b) for k, b in zip(added, blobs, strict=True) if isinstance(b, bytes)]
+                changes.removed.append(key.decode())
+        if added:
+            blobs: dict[bytes, bytes | str | None]
+            if len(vectors) == len(every):
+                blobs = dict(zip(every, vectors, strict=True))
+            else:
+                blobs = dict(zip(added, await self._redis.hmget(vec, added), strict=True))
+            changes.added = [unpack_vector(k.decode(), blob) for k in added if isinstance(blob := blobs[k], bytes)]
         return changes
 
     async def purge(self, *, tenant: str | None, route: str | None) -> int:

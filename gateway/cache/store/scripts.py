@@ -46,3 +46,18 @@ if redis.call('EXISTS', KEYS[4]) == 1 then
 end
 return #keys
 """
+
+SYNC = """
+-- KEYS: 1 log (stream), 2 vectors (hash). ARGV: 1 the cursor (exclusive), 2 most log entries, 3 most vectors.
+-- Returns the log's first entry, the entries after the cursor, and the vectors of their additions
+-- (none when there are more than ARGV[3]: the caller reads a burst on a connection of its own).
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+local rows = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', tonumber(ARGV[2]))
+local added = {}
+for _, row in ipairs(rows) do
+  if row[2][2] == 'add' then added[#added + 1] = row[2][4] end
+end
+local vectors = {}
+if #added > 0 and #added <= tonumber(ARGV[3]) then vectors = redis.call('HMGET', KEYS[2], unpack(added)) end
+return {first, rows, vectors}
+"""
