@@ -85,6 +85,12 @@ def gateway_ms(log: Path) -> dict[str, float]:
     return out
 
 
+def warnings(log: Path) -> list[str]:
+    """The gateway's warning and error lines (a cache that bypassed itself says why)."""
+    return [line for line in log.read_text().splitlines()
+            if '"level":"warning"' in line or '"level":"error"' in line or "Traceback" in line]
+
+
 async def one_at_a_time(session: aiohttp.ClientSession, url: str, payloads: list[bytes],
                         expect: str) -> tuple[list[float], list[str]]:
     """Times of the requests that got `expect` (real questions may hit now and then: those are left out)."""
@@ -156,9 +162,8 @@ async def measure(port: int, n: int, seconds: float, log: Path) -> None:
         rps = {c: await concurrent(session, url, "semantic-0ms", c, seconds, questions, statuses) for c in (1, 16)}
     await asyncio.sleep(0.3)  # the log writer flushes every 50 ms
     gw = gateway_ms(log)
-    for line in log.read_text().splitlines():
-        if '"level":"warning"' in line or '"level":"error"' in line or "Traceback" in line:
-            print("gateway log:", line[:400])
+    for line in warnings(log):
+        print("gateway log:", line[:400])
     print("| path | client p50 ms | client p99 ms | gateway p50 ms | gateway p99 ms |")
     print("|---|---|---|---|---|")
     p50: dict[str, float] = {}
