@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -126,8 +127,9 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
 
 
 def create_app_from_env() -> FastAPI:
-    """Factory for `uvicorn --factory` (used with several workers): settings from TURNOUT_* variables."""
-    settings = Settings.from_env()
+    """Factory for `uvicorn --factory` (`turnout serve` with several workers): settings from TURNOUT_*
+    variables; a serving worker, so its collector is tuned (`gateway.gctune`)."""
+    settings = dataclasses.replace(Settings.from_env(), tune_gc=True)
     if not logging.getLogger().handlers:  # a worker process spawned by uvicorn: set up its own logs
         from gateway import logs
 

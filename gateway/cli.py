@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -85,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        "TURNOUT_PORT": str(args.port), "TURNOUT_WORKERS": str(args.workers),
                        "TURNOUT_LOG_LEVEL": args.log_level})
     listener = logs.configure(args.log_level)
-    settings = Settings.from_env()
+    settings = dataclasses.replace(Settings.from_env(), tune_gc=True)
     print(f"turnout: OpenAI-compatible API on http://{args.host}:{args.port}/v1 (policy {args.policy})",
           file=sys.stderr)
     common = {"host": args.host, "port": args.port, "log_config": None, "access_log": False,

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from redis.asyncio import Redis
 
 from gateway.config import Policy, load_policy
+from gateway.gctune import tune_for_serving
 from gateway.redisbatch import CommandBatch
 from gateway.redisconn import check, connect
 from gateway.reload import PolicyHolder
@@ -152,6 +153,7 @@ def lifespan(settings: Settings, upstream: Upstream | None) -> Callable[[FastAPI
         if settings.policy_watch_s > 0:
             background.append(asyncio.create_task(holder.watch(settings.policy_watch_s)))
         holder.install_sighup()
+        tune_for_serving(settings.tune_gc)
         try:
             yield
         finally:

@@ -22,6 +22,8 @@ class Settings:
     """How often the policy file is checked for changes (0 turns the watch off)."""
     environ: dict[str, str] = field(default_factory=dict, repr=False)
     """The environment secrets are read from (API keys, Redis URL). Never logged."""
+    tune_gc: bool = False
+    """Tune the garbage collector once started (`gateway.gctune`): set by `turnout serve` only."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
