@@ -13,37 +13,9 @@ from classifier.model import FORMAT_VERSION, Weights
 from classifier.ordinal import fit_ordinal
 from classifier.pairwise import across_pairs, pairwise, within_pairs
 from classifier.scorer import Linear
-from classifier.trainset import TrainSet
 from classifier.types import Task
 from embedding import RequestEmbedding
-
-FAMILIES = 6
-PER_FAMILY = 150
-
-
-def _confounded(seed: int = 0, d: int = 8) -> TrainSet:
-    """Inside every family the longer prompts are the ones that need the stronger model; across families
-    it is the other way round (the longer families are a little easier). The embedding is noise, so only
-    length can order rows, and only its within-family slope transfers to an unseen family."""
-    rng = np.random.default_rng(seed)
-    groups = np.repeat([f"f{i}" for i in range(FAMILIES)], PER_FAMILY)
-    family = np.repeat(np.arange(FAMILIES), PER_FAMILY)
-    within = rng.normal(size=len(groups))
-    log_chars = 4.0 + 0.5 * family + 0.3 * within
-    base = np.linspace(0.6, 0.4, FAMILIES)[family]  # longer families: fewer rows needing the stronger model
-    target = (rng.random(len(groups)) < base).astype(float)
-    # inside each family, the rows that need the stronger model are its longer ones
-    for f in range(FAMILIES):
-        rows = np.nonzero(family == f)[0]
-        order = rows[np.argsort(within[rows])]
-        target[order] = np.sort(target[rows])
-    vectors = rng.normal(size=(len(groups), d))
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    n = len(groups)
-    return TrainSet(vectors=vectors.astype(np.float32), log_chars=log_chars, target=target, weights=np.ones(n),
-                    groups=groups, tiers=target.astype(int), outcome=np.ones(n, dtype=bool),
-                    pair_target=target[:, None].copy(), pair_names=("p",), q_cheap=1 - target,
-                    q_strong=np.ones(n), tasks=tuple(Task.CHAT for _ in range(n)), texts=tuple("" for _ in range(n)))
+from tests.classifier.synthetic import length_families
 
 
 def _auc(score: np.ndarray, target: np.ndarray) -> float:
@@ -52,7 +24,7 @@ def _auc(score: np.ndarray, target: np.ndarray) -> float:
 
 
 def test_the_head_ranks_the_within_family_harder_prompt_higher_in_an_unseen_family() -> None:
-    data = _confounded()
+    data = length_families()
     held_out = data.groups == "f2"
     train, test = data.take(np.nonzero(~held_out)[0]), data.take(np.nonzero(held_out)[0])
     head, pointwise = pairwise()(train), logistic(1.0)(train)
@@ -64,7 +36,7 @@ def test_the_head_ranks_the_within_family_harder_prompt_higher_in_an_unseen_fami
 
 
 def test_pairs_are_ordered_and_each_family_weighs_the_same() -> None:
-    data = _confounded()
+    data = length_families()
     a, b, w = within_pairs(data, np.random.default_rng(0))
     assert (data.groups[a] == data.groups[b]).all() and (data.target[a] != data.target[b]).all()
     for family in set(data.groups.tolist()):
@@ -74,7 +46,7 @@ def test_pairs_are_ordered_and_each_family_weighs_the_same() -> None:
 
 
 def test_the_fit_is_seeded_and_gap_weighting_is_a_different_head() -> None:
-    data = _confounded()
+    data = length_families()
     first, again = CANDIDATES[PAIRWISE].fit(data), CANDIDATES[PAIRWISE].fit(data)
     assert isinstance(first, Linear) and isinstance(again, Linear)
     np.testing.assert_array_equal(first.w, again.w)
@@ -87,7 +59,7 @@ def test_the_fit_is_seeded_and_gap_weighting_is_a_different_head() -> None:
 
 
 def test_a_pairwise_head_round_trips_through_the_artifact(tmp_path: Path) -> None:
-    data = _confounded()
+    data = length_families()
     head = CANDIDATES["rank(pairwise, length)"].fit(data)
     ordinal = fit_ordinal(head(data.vectors, data.log_chars), data.tiers, data.weights)
     weights = Weights(scorer=head, ordinal=ordinal, task_w=np.zeros((8, 1)), task_b=np.zeros(1),

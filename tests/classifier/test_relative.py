@@ -13,39 +13,15 @@ from classifier.heads import CANDIDATES, RELATIVE, fit_centroids
 from classifier.model import RELATIVE_FORMAT, Weights
 from classifier.ordinal import fit_ordinal
 from classifier.scorer import RankBlend, Relative
-from classifier.trainset import TrainSet
 from classifier.types import Task
 from embedding import RequestEmbedding
+from tests.classifier.synthetic import FAMILIES, length_families
 
-FAMILIES = 6
-PER_FAMILY = 150
 NAMES = (RELATIVE, "rank(family + relative length, length)", "rank(family + relative length, relative length)")
 
 
-def _clustered(seed: int = 0, d: int = 32) -> TrainSet:
-    """Each family is a cluster of the embedding with its own typical length; inside a family the longer
-    prompts need the stronger model, across families the longer families are a little easier."""
-    rng = np.random.default_rng(seed)
-    groups = np.repeat([f"f{i}" for i in range(FAMILIES)], PER_FAMILY)
-    family = np.repeat(np.arange(FAMILIES), PER_FAMILY)
-    within = rng.normal(size=len(groups))
-    log_chars = 4.0 + 0.5 * family + 0.3 * within
-    target = (rng.random(len(groups)) < np.linspace(0.6, 0.4, FAMILIES)[family]).astype(float)
-    for f in range(FAMILIES):
-        rows = np.nonzero(family == f)[0]
-        target[rows[np.argsort(within[rows])]] = np.sort(target[rows])
-    centres = rng.normal(size=(FAMILIES, d))
-    vectors = centres[family] + 0.3 * rng.normal(size=(len(groups), d))
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    n = len(groups)
-    return TrainSet(vectors=vectors.astype(np.float32), log_chars=log_chars, target=target, weights=np.ones(n),
-                    groups=groups, tiers=target.astype(int), outcome=np.ones(n, dtype=bool),
-                    pair_target=target[:, None].copy(), pair_names=("p",), q_cheap=1 - target,
-                    q_strong=np.ones(n), tasks=tuple(Task.CHAT for _ in range(n)), texts=tuple("" for _ in range(n)))
-
-
 def test_relative_length_is_centred_on_similar_prompts_and_seeded() -> None:
-    data = _clustered()
+    data = length_families(d=32, clustered=True)
     centroids = fit_centroids(data, k=FAMILIES)
     relative = centroids.relative(data.vectors, data.log_chars)
     for family in set(data.groups.tolist()):  # one centroid per cluster: the family's own mean is removed
@@ -59,13 +35,13 @@ def test_relative_length_is_centred_on_similar_prompts_and_seeded() -> None:
 
 
 def test_the_within_family_slope_of_relative_length_is_positive() -> None:
-    head = CANDIDATES[RELATIVE].fit(_clustered())
+    head = CANDIDATES[RELATIVE].fit(length_families(d=32, clustered=True))
     assert isinstance(head, Relative) and head.inner.w_len > 0  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_relative_head_serves_as_in_batch_and_round_trips_through_the_artifact(name: str, tmp_path: Path) -> None:
-    data = _clustered()
+    data = length_families(d=32, clustered=True)
     head = CANDIDATES[name].fit_with(data, {})
     assert isinstance(head, RankBlend | Relative)
     values = head(data.vectors, data.log_chars)
