@@ -7,6 +7,8 @@
 #   QUICK=1 benchmarks/peer_bench.sh      # 3-second cells
 #   LITELLM=0 benchmarks/peer_bench.sh    # Turnout only
 #   EXTRAS=0 ...                          # without the cache-path and --workers sections
+#   RUNS=3 ...                            # the matrix three times (DIR/run1..3), then each run's ratios
+#                                         # to LiteLLM and their medians (benchmarks/peer_ratios.py)
 # Extra arguments go to bench.py (e.g. --concurrency 1,16,64). Results: --out DIR (default
 # /tmp/peer-bench/<time>): bench.py's files plus cache_paths.md and workers.md from the same run.
 set -euo pipefail
@@ -22,9 +24,21 @@ OUT="/tmp/peer-bench/$(date +%Y%m%d-%H%M%S)"
 args=("$@")
 for i in "${!args[@]}"; do [ "${args[$i]}" = "--out" ] && OUT="${args[$((i + 1))]}"; done
 export OUT
-"$BENCH/run_peer_bench.sh" --proxy "turnout=http://127.0.0.1:$PORT" \
-  --start "turnout=exec $PWD/.venv/bin/turnout serve --policy $PWD/benchmarks/peer-policy.yaml --port $PORT --workers $WORKERS" \
-  "$@"
+bench() {
+  "$BENCH/run_peer_bench.sh" --proxy "turnout=http://127.0.0.1:$PORT" \
+    --start "turnout=exec $PWD/.venv/bin/turnout serve --policy $PWD/benchmarks/peer-policy.yaml --port $PORT --workers $WORKERS" \
+    "$@"
+}
+RUNS="${RUNS:-1}"
+if [ "$RUNS" = 1 ]; then
+  bench "$@"
+else
+  for i in $(seq "$RUNS"); do OUT="$OUT/run$i" bench "$@" --out "$OUT/run$i"; done
+  echo
+  echo "Ratios to LiteLLM, run by run, and their medians (benchmarks/peer_ratios.py)"
+  echo
+  .venv/bin/python benchmarks/peer_ratios.py "$OUT"/run*/results.json | tee "$OUT/ratios.md"
+fi
 [ "${EXTRAS:-1}" = 1 ] || exit 0
 mkdir -p "$OUT"
 echo
