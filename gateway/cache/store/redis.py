@@ -110,17 +110,13 @@ class RedisStore:
                                                                                           entry.vector)
         ttl = placement.ttl_s
 
-        async def call() -> None:  # on the request path's pipelining connection, like `get`
-            indexes = [self._index_key(kind, name) for kind, name in (("t", placement.tenant), ("r", placement.route))]
-            # all queued in this turn: the script and the purge indexes' commands share one round trip
-            await asyncio.gather(
-                self._batch.script(self._put.sha, scripts.PUT, [entry_prefix + entry.key, vec, lru, log],
-                                   [entry.key, pack_entry(entry), packed_vec, ttl, placement.max_entries,
-                                    int(time.time() * 1000), _LOG_LEN, entry_prefix]),
-                *(self._batch.call("SADD", key, placement.partition) for key in indexes),
-                *(self._batch.call("EXPIRE", key, ttl * 2) for key in indexes))
-
-        await self._run(self._write, call)
+        # one script on the request path's pipelining connection, like `get`: the entry, its vector,
+        # the LRU, the change log and the purge indexes (plain Redis: the keys need not share a slot)
+        keys = [entry_prefix + entry.key, vec, lru, log, self._index_key("t", placement.tenant),
+                self._index_key("r", placement.route)]
+        args = [entry.key, pack_entry(entry), packed_vec, ttl, placement.max_entries, int(time.time() * 1000),
+                _LOG_LEN, entry_prefix, placement.partition]
+        await self._run(self._write, lambda: self._batch.script(self._put.sha, scripts.PUT, keys, args))
 
     async def changes(self, partition: str, cursor: str | None) -> Changes:
         budget = self._read if cursor is not None else self._load

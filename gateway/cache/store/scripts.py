@@ -1,11 +1,13 @@
 """Lua run atomically inside one partition; every key shares the partition's hash tag.
 
-KEYS: 1 entry, 2 vectors (hash), 3 lru (zset: key -> last use, ms), 4 log (stream).
+KEYS: 1 entry, 2 vectors (hash), 3 lru (zset: key -> last use, ms), 4 log (stream); PUT also takes
+the purge indexes (sets of partitions: 5 the tenant's, 6 the route's), so a store is one command.
 """
 
 PUT = """
 local key, entry, vec = ARGV[1], ARGV[2], ARGV[3]
 local ttl, cap, now, loglen, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local partition = ARGV[9]
 redis.call('SET', KEYS[1], entry, 'EX', ttl)
 if vec ~= '' then
   redis.call('HSET', KEYS[2], key, vec)
@@ -32,7 +34,8 @@ if excess > 0 then
     evicted = evicted + 1
   end
 end
-for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ttl * 2) end
+for i = 5, 6 do redis.call('SADD', KEYS[i], partition) end
+for i = 2, 6 do redis.call('EXPIRE', KEYS[i], ttl * 2) end
 return evicted
 """
 

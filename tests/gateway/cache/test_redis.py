@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -94,6 +95,34 @@ async def test_closed_port_bypasses_without_errors(caches: list[ResponseCache], 
     assert (lookup.status, lookup.reason) == ("bypass", "store-error")
     assert not await cache.store(lookup, answer("x"))
     assert cache.stats.backend_errors == 1 and cache.stats.bypasses == 1
+
+
+async def test_a_store_is_one_redis_command(caches: list[ResponseCache], prefix: str, minilm: MiniLM) -> None:
+    """Entry, vector, LRU, change log and both purge indexes are written by one script: a store sends
+    Redis one command (on the request path's round trip), and purging by tenant or route still works."""
+    cache = await replica(caches, prefix, minilm)
+    await cache.store(await cache.lookup(chat("warm the script cache", tenant="t1")), answer("ok"))
+    lookup = await cache.lookup(chat("How do I sort a dict by value?", tenant="t1"))
+    client = redis.Redis.from_url(REDIS_URL)
+    seen: list[dict[str, Any]] = []
+    with client.monitor() as monitor:
+        def watch() -> None:
+            for command in monitor.listen():
+                if command["command"] == "ECHO turnout-test-done":
+                    return
+                if command["client_type"] != "lua" and prefix in command["command"]:
+                    seen.append(command)
+        watcher = asyncio.get_running_loop().run_in_executor(None, watch)
+        await asyncio.sleep(0.2)  # MONITOR is on before the store
+        assert await cache.store(lookup, answer("sorted(d.items(), key=...)"))
+        redis.Redis.from_url(REDIS_URL).echo("turnout-test-done")
+        await asyncio.wait_for(watcher, 5)
+    assert [c["command"].split()[0] for c in seen] == ["EVALSHA"]
+    index_keys = list(client.scan_iter(match=f"{prefix}:idx:*"))
+    assert len(index_keys) == 2 and all(client.ttl(k) > 0 for k in index_keys)  # the tenant's, the route's
+    client.close()
+    assert await cache.purge(tenant="t1") == 2
+    assert (await cache.lookup(chat("How do I sort a dict by value?", tenant="t1"))).status == "miss"
 
 
 @pytest.fixture
