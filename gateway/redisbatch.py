@@ -14,6 +14,12 @@ the pool's kind made with no `socket_timeout` of their own: the batch's deadline
 writes too, where redis-py would wrap every write in `asyncio.wait_for` (a task, a timer and a
 loop turn per round trip). Replies are raw (no response callbacks). Errors reach each caller as
 `RedisUnavailable` (`gateway.redisconn`), or `NoScriptError` for `script`.
+
+At most `in_flight` round trips are under way at once (one by default): commands queued meanwhile
+wait for one to end and go together in the next. Under load that means fewer, larger batches: on
+the peer bench at concurrency 16, 0.26 round trips per request instead of 0.55 with four in flight,
+and about 10% less gateway CPU per request; one at a time nothing changes. A batch of `max_batch`
+commands goes at once, whatever is in flight.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ Batch = list[tuple[tuple[Any, ...], asyncio.Future[Any] | None]]
 
 
 class CommandBatch:
-    def __init__(self, redis: Redis, *, max_batch: int = 256, own_connections: int = 4) -> None:
+    def __init__(self, redis: Redis, *, max_batch: int = 256, own_connections: int = 4,
+                 in_flight: int = 1) -> None:
         self.redis = redis
         self._pool = redis.connection_pool
         self._timeout = float(self._pool.connection_kwargs.get("socket_timeout") or 5.0)
@@ -51,6 +58,9 @@ class CommandBatch:
         """The batches' own connections, kept out of the pool, that no batch is using now."""
         self._owned: list[AbstractConnection] = []
         self._max_own = own_connections
+        self._max_in_flight = in_flight
+        self._in_flight = 0
+        self._scheduled = False
 
     def call(self, *args: Any) -> asyncio.Future[Any]:
         """Queue one command (e.g. `"GET", key`); the future holds its reply or its error."""
@@ -77,14 +87,22 @@ class CommandBatch:
 
     def _queue(self, args: tuple[Any, ...], future: asyncio.Future[Any] | None) -> None:
         self._pending.append((args, future))
-        if len(self._pending) == 1:  # the batch goes when this turn ends: its task's first step
-            self._track(self._pending_batch())
-        elif len(self._pending) >= self._max:
+        if len(self._pending) >= self._max:
             self._flush()
+        else:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """The pending batch goes when this turn ends (its task's first step), unless `in_flight`
+        round trips are under way: then it goes when one of them ends, with what joined it meanwhile."""
+        if self._pending and not self._scheduled and self._in_flight < self._max_in_flight:
+            self._scheduled = True
+            self._track(self._pending_batch())
 
     async def _pending_batch(self) -> None:
         """What is queued when it runs (the turn that started it, and what the turn after it added
         before it): one task per round trip, started by the first command, not by a callback first."""
+        self._scheduled = False
         if self._pending:
             batch, self._pending = self._pending, []
             await self._execute(batch)
@@ -102,6 +120,7 @@ class CommandBatch:
     async def _execute(self, batch: Batch) -> None:
         self.batches += 1
         self.commands += len(batch)
+        self._in_flight += 1
         try:
             replies = await self._round_trip([args for args, _ in batch])
         except BaseException as exc:  # connection errors, cancellation at shutdown: every caller hears it
@@ -112,6 +131,9 @@ class CommandBatch:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            self._in_flight -= 1
+            self._schedule()
         for (_, future), reply in zip(batch, replies, strict=True):
             if future is None or future.done():  # nobody waits, or its caller gave up (timeout)
                 continue

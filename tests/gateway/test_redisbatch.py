@@ -130,7 +130,7 @@ async def _overlapping(batch: CommandBatch, client: aioredis.Redis, prefix: str)
 
 async def test_overlapping_batches_run_on_the_batches_own_connections_which_close_with_it(
         client: aioredis.Redis, prefix: str) -> None:
-    batch = CommandBatch(client, own_connections=8)
+    batch = CommandBatch(client, own_connections=8, in_flight=8)
     used = await _overlapping(batch, client, prefix)
     assert len(used) >= 2  # they did overlap
     assert used <= {int(c["id"]) for c in await client.client_list()}
@@ -140,8 +140,25 @@ async def test_overlapping_batches_run_on_the_batches_own_connections_which_clos
 
 async def test_when_its_own_connections_are_busy_a_batch_borrows_from_the_pool(
         client: aioredis.Redis, prefix: str) -> None:
-    batch = CommandBatch(client, own_connections=1)
+    batch = CommandBatch(client, own_connections=1, in_flight=8)
     used = await _overlapping(batch, client, prefix)
     await batch.aclose()
     still_open = used & {int(c["id"]) for c in await client.client_list()}
     assert len(used) >= 2 and len(still_open) == len(used) - 1  # the pool keeps its own; the batch's closed
+
+
+async def test_commands_queued_while_a_round_trip_is_under_way_join_the_next_one(
+        client: aioredis.Redis, prefix: str) -> None:
+    """One round trip at a time by default: eight calls in eight loop turns travel in two or three
+    batches (the first, then the rest once it is back), each still getting its own reply; with eight
+    allowed in flight each goes at once (a slow loop may see the first back sooner: up to four)."""
+    await client.mset({f"{prefix}:{i}": str(i) for i in range(8)})
+    for in_flight in (1, 8):
+        batch = CommandBatch(client, in_flight=in_flight, own_connections=8)
+        calls = []
+        for i in range(8):
+            calls.append(batch.call("GET", f"{prefix}:{i}"))
+            await asyncio.sleep(0)
+        assert await asyncio.gather(*calls) == [str(i).encode() for i in range(8)]
+        assert batch.batches <= 4 if in_flight == 1 else batch.batches == 8
+        await batch.aclose()
