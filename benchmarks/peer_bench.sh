@@ -9,7 +9,8 @@
 #   EXTRAS=0 ...                          # without the cache-path and --workers sections
 #   RUNS=3 ...                            # the matrix three times (DIR/run1..3), then each run's ratios
 #                                         # to LiteLLM and their medians (benchmarks/peer_ratios.py)
-# Extra arguments go to bench.py (e.g. --concurrency 1,16,64). Results: --out DIR (default
+# Extra arguments go to bench.py (e.g. --concurrency 1,16,64; with --latencies 0 a 50 ms mock on
+# :18001 is started here for bench.py's sanity request). Results: --out DIR (default
 # /tmp/peer-bench/<time>): bench.py's files plus cache_paths.md and workers.md from the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +25,15 @@ OUT="/tmp/peer-bench/$(date +%Y%m%d-%H%M%S)"
 args=("$@")
 for i in "${!args[@]}"; do [ "${args[$i]}" = "--out" ] && OUT="${args[$((i + 1))]}"; done
 export OUT
+# bench.py's sanity request streams from mock-50ms (:18001), which it starts only when --latencies
+# asks for 50 ms: with e.g. `--latencies 0`, serve it here (idle after the sanity check, on CPU 1).
+for i in "${!args[@]}"; do
+  if [ "${args[$i]}" = "--latencies" ] && [[ ",${args[$((i + 1))]}," != *",50,"* ]] \
+      && ! (exec 3<>/dev/tcp/127.0.0.1/18001) 2>/dev/null; then
+    taskset -c 1 .venv/bin/python "$BENCH/mock_upstream.py" --port 18001 --latency-ms 50 >/dev/null 2>&1 &
+    trap 'kill '"$!"' 2>/dev/null' EXIT
+  fi
+done
 bench() {
   "$BENCH/run_peer_bench.sh" --proxy "turnout=http://127.0.0.1:$PORT" \
     --start "turnout=exec $PWD/.venv/bin/turnout serve --policy $PWD/benchmarks/peer-policy.yaml --port $PORT --workers $WORKERS" \
