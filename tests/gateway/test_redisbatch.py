@@ -149,9 +149,9 @@ async def test_when_its_own_connections_are_busy_a_batch_borrows_from_the_pool(
 
 async def test_commands_queued_while_a_round_trip_is_under_way_join_the_next_one(
         client: aioredis.Redis, prefix: str) -> None:
-    """One round trip at a time by default: eight calls in eight loop turns travel in two or three
-    batches (the first, then the rest once it is back), each still getting its own reply; with eight
-    allowed in flight each goes at once (a slow loop may see the first back sooner: up to four)."""
+    """One round trip at a time by default: eight calls in eight loop turns travel in a few batches
+    (the first, then the rest once it is back; up to four where replies come back between the loop's
+    turns), each still getting its own reply; with eight allowed in flight each goes at once."""
     await client.mset({f"{prefix}:{i}": str(i) for i in range(8)})
     for in_flight in (1, 8):
         batch = CommandBatch(client, in_flight=in_flight, own_connections=8)
