@@ -1,5 +1,9 @@
 """CPU cost per upstream call: the direct `openai_http` adapter against the litellm adapter.
 
+The direct adapter's plain calls to `http://` servers go over `router.upstream.http1` (since
+2026-12-07; streams, `https://` and proxied URLs over aiohttp): compare its "plain" rows with the
+bare aiohttp rows.
+
 Starts the simulator (0 ms latency) as its own process, so the CPU time of this process is the
 adapter's client-side cost alone: sequential calls, `time.process_time()` / calls, after a warm-up.
 Also shows the bare HTTP clients measured to choose the direct adapter's (httpx vs aiohttp).
@@ -7,24 +11,25 @@ Also shows the bare HTTP clients measured to choose the direct adapter's (httpx 
     .venv/bin/python benchmarks/upstream_adapters.py [--calls 2000] [--stream-calls 300] [--concurrency 16]
                                                      [--uvloop]
 
-Latest run (2026-11-28, 2-core VM shared with other jobs (load ~8, so +-30% between runs), Python
-3.11, uvloop, aiohttp 3.14, litellm adapter with retries off; 2,000 plain calls, 300 streams of 21
-events each):
+Latest run (2026-12-07, a quiet 2-core machine, Python 3.11, `--uvloop`, aiohttp 3.14, httptools
+0.9, litellm adapter with retries off; 2,000 plain calls, 200 streams of 21 events each):
 
     client / adapter                              CPU µs/call  wall µs/call
-    bare httpx.AsyncClient POST                           539          1991
-    bare aiohttp.ClientSession POST                       137          1020
-    openai_http adapter, plain                            112           433
-    litellm adapter, plain                               4138         10477
-    openai_http adapter, plain, 16 at a time               72           130
-    litellm adapter, plain, 16 at a time                 4008          9164
-    openai_http adapter, stream (~20 chunks)              227           357
-    litellm adapter, stream (~20 chunks)                15712         29365
+    bare httpx.AsyncClient POST                           682           762
+    bare aiohttp.ClientSession POST                       128           250
+    bare aiohttp POST, 16 at a time                        68            71
+    openai_http adapter, plain                             57           169
+    litellm adapter, plain                               4067          4183
+    openai_http adapter, plain, 16 at a time               37            70
+    litellm adapter, plain, 16 at a time                 3641          3631
+    openai_http adapter, stream (~20 chunks)              261           383
+    litellm adapter, stream (~20 chunks)                15399         15819
 
-The direct adapter costs about what a bare aiohttp POST costs (0.1-0.14 ms CPU sequentially, ~0.07
-ms at 16 concurrent): 30-37x less than the litellm adapter per plain call, 55-70x less per stream.
-httpx costs 4-5x aiohttp, hence aiohttp. One timer per stream instead of an `asyncio.timeout` per
-chunk took a stream from ~330 to ~220 µs.
+The direct adapter's plain call (over `http1`, the adapter's own work included) costs less than half
+a bare aiohttp POST; on 2026-11-28, over aiohttp, it cost what a bare aiohttp POST costs (112 and
+72 µs against 137 and ~70). The litellm adapter costs 70x the direct one per plain call, 59x per
+stream. httpx costs 4-5x aiohttp, hence aiohttp for what `http1` does not take. One timer per
+stream instead of an `asyncio.timeout` per chunk took a stream from ~330 to ~220 µs.
 """
 
 from __future__ import annotations
@@ -92,6 +97,9 @@ async def run(base_url: str, calls: int, stream_calls: int, concurrency: int) ->
             async with session.post(url, data=payload, headers=headers) as response:
                 return orjson.loads(await response.read())
         rows.append(("bare aiohttp.ClientSession POST", *await measure(aiohttp_call, calls)))
+        if concurrency > 1:
+            rows.append((f"bare aiohttp POST, {concurrency} at a time",
+                         *await measure(aiohttp_call, calls, concurrency=concurrency)))
 
     direct = OpenAIHTTPUpstream()
     litellm = LiteLLMUpstream()
@@ -130,7 +138,8 @@ def main() -> None:
     print(f"{'client / adapter':44s} {'CPU µs/call':>12s} {'wall µs/call':>13s}")
     for name, cpu, wall in rows:
         print(f"{name:44s} {cpu:12.0f} {wall:13.0f}")
-    direct, lite = rows[2][1], rows[3][1]
+    direct, lite = (next(cpu for name, cpu, _ in rows if name == f"{kind} adapter, plain")
+                    for kind in ("openai_http", "litellm"))
     print(f"litellm / openai_http CPU per plain call: {lite / direct:.1f}x")
 
 

@@ -1,7 +1,7 @@
 """OpenAI-compatible HTTP failures -> our error tree: the direct adapter's one translation boundary.
 
     status_error(status, body, headers)      an HTTP error answer (its status and OpenAI error body)
-    transport_error(exc)                     an aiohttp / socket / timeout exception
+    transport_error(exc)                     an aiohttp / http1 / socket / timeout exception
     stream_error(payload)                    an `{"error": ...}` event inside a stream
 
 Most specific match first, as `router.upstream.litellm_adapter.map_exception` does for litellm, with
@@ -27,6 +27,7 @@ from router.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from router.upstream.http1 import BodyCutShort
 
 _CONTEXT_CODES = frozenset({"context_length_exceeded", "string_above_max_length"})
 _CONTEXT_PHRASES = ("context length", "context window", "maximum context", "too many tokens",
@@ -141,7 +142,7 @@ def transport_error(exc: BaseException, model_id: str, *, streaming: bool = Fals
         return UpstreamTimeout(f"{model}: upstream timed out")
     if streaming and isinstance(exc, (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError)):
         return stream_cut(model_id)
-    if isinstance(exc, aiohttp.ClientPayloadError):
+    if isinstance(exc, (aiohttp.ClientPayloadError, BodyCutShort)):
         return UpstreamError(f"{model}: upstream response was cut short", code="upstream_invalid_response")
     if isinstance(exc, (aiohttp.ClientConnectionError, OSError)):  # refused, reset, disconnected
         return UpstreamUnavailable(f"{model}: upstream connection failed")

@@ -3,7 +3,9 @@
 For `openai/...` and `hosted_vllm/...` models (and any spec that sets `adapter: openai_http`): the
 body keeps only the pass-through fields, `model` becomes the part after the provider prefix, and it
 is serialised with orjson and POSTed to `<api_base>/chat/completions` or `<api_base>/embeddings`.
-aiohttp was chosen over httpx by measurement (CPU per call, see `benchmarks/upstream_adapters.py`).
+aiohttp was chosen over httpx by measurement (CPU per call, see `benchmarks/upstream_adapters.py`);
+plain calls to `http://` servers reached directly go over `router.upstream.http1` instead, which
+costs a fifth of aiohttp's CPU per call (streams, `https://` and proxied URLs stay on aiohttp).
 
 Timeouts, from `UpstreamRequest.timeout` or the spec's `timeouts`:
     plain calls   `connect` to open a connection, `total` for the whole call
@@ -32,6 +34,7 @@ from registry import ModelSpec
 from router.errors import RequestError, TurnoutError, UpstreamError
 from router.upstream.base import UpstreamRequest, UpstreamResponse
 from router.upstream.fields import pass_through
+from router.upstream.http1 import Endpoint, HTTP1Pool
 from router.upstream.http_errors import invalid_response, status_error, transport_error
 from router.upstream.sse import SSEStream
 
@@ -40,6 +43,7 @@ log = logging.getLogger("turnout.upstream")
 DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}
 _PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
 _JSON = "application/json"
+_PLAIN_HEADERS = b"Content-Type: application/json\r\nAccept: application/json\r\n"
 
 
 def upstream_model(spec: ModelSpec) -> str:
@@ -58,7 +62,8 @@ class OpenAIHTTPUpstream:
         # races the server's close on a stale connection.
         self._limits = (max_connections, max_connections_per_host, keepalive_s)
         self._session: aiohttp.ClientSession | None = None
-        self._urls: dict[tuple[str, str], tuple[URL, str | None]] = {}
+        self._plain = HTTP1Pool(per_host=max_connections_per_host, keepalive_s=keepalive_s)
+        self._urls: dict[tuple[str, str], tuple[URL, str | None, Endpoint | None]] = {}
         self._proxies = urllib.request.getproxies()
 
     def _client(self) -> aiohttp.ClientSession:
@@ -71,12 +76,14 @@ class OpenAIHTTPUpstream:
 
     async def aclose(self) -> None:
         """Close every pooled connection."""
+        self._plain.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
 
-    def _url(self, spec: ModelSpec, kind: str) -> tuple[URL, str | None]:
-        """The upstream URL for `kind`, and the proxy to reach it through (None: directly)."""
+    def _url(self, spec: ModelSpec, kind: str) -> tuple[URL, str | None, Endpoint | None]:
+        """The upstream URL for `kind`, the proxy to reach it through (None: directly), and its
+        endpoint for `http1` (None: plain calls go over aiohttp too: `https://` or a proxy)."""
         key = (spec.api_base or spec.provider, kind)
         target = self._urls.get(key)
         if target is None:
@@ -85,7 +92,9 @@ class OpenAIHTTPUpstream:
                 raise UpstreamError(f"model {spec.id!r}: no api_base is configured for provider "
                                     f"{spec.provider!r}", code="upstream_not_configured")
             url = URL(base.rstrip("/") + _PATHS[kind])
-            target = self._urls[key] = (url, self._proxy(url))
+            proxy = self._proxy(url)
+            endpoint = Endpoint.for_url(url) if url.scheme == "http" and proxy is None and url.raw_host else None
+            target = self._urls[key] = (url, proxy, endpoint)
         return target
 
     def _proxy(self, url: URL) -> str | None:
@@ -98,21 +107,14 @@ class OpenAIHTTPUpstream:
         spec = request.spec
         body = pass_through(request.body, request.kind)
         body["model"] = upstream_model(spec)
-        headers = {"Content-Type": _JSON, "Accept": "text/event-stream" if request.stream else _JSON}
-        if request.api_key:
-            headers["Authorization"] = "Bearer " + request.api_key
-        if request.headers:
-            headers.update(request.headers)
         if request.stream:
             body["stream"] = True
-        try:
-            payload = orjson.dumps(body)
-        except orjson.JSONEncodeError:  # nesting past orjson's limit, numbers past 64 bits
-            raise RequestError("the request body cannot be serialised (nested too deep, or an integer "
-                               "out of range)") from None
-        if request.stream:
-            return await self._open_stream(request, payload, headers)
-        url, proxy = self._url(spec, request.kind)
+            return await self._open_stream(request, self._dumps(body), self._headers(request))
+        url, proxy, endpoint = self._url(spec, request.kind)
+        payload = self._dumps(body)
+        if endpoint is not None:
+            return await self._send_plain(request, endpoint, payload)
+        headers = self._headers(request)
         timeout = aiohttp.ClientTimeout(total=request.timeout or spec.timeouts.total,
                                         sock_connect=spec.timeouts.connect)
         try:
@@ -125,9 +127,52 @@ class OpenAIHTTPUpstream:
             raise self._status_error(response, raw, spec)
         return UpstreamResponse(body=self._parse(raw, spec))
 
+    async def _send_plain(self, request: UpstreamRequest, endpoint: Endpoint, payload: bytes) -> UpstreamResponse:
+        spec = request.spec
+        headers = _PLAIN_HEADERS
+        if request.api_key or request.headers:
+            headers += self._extra_headers(request)
+        try:
+            reply = await self._plain.post(endpoint, headers, payload, total=request.timeout or spec.timeouts.total,
+                                           connect=spec.timeouts.connect)
+        except (OSError, TimeoutError) as exc:  # the one translation boundary (BodyCutShort is an OSError)
+            raise self._translate(exc, spec) from exc
+        if reply.status >= 400:
+            error = status_error(reply.status, reply.body, reply.headers, spec.id)
+            self._log(error, spec, reply.status)
+            raise error
+        return UpstreamResponse(body=self._parse(reply.body, spec))
+
+    @staticmethod
+    def _headers(request: UpstreamRequest) -> dict[str, str]:
+        headers = {"Content-Type": _JSON, "Accept": "text/event-stream" if request.stream else _JSON}
+        if request.api_key:
+            headers["Authorization"] = "Bearer " + request.api_key
+        if request.headers:
+            headers.update(request.headers)
+        return headers
+
+    @staticmethod
+    def _extra_headers(request: UpstreamRequest) -> bytes:
+        lines = [("Authorization", "Bearer " + request.api_key)] if request.api_key else []
+        lines.extend((request.headers or {}).items())
+        block = "".join(f"{name}: {value}\r\n" for name, value in lines).encode("utf-8")
+        if block.count(b"\n") != len(lines) or block.count(b"\r") != len(lines):
+            raise UpstreamError(f"model {request.spec.id!r}: a request header (its key or trace context) "
+                                "holds a line break", code="upstream_not_configured")
+        return block
+
+    @staticmethod
+    def _dumps(body: dict[str, Any]) -> bytes:
+        try:
+            return orjson.dumps(body)
+        except orjson.JSONEncodeError:  # nesting past orjson's limit, numbers past 64 bits
+            raise RequestError("the request body cannot be serialised (nested too deep, or an integer "
+                               "out of range)") from None
+
     async def _open_stream(self, request: UpstreamRequest, payload: bytes, headers: dict[str, str]) -> UpstreamResponse:
         spec = request.spec
-        url, proxy = self._url(spec, "chat")
+        url, proxy, _ = self._url(spec, "chat")
         deadline = asyncio.get_running_loop().time() + (request.timeout or spec.timeouts.first_token)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=spec.timeouts.connect)
         response: aiohttp.ClientResponse | None = None

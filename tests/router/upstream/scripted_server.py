@@ -1,7 +1,8 @@
 """A real HTTP/1.1 server on loopback that answers each request with the next scripted raw response.
 
 It records what it was sent and how many connections it accepted, so tests can check the wire: the
-body, the headers, keep-alive. The last response repeats.
+body, the headers, keep-alive. The last response repeats. An empty response closes the connection
+without answering; with `close_after`, the server closes each connection after its first answer.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ScriptedServer:
     responses: list[bytes]
     seen: list[Seen] = field(default_factory=list)
     connections: int = 0
+    close_after: bool = False
     _server: asyncio.Server | None = None
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -75,8 +77,11 @@ class ScriptedServer:
                 headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 self.seen.append(Seen(method, path, headers, body))
-                writer.write(self.responses[min(len(self.seen), len(self.responses)) - 1])
+                response = self.responses[min(len(self.seen), len(self.responses)) - 1]
+                writer.write(response)
                 await writer.drain()
+                if not response or self.close_after:
+                    break
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:

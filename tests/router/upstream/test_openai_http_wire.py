@@ -90,7 +90,7 @@ async def test_stream_sends_stream_true_and_reads_odd_but_valid_sse(direct: Open
               + chunk_event("c", sep=b"\r\n") + b'data: {"object": "chat.completion.chunk",\ndata: "choices": []}\n\n'
               + b"data:" + orjson.dumps({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
               + b"\n\ndata: [DONE]\n\n")
-    server = await scripted(sse_response(events), http_response(200, ANSWER))
+    server = await scripted(sse_response(events))
     try:
         spec = spec_for(server)
         response = await direct.send(UpstreamRequest(spec=spec, body={"messages": MSG}, stream=True))
@@ -101,7 +101,9 @@ async def test_stream_sends_stream_true_and_reads_odd_but_valid_sse(direct: Open
         assert chunks[4]["choices"][0]["finish_reason"] == "stop"
         assert server.seen[0].json()["stream"] is True
         assert server.seen[0].headers["accept"] == "text/event-stream"
-        await direct.send(UpstreamRequest(spec=spec, body={"messages": MSG}))
+        again = await direct.send(UpstreamRequest(spec=spec, body={"messages": MSG}, stream=True))
+        assert again.stream is not None
+        assert len([c async for c in again.stream]) == len(chunks)
         assert server.connections == 1  # read to the end after [DONE], so the connection was pooled
     finally:
         await server.stop()
