@@ -107,13 +107,14 @@ class OpenAIHTTPUpstream:
         spec = request.spec
         body = pass_through(request.body, request.kind)
         body["model"] = upstream_model(spec)
+        extra = self._extra_headers(request) if request.api_key or request.headers else b""
         if request.stream:
             body["stream"] = True
             return await self._open_stream(request, self._dumps(body), self._headers(request))
         url, proxy, endpoint = self._url(spec, request.kind)
         payload = self._dumps(body)
         if endpoint is not None:
-            return await self._send_plain(request, endpoint, payload)
+            return await self._send_plain(request, endpoint, payload, extra)
         headers = self._headers(request)
         timeout = aiohttp.ClientTimeout(total=request.timeout or spec.timeouts.total,
                                         sock_connect=spec.timeouts.connect)
@@ -127,14 +128,12 @@ class OpenAIHTTPUpstream:
             raise self._status_error(response, raw, spec)
         return UpstreamResponse(body=self._parse(raw, spec))
 
-    async def _send_plain(self, request: UpstreamRequest, endpoint: Endpoint, payload: bytes) -> UpstreamResponse:
+    async def _send_plain(self, request: UpstreamRequest, endpoint: Endpoint, payload: bytes,
+                          extra: bytes) -> UpstreamResponse:
         spec = request.spec
-        headers = _PLAIN_HEADERS
-        if request.api_key or request.headers:
-            headers += self._extra_headers(request)
         try:
-            reply = await self._plain.post(endpoint, headers, payload, total=request.timeout or spec.timeouts.total,
-                                           connect=spec.timeouts.connect)
+            reply = await self._plain.post(endpoint, _PLAIN_HEADERS + extra, payload,
+                                           total=request.timeout or spec.timeouts.total, connect=spec.timeouts.connect)
         except (OSError, TimeoutError) as exc:  # the one translation boundary (BodyCutShort is an OSError)
             raise self._translate(exc, spec) from exc
         if reply.status >= 400:
@@ -154,12 +153,18 @@ class OpenAIHTTPUpstream:
 
     @staticmethod
     def _extra_headers(request: UpstreamRequest) -> bytes:
+        """The key and trace headers as lines to send, checked for every path (aiohttp would raise a
+        ValueError past the translation boundary on a line break, a key read with its trailing newline)."""
         lines = [("Authorization", "Bearer " + request.api_key)] if request.api_key else []
         lines.extend((request.headers or {}).items())
-        block = "".join(f"{name}: {value}\r\n" for name, value in lines).encode("utf-8")
-        if block.count(b"\n") != len(lines) or block.count(b"\r") != len(lines):
+        text = "".join(f"{name}: {value}\r\n" for name, value in lines)
+        try:
+            block = text.encode("utf-8", "surrogateescape")  # a key read from the environment as bytes
+        except UnicodeEncodeError:
+            block = b""
+        if not block or block.count(b"\n") != len(lines) or block.count(b"\r") != len(lines):
             raise UpstreamError(f"model {request.spec.id!r}: a request header (its key or trace context) "
-                                "holds a line break", code="upstream_not_configured")
+                                "holds a line break or a character that cannot be sent", code="upstream_not_configured")
         return block
 
     @staticmethod

@@ -148,11 +148,14 @@ async def test_concurrent_calls_each_get_their_own_connection_and_answer(upstrea
         await server.stop()
 
 
-async def test_a_header_with_a_line_break_is_refused_before_sending(upstream: OpenAIHTTPUpstream) -> None:
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+@pytest.mark.parametrize("key", ["sk-local\r\nX-Injected: 1", "sk-local\n", "sk-local\ud800"])
+async def test_a_header_that_cannot_be_sent_is_refused_before_sending(upstream: OpenAIHTTPUpstream, key: str,
+                                                                       stream: bool) -> None:
     server = await serve(OK)
     try:
         with pytest.raises(TurnoutError) as caught:
-            await call(upstream, server, api_key="sk-local\r\nX-Injected: 1")
+            await call(upstream, server, api_key=key, stream=stream)
         assert caught.value.code == "upstream_not_configured" and "sk-local" not in caught.value.message
         assert server.seen == []
     finally:
