@@ -14,7 +14,7 @@ import pytest
 from classifier.latency import sample_conversation
 from tests.conftest import GatewayProcess
 from tests.gateway import test_tenancy_e2e as shared
-from tests.gateway.test_tenancy_e2e import Secrets, client, create_key, tenancy_policy
+from tests.gateway.tenancy_harness import Secrets, client, create_key, tenancy_policy
 
 prefix, keys, start = shared.prefix, shared.keys, shared.start
 

@@ -16,7 +16,7 @@ from simulator.config import SimModel, SimulatorConfig
 from simulator.process import SimulatorProcess, start_simulator
 from tests.conftest import SIM_MODELS, GatewayProcess
 from tests.gateway import test_tenancy_e2e as shared
-from tests.gateway.test_tenancy_e2e import Secrets, client, create_key, tenancy_policy, wait_for_spend
+from tests.gateway.tenancy_harness import Secrets, client, create_key, tenancy_policy, wait_for_spend
 
 prefix, keys, start = shared.prefix, shared.keys, shared.start
 MSG = [{"role": "user", "content": "Tell me about railway turnouts and how they switch trains"}]

@@ -16,7 +16,7 @@ import pytest
 from classifier.latency import sample_conversation
 from tests.conftest import GatewayProcess
 from tests.gateway import test_tenancy_e2e as shared
-from tests.gateway.test_tenancy_e2e import MSG, Secrets, client, create_key, spend, tenancy_policy, wait_for_spend
+from tests.gateway.tenancy_harness import MSG, Secrets, client, create_key, spend, tenancy_policy, wait_for_spend
 
 prefix, keys, start, replicas, a, b = shared.prefix, shared.keys, shared.start, shared.replicas, shared.a, shared.b
 # a long code review with a rewrite in Rust: above tier 1 for the learned router (a short hard request

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import GatewayProcess
 from tests.gateway import test_tenancy_e2e as shared
-from tests.gateway.test_tenancy_e2e import MSG, Secrets, admin, tenancy_policy
+from tests.gateway.tenancy_harness import MSG, Secrets, admin, tenancy_policy
 
 prefix, keys, start = shared.prefix, shared.keys, shared.start
 MODELS = ["local-small", "claude-sim", "auto"]  # the direct path, litellm's, and an alias
