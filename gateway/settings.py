@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "policies" / "default.yaml"
+# `gateway/policies` is a symlink to the top-level `policies/` in the repository and a copy of it in
+# the wheel, so the embedded default is found in a checkout and after `pip install` alike.
+DEFAULT_POLICY = Path(__file__).resolve().parent / "policies" / "default.yaml"
 
 
 @dataclass(frozen=True, slots=True)
