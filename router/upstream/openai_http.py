@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
@@ -125,7 +126,7 @@ class OpenAIHTTPUpstream:
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:  # the one translation boundary
             raise self._translate(exc, spec) from exc
         if response.status >= 400:
-            raise self._status_error(response, raw, spec)
+            raise self._status_error(response.status, raw, response.headers, spec)
         return UpstreamResponse(body=self._parse(raw, spec))
 
     async def _send_plain(self, request: UpstreamRequest, endpoint: Endpoint, payload: bytes,
@@ -137,9 +138,7 @@ class OpenAIHTTPUpstream:
         except (OSError, TimeoutError) as exc:  # the one translation boundary (BodyCutShort is an OSError)
             raise self._translate(exc, spec) from exc
         if reply.status >= 400:
-            error = status_error(reply.status, reply.body, reply.headers, spec.id)
-            self._log(error, spec, reply.status)
-            raise error
+            raise self._status_error(reply.status, reply.body, reply.headers, spec)
         return UpstreamResponse(body=self._parse(reply.body, spec))
 
     @staticmethod
@@ -196,13 +195,13 @@ class OpenAIHTTPUpstream:
                 response.close()
         if response.status >= 400:
             response.release()
-            raise self._status_error(response, raw, spec)
+            raise self._status_error(response.status, raw, response.headers, spec)
         stream = SSEStream(response, model_id=spec.id, first_deadline=deadline, idle_s=spec.timeouts.idle)
         return UpstreamResponse(stream=stream)
 
-    def _status_error(self, response: aiohttp.ClientResponse, raw: bytes, spec: ModelSpec) -> TurnoutError:
-        error = status_error(response.status, raw, response.headers, spec.id)
-        self._log(error, spec, response.status)
+    def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str], spec: ModelSpec) -> TurnoutError:
+        error = status_error(status, raw, headers, spec.id)
+        self._log(error, spec, status)
         return error
 
     def _parse(self, raw: bytes, spec: ModelSpec) -> dict[str, Any]:
