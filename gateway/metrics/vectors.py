@@ -3,8 +3,10 @@
 `prometheus_client`'s own metrics take a lock and several calls per update (about 1 µs each here);
 a request updates ~20 of them. These keep values in dicts keyed by the label tuple, so an update
 is one dict look-up and one addition. Updates happen on the event loop; `collect` (the scrape, maybe
-in a worker thread) copies each dict in one C-level call (`list(d.items())`), so it never sees a
-dict change size under it.
+in a worker thread) copies each dict with `dict.copy()` before reading it, so it never sees a dict
+change size under it. (`list(d.items())` is not enough: it allocates a tuple per item, an
+allocation can start a garbage collection, a finalizer it runs can hand the GIL to the event loop
+mid-copy, and the scrape failed with "dictionary changed size during iteration" once in CI.)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ class CounterVec:
 
     def family(self) -> CounterMetricFamily:
         family = CounterMetricFamily(self.name, self.help, labels=self.labels)
-        for key, value in list(self.values.items()):
+        for key, value in self.values.copy().items():
             family.add_metric(key, value)
         return family
 
@@ -47,7 +49,7 @@ class GaugeVec:
 
     def family(self) -> GaugeMetricFamily:
         family = GaugeMetricFamily(self.name, self.help, labels=self.labels)
-        for key, value in list(self.values.items()):
+        for key, value in self.values.copy().items():
             family.add_metric(key, value)
         return family
 
@@ -71,7 +73,7 @@ class HistogramVec:
 
     def family(self) -> HistogramMetricFamily:
         family = HistogramMetricFamily(self.name, self.help, labels=self.labels)
-        for key, cells in list(self.values.items()):
+        for key, cells in self.values.copy().items():
             counts = cells[:]
             buckets: list[tuple[str, float]] = []
             total = 0.0

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -63,3 +64,47 @@ def test_scrapes_in_another_thread_while_new_series_appear() -> None:
     assert not errors
     body = metrics.render()[0].decode()
     assert body.count("turnout_requests_total{") == 500 * 4
+
+
+class _YieldsWhenCollected:
+    """Cyclic garbage whose finalizer hands the GIL to another thread, as an asyncio object's may."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+    def __del__(self) -> None:
+        time.sleep(0.001)
+
+
+def test_a_garbage_collection_during_the_scrape_cannot_expose_a_growing_dict() -> None:
+    counter = CounterVec("c", "c", ["a"])
+    for i in range(20_000):  # enough rows that copying them allocates past the tuple free list
+        counter.inc((str(i),))
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def scrape() -> None:
+        while not stop.is_set():
+            try:
+                for _ in range(3):
+                    _YieldsWhenCollected()
+                counter.family()
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=scrape)
+    thread.start()
+    deadline = time.monotonic() + 1.5
+    added = 0
+    try:
+        while not errors and time.monotonic() < deadline:
+            for _ in range(1_000):
+                counter.inc((f"new-{added}",))
+                added += 1
+            time.sleep(0)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert len(counter.family().samples) == 20_000 + added
