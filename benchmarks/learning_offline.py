@@ -40,8 +40,12 @@ class Features:
     chars: np.ndarray
 
 
-def features(family: Family) -> Features:
-    """Cold-start scores and embeddings as the gateway computes them (cached)."""
+def features(family: Family, vectors: str = "static") -> Features:
+    """Cold-start scores and embeddings as the gateway computes them (cached). `vectors="minilm"`: the
+    rows' vectors are the full MiniLM's (384-d) instead of the request embedding's; the cold start is
+    the same."""
+    if vectors == "minilm":
+        return _with_minilm(family, features(family))
     cache = Path(tempfile.gettempdir()) / f"turnout-offline-{family.name}-{len(family.prompts)}.npz"
     if cache.exists():
         z = np.load(cache)
@@ -61,6 +65,17 @@ def features(family: Family) -> Features:
     out = Features(np.asarray(cold), np.asarray(vectors, np.float32), np.asarray(chars))
     np.savez(cache, cold=out.cold, vectors=out.vectors, chars=out.chars)
     return out
+
+
+def _with_minilm(family: Family, base: Features) -> Features:
+    cache = Path(tempfile.gettempdir()) / f"turnout-offline-minilm-{family.name}-{len(family.prompts)}.npy"
+    if not cache.exists():
+        from embedding.minilm import MiniLM
+
+        model = MiniLM.load()
+        np.save(cache, np.concatenate([model.encode(family.prompts[i:i + 64])
+                                       for i in range(0, len(family.prompts), 64)]))
+    return Features(base.cold, np.load(cache), base.chars)
 
 
 def fitted(family: Family, f: Features, candidate: Candidate, share: float,
@@ -134,6 +149,8 @@ def main() -> int:
     parser.add_argument("--families", default="crux,math_l5,mmlupro")
     parser.add_argument("--seeds", default="100,101,102")
     parser.add_argument("--shares", default="0.1")
+    parser.add_argument("--vectors", choices=("static", "minilm"), default="static",
+                        help="the rows' vectors: the request embedding (as served) or the full MiniLM's")
     parser.add_argument("--only", default="", help="run only candidates whose name contains this")
     parser.add_argument("--logistic", action="store_true", help="only the logistic diagnostic (not a candidate)")
     parser.add_argument("--heads", action="store_true", help="print what each candidate's head kept, per seed")
@@ -141,7 +158,7 @@ def main() -> int:
                         help="per seed: rows, head kept, rank correlation of cold start and need, learned APGR")
     args = parser.parse_args()
     families = [FAMILIES[name]() for name in args.families.split(",")]
-    feats = {fam.name: features(fam) for fam in families}
+    feats = {fam.name: features(fam, args.vectors) for fam in families}
     seeds = [int(s) for s in args.seeds.split(",")]
     shares = [float(s) for s in args.shares.split(",")]
     if args.logistic:
