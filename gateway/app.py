@@ -105,6 +105,11 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         check_open_mode(service(request), request.scope)
         return _json(await service(request).models(request.headers))
 
+    @app.get("/v1/models/{name:path}")
+    async def model(request: Request, name: str) -> Response:
+        check_open_mode(service(request), request.scope)
+        return _json(await service(request).model(request.headers, name))
+
     @app.get("/healthz")
     async def healthz() -> Response:
         return _json({"status": "ok"})

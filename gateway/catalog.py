@@ -49,6 +49,7 @@ async def embeddings(service: GatewayService, body: dict[str, Any], headers: Map
 
 
 async def models(runtime: Runtime, headers: Mapping[str, str]) -> dict[str, Any]:
+    """`GET /v1/models`: the aliases and available models this key may call."""
     principal = await authenticate(runtime.tenancy, headers)
     available = set(runtime.registry.available_ids())
     data = [{"id": name, "object": "model", "created": 0, "owned_by": "turnout-router"}
@@ -56,6 +57,16 @@ async def models(runtime: Runtime, headers: Mapping[str, str]) -> dict[str, Any]
     data += [{"id": s.id, "object": "model", "created": 0, "owned_by": s.provider}
              for s in runtime.policy.models if s.id in available and principal.allows_model(s.id)]
     return {"object": "list", "data": data}
+
+
+async def model(runtime: Runtime, headers: Mapping[str, str], name: str) -> dict[str, Any]:
+    """`GET /v1/models/{name}`: one entry of that list; a name the key may not call, or that is not
+    available, is not found, as OpenAI answers (its existence is not disclosed)."""
+    for entry in (await models(runtime, headers))["data"]:
+        if entry["id"] == name:
+            return dict(entry)
+    raise ModelNotFound(f"model {name!r} does not exist or this key may not call it; GET /v1/models lists "
+                        "the models", param="model")
 
 
 async def readiness(services: Services, runtime: Runtime) -> dict[str, dict[str, Any]]:

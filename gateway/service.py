@@ -267,6 +267,9 @@ class GatewayService:
     async def models(self, headers: Mapping[str, str]) -> dict[str, Any]:
         return await catalog.models(self.holder.current, headers)
 
+    async def model(self, headers: Mapping[str, str], name: str) -> dict[str, Any]:
+        return await catalog.model(self.holder.current, headers, name)
+
     async def readiness(self) -> dict[str, dict[str, Any]]:
         return await catalog.readiness(self.services, self.holder.current)
 

@@ -114,6 +114,9 @@ def test_oversized_body_is_413(gateway: GatewayProcess) -> None:
 
 def test_unknown_route_and_method(gateway: GatewayProcess) -> None:
     _assert_openai_error(httpx.get(gateway.base_url + "/v1/nothing-here"), 404, "not_found")
+    _assert_openai_error(httpx.get(gateway.base_url + "/v1/models/gpt-nope"), 404, "model_not_found", "model")
+    assert httpx.get(gateway.base_url + "/v1/models/auto").json() == {
+        "id": "auto", "object": "model", "created": 0, "owned_by": "turnout-router"}
     _assert_openai_error(httpx.get(gateway.base_url + "/v1/chat/completions"), 405, "method_not_allowed")
 
 

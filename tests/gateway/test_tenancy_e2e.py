@@ -103,6 +103,12 @@ def test_a_static_key_calls_models_and_a_missing_or_wrong_key_is_a_clean_401(a: 
 def test_route_permissions_and_the_model_list_follow_the_key(a: GatewayProcess, keys: Secrets) -> None:
     beta = client(a, keys.beta)
     assert {m.id for m in beta.models.list()} == {"local-small", "local-medium"}
+    assert beta.models.retrieve("local-medium").id == "local-medium"
+    for hidden in ("claude-sim", "auto", "no-such-model"):  # another key's model is not disclosed
+        with pytest.raises(openai.NotFoundError) as missing:
+            beta.models.retrieve(hidden)
+        assert missing.value.code == "model_not_found" and missing.value.param == "model"
+    assert client(a, keys.acme).models.retrieve("auto").owned_by == "turnout-router"
     assert beta.chat.completions.create(model="local-medium", messages=MSG).model == "local-medium"  # type: ignore[arg-type]
     for model in ("claude-sim", "auto"):
         with pytest.raises(openai.PermissionDeniedError) as info:
