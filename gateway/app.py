@@ -100,16 +100,6 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         answer.headers["x-request-id"] = rid
         return answer
 
-    @app.get("/v1/models")
-    async def models(request: Request) -> Response:
-        check_open_mode(service(request), request.scope)
-        return _json(await service(request).models(request.headers))
-
-    @app.get("/v1/models/{name:path}")
-    async def model(request: Request, name: str) -> Response:
-        check_open_mode(service(request), request.scope)
-        return _json(await service(request).model(request.headers, name))
-
     @app.get("/healthz")
     async def healthz() -> Response:
         return _json({"status": "ok"})
@@ -125,10 +115,28 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
         body, content_type = request.app.state.metrics.render()
         return Response(body, media_type=content_type)
 
+    _add_model_routes(app)
     add_admin_routes(app)
     add_learning_routes(app, json_body)
     add_debug_routes(app)
     return app
+
+
+def _add_model_routes(app: FastAPI) -> None:
+    """`GET /v1/models` and `GET /v1/models/{name}` (the openai SDK's `models.list` and `retrieve`)."""
+
+    def service(request: Request) -> GatewayService:
+        svc: GatewayService = request.app.state.service
+        check_open_mode(svc, request.scope)
+        return svc
+
+    @app.get("/v1/models")
+    async def models(request: Request) -> Response:
+        return _json(await service(request).models(request.headers))
+
+    @app.get("/v1/models/{name:path}")
+    async def model(request: Request, name: str) -> Response:
+        return _json(await service(request).model(request.headers, name))
 
 
 def create_app_from_env() -> FastAPI:

@@ -22,6 +22,7 @@ def test_keyless_gateway_refuses_remote_clients(path: str) -> None:
         assert response.json()["error"]["code"] == "permission_denied"
         assert "localhost only" in response.json()["error"]["message"]
         assert remote.get("/v1/models").status_code == 403
+        assert remote.get("/v1/models/auto").status_code == 403
         assert remote.get("/healthz").status_code == 200
 
 
