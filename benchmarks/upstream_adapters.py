@@ -1,8 +1,8 @@
 """CPU cost per upstream call: the direct `openai_http` adapter against the litellm adapter.
 
-The direct adapter's plain calls to `http://` servers go over `router.upstream.http1` (since
-2026-12-07; streams, `https://` and proxied URLs over aiohttp): compare its "plain" rows with the
-bare aiohttp rows.
+The direct adapter's calls to `http://` servers reached directly, plain and streamed, go over
+`router.upstream.http1` (plain calls since 2026-12-07 afternoon, streams since the evening; `https://`
+and proxied URLs over aiohttp): compare its rows with the bare aiohttp rows.
 
 Starts the simulator (0 ms latency) as its own process, so the CPU time of this process is the
 adapter's client-side cost alone: sequential calls, `time.process_time()` / calls, after a warm-up.
@@ -11,25 +11,30 @@ Also shows the bare HTTP clients measured to choose the direct adapter's (httpx 
     .venv/bin/python benchmarks/upstream_adapters.py [--calls 2000] [--stream-calls 300] [--concurrency 16]
                                                      [--uvloop]
 
-Latest run (2026-12-07, a quiet 2-core machine, Python 3.11, `--uvloop`, aiohttp 3.14, httptools
-0.9, litellm adapter with retries off; 2,000 plain calls, 200 streams of 21 events each):
+Latest run (2026-12-07 evening, a 2-core machine, Python 3.11, `--uvloop`, aiohttp 3.14, httptools
+0.9, litellm adapter with retries off; 2,000 plain calls, 1,000 streams of 21 events each):
 
     client / adapter                              CPU µs/call  wall µs/call
-    bare httpx.AsyncClient POST                           682           762
-    bare aiohttp.ClientSession POST                       128           250
-    bare aiohttp POST, 16 at a time                        68            71
-    openai_http adapter, plain                             57           169
-    litellm adapter, plain                               4067          4183
-    openai_http adapter, plain, 16 at a time               37            70
-    litellm adapter, plain, 16 at a time                 3641          3631
-    openai_http adapter, stream (~20 chunks)              261           383
-    litellm adapter, stream (~20 chunks)                15399         15819
+    bare httpx.AsyncClient POST                           460           516
+    bare aiohttp.ClientSession POST                       120           221
+    bare aiohttp POST, 16 at a time                        62            65
+    openai_http adapter, plain                             57           154
+    litellm adapter, plain                               7375          7838
+    openai_http adapter, plain, 16 at a time               41            94
+    litellm adapter, plain, 16 at a time                 5533          5503
+    openai_http adapter, stream (~20 chunks)              128           226
+    litellm adapter, stream (~20 chunks)                14048         14461
 
 The direct adapter's plain call (over `http1`, the adapter's own work included) costs less than half
 a bare aiohttp POST; on 2026-11-28, over aiohttp, it cost what a bare aiohttp POST costs (112 and
-72 µs against 137 and ~70). The litellm adapter costs 70x the direct one per plain call, 59x per
-stream. httpx costs 4-5x aiohttp, hence aiohttp for what `http1` does not take. One timer per
-stream instead of an `asyncio.timeout` per chunk took a stream from ~330 to ~220 µs.
+72 µs against 137 and ~70). Its stream over `http1` costs about a third less than over aiohttp:
+`PYTHONPATH=<tree> .venv/bin/python benchmarks/upstream_adapters.py --uvloop --stream-only
+--stream-calls 1500`, the tree before (a5b557c) and after alternated three times: 104, 132, 169
+µs of CPU per stream against 173, 174, 258 (medians 132 and 174; each pair 24-40% lower).
+The litellm adapter costs 70-130x the direct one per plain
+call, about 100x per stream. httpx costs 4-5x aiohttp, hence aiohttp for what `http1` does not
+take. One timer per stream instead of an `asyncio.timeout` per chunk took a stream from ~330 to
+~220 µs (over aiohttp).
 """
 
 from __future__ import annotations
@@ -81,9 +86,17 @@ def adapter_call(upstream: Upstream, spec: ModelSpec, *, stream: bool) -> Call:
     return call
 
 
-async def run(base_url: str, calls: int, stream_calls: int, concurrency: int) -> list[tuple[str, float, float]]:
+async def run(base_url: str, calls: int, stream_calls: int, concurrency: int,
+              stream_only: bool = False) -> list[tuple[str, float, float]]:
     spec = ModelSpec(id="bench", litellm_model="openai/bench", api_base=base_url + "/v1")
     rows: list[tuple[str, float, float]] = []
+    if stream_only:
+        direct = OpenAIHTTPUpstream()
+        try:
+            return [("openai_http adapter, stream (~20 chunks)",
+                     *await measure(adapter_call(direct, spec, stream=True), stream_calls, warmup=50))]
+        finally:
+            await direct.aclose()
     payload = orjson.dumps({"model": "bench", "messages": MESSAGES, "max_tokens": 20})
     headers = {"content-type": "application/json"}
     url = base_url + "/v1/chat/completions"
@@ -126,6 +139,8 @@ def main() -> None:
     parser.add_argument("--stream-calls", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=16, help="also measure this many calls at a time")
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop (as the gateway does)")
+    parser.add_argument("--stream-only", action="store_true",
+                        help="only the direct adapter's stream row (A/B of two trees: PYTHONPATH=<tree>)")
     args = parser.parse_args()
     model = SimModel(name="bench", min_output_tokens=18, max_output_tokens=18)
     with start_simulator(SimulatorConfig(models=(model,))) as sim:
@@ -134,13 +149,14 @@ def main() -> None:
             import uvloop
 
             runner = uvloop.run
-        rows = runner(run(sim.base_url, args.calls, args.stream_calls, args.concurrency))
+        rows = runner(run(sim.base_url, args.calls, args.stream_calls, args.concurrency, args.stream_only))
     print(f"{'client / adapter':44s} {'CPU µs/call':>12s} {'wall µs/call':>13s}")
     for name, cpu, wall in rows:
         print(f"{name:44s} {cpu:12.0f} {wall:13.0f}")
-    direct, lite = (next(cpu for name, cpu, _ in rows if name == f"{kind} adapter, plain")
-                    for kind in ("openai_http", "litellm"))
-    print(f"litellm / openai_http CPU per plain call: {lite / direct:.1f}x")
+    if not args.stream_only:
+        direct, lite = (next(cpu for name, cpu, _ in rows if name == f"{kind} adapter, plain")
+                        for kind in ("openai_http", "litellm"))
+        print(f"litellm / openai_http CPU per plain call: {lite / direct:.1f}x")
 
 
 if __name__ == "__main__":

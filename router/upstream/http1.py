@@ -4,11 +4,15 @@
     endpoint = Endpoint.for_url(URL("http://127.0.0.1:8000/v1/chat/completions"))
     reply = await pool.post(endpoint, headers_block, payload, total=30.0, connect=5.0)
 
-Used for non-streamed POSTs to `http://` upstreams reached directly (vLLM, Ollama and llama.cpp
-servers on the local network). Streams, `https://` and proxied URLs stay on aiohttp. Measured on the
-peer bench's request (`benchmarks/upstream_adapters.py`): aiohttp spends about 75 us of
-CPU per call at concurrency 16, this client about a fifth of that, and the gateway's CPU per
-request is what bounds its requests per second.
+    head, body = await pool.open(endpoint, headers_block, payload, connect=5.0)   # a stream
+    # ... body.readany() until b"", then body.release() (or body.close() to stop early)
+
+Used for POSTs, plain and streamed, to `http://` upstreams reached directly (vLLM, Ollama and
+llama.cpp servers on the local network); `https://` and proxied URLs stay on aiohttp. Measured on
+the peer bench's request (`benchmarks/upstream_adapters.py`): aiohttp spends about 75 us of CPU per
+call at concurrency 16, this client about a fifth of that, and the gateway's CPU per request is what
+bounds its requests per second. A stream's body is read as it arrives (`http1_body.StreamedBody`);
+the connection is held, and counts against `per_host`, until the body is released or closed.
 
 What it does and does not do: one request at a time per connection (no pipelining); `Content-Length`
 or chunked bodies, or a body up to the connection's close; idle connections are reused newest first
@@ -29,6 +33,8 @@ from typing import NamedTuple, cast
 
 import httptools
 from yarl import URL
+
+from router.upstream.http1_body import StreamedBody
 
 
 class BodyCutShort(ConnectionError):
@@ -70,6 +76,8 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[Reply] | None = None
         self._headers: dict[str, str] = {}
         self._chunks: list[bytes] = []
+        self._body: StreamedBody | None = None
+        """While a streamed answer is read: its body, fed as the bytes arrive."""
         self._begun = self._headers_done = False
         self.closed = False
         self.keep_alive = True
@@ -80,7 +88,7 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not an asyncio.Transport subclass
 
     def data_received(self, data: bytes) -> None:
-        if self._waiter is None:  # bytes nobody asked for (on an idle connection): not ours to guess at
+        if self._waiter is None and self._body is None:  # bytes nobody asked for (idle): not ours to guess at
             self.abort()
             return
         self._begun = True
@@ -107,11 +115,23 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._headers_done = True
+        if self._body is not None:  # a stream: the caller gets the head now, the body as it arrives
+            waiter, self._waiter = self._waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(Reply(self._parser.get_status_code(), self._headers, b""))
 
     def on_body(self, body: bytes) -> None:
-        self._chunks.append(body)
+        if self._body is not None:
+            self._body.feed(body)
+        else:
+            self._chunks.append(body)
 
     def on_message_complete(self) -> None:
+        body, self._body = self._body, None
+        if body is not None:
+            self.keep_alive = self.keep_alive and self._parser.should_keep_alive()
+            body.feed_eof()
+            return
         waiter, self._waiter = self._waiter, None
         if waiter is None or waiter.done():
             return
@@ -122,14 +142,27 @@ class _Connection(asyncio.Protocol):
         waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(exc)
+        body, self._body = self._body, None
+        if body is not None:
+            body.set_exception(exc)
 
-    async def exchange(self, request: bytes) -> Reply:
+    async def exchange(self, request: bytes, body: StreamedBody | None = None) -> Reply:
+        """The whole answer; with `body`, a stream: the head only, the body fed to `body` as it arrives."""
         if self.closed or self._transport is None:
             raise _Unanswered("the connection closed while idle")
         self._headers, self._chunks, self._begun, self._headers_done = {}, [], False, False
+        self._body = body
         self._waiter = asyncio.get_running_loop().create_future()
         self._transport.write(request)
         return await self._waiter
+
+    def pause_reading(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        if self._transport is not None and not self.closed:
+            self._transport.resume_reading()
 
     def abort(self) -> None:
         self.closed = True
@@ -162,6 +195,51 @@ class HTTP1Pool:
                 except _Unanswered:  # the server closed it while idle, as our request went out: once more
                     pass
             return await self._exchange(await self._connect(endpoint, connect), request, idle)
+
+    async def open(self, endpoint: Endpoint, headers: bytes, payload: bytes, *,
+                   connect: float) -> tuple[Reply, StreamedBody]:
+        """POST and return at the answer's head (its `body` empty): the body is read from the
+        `StreamedBody`, which holds the connection and its place under `per_host` until it is released
+        or closed. The caller bounds the wait (the first token's deadline)."""
+        key = (endpoint.host, endpoint.port)
+        slots = self._slots.get(key)
+        if slots is None:
+            slots = self._slots[key] = asyncio.Semaphore(self._per_host)
+        request = b"%b%bContent-Length: %d\r\n\r\n%b" % (endpoint.head, headers, len(payload), payload)
+        idle = self._idle.setdefault(key, collections.deque())
+        await slots.acquire()
+        try:
+            connection = self._reuse(idle)
+            if connection is not None:
+                try:
+                    return await self._open(connection, request, idle, slots)
+                except _Unanswered:  # the server closed it while idle, as our request went out: once more
+                    pass
+            return await self._open(await self._connect(endpoint, connect), request, idle, slots)
+        except BaseException:
+            slots.release()
+            raise
+
+    @staticmethod
+    async def _open(connection: _Connection, request: bytes, idle: collections.deque[_Connection],
+                    slots: asyncio.Semaphore) -> tuple[Reply, StreamedBody]:
+        def finished(reusable: bool) -> None:
+            slots.release()
+            if reusable and connection.keep_alive and not connection.closed:
+                connection.idle_since = asyncio.get_running_loop().time()
+                idle.append(connection)
+            else:
+                connection.abort()
+
+        body = StreamedBody(connection, finished)
+        opened = False
+        try:
+            head = await connection.exchange(request, body)
+            opened = True
+            return head, body
+        finally:
+            if not opened:
+                connection.abort()
 
     @staticmethod
     async def _exchange(connection: _Connection, request: bytes, idle: collections.deque[_Connection]) -> Reply:

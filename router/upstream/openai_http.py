@@ -4,8 +4,8 @@ For `openai/...` and `hosted_vllm/...` models (and any spec that sets `adapter: 
 body keeps only the pass-through fields, `model` becomes the part after the provider prefix, and it
 is serialised with orjson and POSTed to `<api_base>/chat/completions` or `<api_base>/embeddings`.
 aiohttp was chosen over httpx by measurement (CPU per call, see `benchmarks/upstream_adapters.py`);
-plain calls to `http://` servers reached directly go over `router.upstream.http1` instead, which
-costs a fifth of aiohttp's CPU per call (streams, `https://` and proxied URLs stay on aiohttp).
+calls to `http://` servers reached directly, plain and streamed, go over `router.upstream.http1`
+instead, which costs a fifth of aiohttp's CPU per call (`https://` and proxied URLs stay on aiohttp).
 
 Timeouts, from `UpstreamRequest.timeout` or the spec's `timeouts`:
     plain calls   `connect` to open a connection, `total` for the whole call
@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -36,8 +36,9 @@ from router.errors import RequestError, TurnoutError, UpstreamError
 from router.upstream.base import UpstreamRequest, UpstreamResponse
 from router.upstream.fields import pass_through
 from router.upstream.http1 import Endpoint, HTTP1Pool
+from router.upstream.http1_body import StreamedBody
 from router.upstream.http_errors import invalid_response, status_error, transport_error
-from router.upstream.sse import SSEStream
+from router.upstream.sse import AiohttpBody, SSEStream
 
 log = logging.getLogger("turnout.upstream")
 
@@ -45,6 +46,7 @@ DEFAULT_BASES = {"openai": "https://api.openai.com/v1"}
 _PATHS = {"chat": "/chat/completions", "embeddings": "/embeddings"}
 _JSON = "application/json"
 _PLAIN_HEADERS = b"Content-Type: application/json\r\nAccept: application/json\r\n"
+_STREAM_HEADERS = b"Content-Type: application/json\r\nAccept: text/event-stream\r\n"
 
 
 def upstream_model(spec: ModelSpec) -> str:
@@ -109,10 +111,13 @@ class OpenAIHTTPUpstream:
         body = pass_through(request.body, request.kind)
         body["model"] = upstream_model(spec)
         extra = self._extra_headers(request) if request.api_key or request.headers else b""
+        url, proxy, endpoint = self._url(spec, request.kind)
         if request.stream:
             body["stream"] = True
-            return await self._open_stream(request, self._dumps(body), self._headers(request))
-        url, proxy, endpoint = self._url(spec, request.kind)
+            deadline = asyncio.get_running_loop().time() + (request.timeout or spec.timeouts.first_token)
+            if endpoint is not None:
+                return await self._open_stream_http1(request, endpoint, self._dumps(body), extra, deadline)
+            return await self._open_stream(request, self._dumps(body), self._headers(request), deadline)
         payload = self._dumps(body)
         if endpoint is not None:
             return await self._send_plain(request, endpoint, payload, extra)
@@ -174,10 +179,33 @@ class OpenAIHTTPUpstream:
             raise RequestError("the request body cannot be serialised (nested too deep, or an integer "
                                "out of range)") from None
 
-    async def _open_stream(self, request: UpstreamRequest, payload: bytes, headers: dict[str, str]) -> UpstreamResponse:
+    async def _open_stream_http1(self, request: UpstreamRequest, endpoint: Endpoint, payload: bytes, extra: bytes,
+                                 deadline: float) -> UpstreamResponse:
+        spec = request.spec
+        body = None
+        try:
+            async with asyncio.timeout_at(deadline):
+                head, body = await self._plain.open(endpoint, _STREAM_HEADERS + extra, payload,
+                                                    connect=spec.timeouts.connect)
+                raw = b"".join([piece async for piece in _pieces(body)]) if head.status >= 400 else b""
+        except (OSError, TimeoutError) as exc:  # the one translation boundary (BodyCutShort is an OSError)
+            if body is not None:
+                body.close()
+            raise self._translate(exc, spec) from exc
+        except BaseException:  # cancelled half-way: drop the connection
+            if body is not None:
+                body.close()
+            raise
+        if head.status >= 400:
+            body.release()
+            raise self._status_error(head.status, raw, head.headers, spec)
+        return UpstreamResponse(stream=SSEStream(body, model_id=spec.id, first_deadline=deadline,
+                                                 idle_s=spec.timeouts.idle))
+
+    async def _open_stream(self, request: UpstreamRequest, payload: bytes, headers: dict[str, str],
+                           deadline: float) -> UpstreamResponse:
         spec = request.spec
         url, proxy, _ = self._url(spec, "chat")
-        deadline = asyncio.get_running_loop().time() + (request.timeout or spec.timeouts.first_token)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=spec.timeouts.connect)
         response: aiohttp.ClientResponse | None = None
         raw, opened = b"", False
@@ -196,7 +224,8 @@ class OpenAIHTTPUpstream:
         if response.status >= 400:
             response.release()
             raise self._status_error(response.status, raw, response.headers, spec)
-        stream = SSEStream(response, model_id=spec.id, first_deadline=deadline, idle_s=spec.timeouts.idle)
+        stream = SSEStream(AiohttpBody(response), model_id=spec.id, first_deadline=deadline,
+                           idle_s=spec.timeouts.idle)
         return UpstreamResponse(stream=stream)
 
     def _status_error(self, status: int, raw: bytes, headers: Mapping[str, str], spec: ModelSpec) -> TurnoutError:
@@ -222,3 +251,9 @@ class OpenAIHTTPUpstream:
     def _log(error: TurnoutError, spec: ModelSpec, status: int | None, cause: str | None = None) -> None:
         log.warning("upstream error", extra={"model": spec.id, "status": status, "error_class": cause,
                                              "mapped": type(error).__name__})
+
+
+async def _pieces(body: StreamedBody) -> AsyncIterator[bytes]:
+    """An error answer's body, to its end (bounded by the caller's deadline)."""
+    while piece := await body.readany():
+        yield piece

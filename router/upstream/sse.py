@@ -8,14 +8,15 @@ Lines end in LF, CRLF or CR alone (all three are SSE). A line longer than `MAX_L
 upstream error, like any malformed event. The first chunk must arrive by the first-token deadline,
 each later one within the idle gap. A timeout, a malformed chunk, an `{"error": ...}` event or a
 connection that ends before `[DONE]` raises our error (see `router.upstream.http_errors`); the
-connection is then closed, not reused.
+connection is then closed, not reused. The body is read through `Body`: `router.upstream.http1`'s
+`StreamedBody`, or aiohttp's response (`AiohttpBody`: `https://` and proxied upstreams).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
@@ -30,6 +31,43 @@ MAX_LINE = 1 << 20
 """Bytes in one SSE line (aiohttp's own `readline` stops at far less, with an error of its own)."""
 
 
+class Body(Protocol):
+    """An answer's body as it arrives, and the connection under it."""
+
+    async def readany(self) -> bytes:
+        """What has arrived since the last read (waiting for something); b"" at the end."""
+        ...
+
+    def set_exception(self, exc: BaseException) -> None:
+        """Makes the read in progress, and every later one, raise `exc`."""
+
+    def release(self) -> None:
+        """Read to the end: the connection may be reused."""
+
+    def close(self) -> None:
+        """Stop: the connection is closed."""
+
+
+class AiohttpBody:
+    __slots__ = ("_content", "_response")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._content = response.content
+
+    async def readany(self) -> bytes:
+        return await self._content.readany()
+
+    def set_exception(self, exc: BaseException) -> None:
+        self._content.set_exception(exc)
+
+    def release(self) -> None:
+        self._response.release()
+
+    def close(self) -> None:
+        self._response.close()
+
+
 class _Watchdog:
     """One timer per stream instead of one per chunk: a read still waiting at its deadline gets a
     `TimeoutError` from the reader. Starting a read costs a clock read; the timer is re-armed only
@@ -37,7 +75,7 @@ class _Watchdog:
 
     _SLACK = 0.001  # the loop may run a timer up to its clock resolution early
 
-    def __init__(self, reader: aiohttp.StreamReader) -> None:
+    def __init__(self, reader: Body) -> None:
         self._reader = reader
         self._loop = asyncio.get_running_loop()
         self._deadline: float | None = None  # of the read in progress; None between reads
@@ -71,12 +109,10 @@ class _Watchdog:
 
 
 class SSEStream:
-    """Async iterator of chunk dicts over an open `aiohttp.ClientResponse`; always `aclose()` it."""
+    """Async iterator of chunk dicts over an answer's open `Body`; always `aclose()` it."""
 
-    def __init__(self, response: aiohttp.ClientResponse, *, model_id: str, first_deadline: float,
-                 idle_s: float) -> None:
-        self._response = response
-        self._content = response.content
+    def __init__(self, body: Body, *, model_id: str, first_deadline: float, idle_s: float) -> None:
+        self._body = body
         self._model_id = model_id
         self._deadline: float | None = first_deadline
         self._idle_s = idle_s
@@ -84,7 +120,7 @@ class SSEStream:
         self._lines: deque[bytes] = deque()
         self._tail = b""
         """Bytes after the last complete line (a bare CR stays here: it may be half a CRLF)."""
-        self._watchdog = _Watchdog(response.content)
+        self._watchdog = _Watchdog(body)
         self._clock = asyncio.get_running_loop().time
 
     def __aiter__(self) -> SSEStream:
@@ -144,7 +180,7 @@ class SSEStream:
     async def _read_lines(self) -> bytes | None:
         """Read until at least one line is complete; return it (without its end), None at the end."""
         while not self._lines:
-            piece = await self._content.readany()
+            piece = await self._body.readany()
             if not piece:
                 if not self._tail:
                     return None
@@ -167,17 +203,17 @@ class SSEStream:
         try:
             async with asyncio.timeout(min(self._idle_s, 1.0)):
                 drained = 0
-                while drained <= _DRAIN_LIMIT and (piece := await self._content.readany()):
+                while drained <= _DRAIN_LIMIT and (piece := await self._body.readany()):
                     drained += len(piece)
         except (aiohttp.ClientError, OSError, TimeoutError):
-            self._response.close()
+            self._body.close()
             return
-        self._response.release()
+        self._body.release()
 
     def _fail(self) -> None:
         self._done = True
         self._watchdog.close()
-        self._response.close()
+        self._body.close()
 
     async def aclose(self) -> None:
         """Stop early: the connection is closed (a half-read body cannot be reused)."""

@@ -1,5 +1,6 @@
-"""The direct adapter's plain calls over `router.upstream.http1`, on the wire against a scripted real
-server: body framings, connections closed at every point, stale pooled connections, header hygiene."""
+"""The direct adapter's calls over `router.upstream.http1`, on the wire against a scripted real server:
+body framings, connections closed at every point, stale pooled connections, header hygiene; streams
+read as they arrive, holding their connection (and its place under the per-host limit) until done."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from registry import ModelSpec
 from router.errors import TurnoutError, UpstreamError, UpstreamUnavailable
 from router.upstream.base import UpstreamRequest
 from router.upstream.openai_http import OpenAIHTTPUpstream
+from router.upstream.sse import SSEStream
 from tests.router.upstream.scripted_server import ScriptedServer, http_response
-from tests.router.upstream.test_openai_http_wire import ANSWER, MSG
+from tests.router.upstream.test_openai_http_wire import ANSWER, MSG, chunk_event
 
 OK = http_response(200, ANSWER)
 JSON = OK.partition(b"\r\n\r\n")[2]
@@ -32,6 +34,24 @@ def spec_for(server: ScriptedServer) -> ModelSpec:
 async def call(upstream: OpenAIHTTPUpstream, server: ScriptedServer, **extra: object) -> object:
     response = await upstream.send(UpstreamRequest(spec=spec_for(server), body={"messages": MSG}, **extra))  # type: ignore[arg-type]
     return response.body
+
+
+async def open_stream(upstream: OpenAIHTTPUpstream, server: ScriptedServer) -> SSEStream:
+    response = await upstream.send(UpstreamRequest(spec=spec_for(server), body={"messages": MSG}, stream=True))
+    assert isinstance(response.stream, SSEStream)
+    return response.stream
+
+
+async def contents(stream: SSEStream) -> str:
+    return "".join([chunk["choices"][0]["delta"]["content"] async for chunk in stream])
+
+
+def chunked(head: bytes, parts: list[bytes]) -> bytes:
+    return head + b"".join(b"%x\r\n%b\r\n" % (len(p), p) for p in parts) + b"0\r\n\r\n"
+
+
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+EVENTS = [chunk_event(c) for c in ("a", "b", "c")] + [b"data: [DONE]\n\n"]
 
 
 @pytest.fixture
@@ -216,3 +236,128 @@ def test_the_gateway_s_loop_uvloop_gets_the_same_answers() -> None:
             await broken.stop()
 
     assert uvloop.run(scenario()) == (ANSWER, ANSWER, "upstream_invalid_response", 2)
+
+
+@pytest.mark.parametrize(("response", "close_after"), [
+    pytest.param(chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", EVENTS), False, id="chunked"),
+    pytest.param(chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n",  # events cut anywhere
+                         [b"".join(EVENTS)[i:i + 7] for i in range(0, len(b"".join(EVENTS)), 7)]), False,
+                 id="chunked-in-pieces"),
+    pytest.param(SSE_HEAD + b"\r\n" + b"".join(EVENTS), True, id="until-close"),
+])
+async def test_streams_are_read_as_they_arrive_and_their_connection_reused(
+        upstream: OpenAIHTTPUpstream, response: bytes, close_after: bool) -> None:
+    server = await serve(response, close_after=close_after)
+    try:
+        assert await contents(await open_stream(upstream, server)) == "abc"
+        assert await contents(await open_stream(upstream, server)) == "abc"
+        assert server.connections == (2 if close_after else 1)
+        assert server.seen[0].headers["accept"] == "text/event-stream" and server.seen[0].json()["stream"] is True
+    finally:
+        await server.stop()
+
+
+async def test_a_stream_far_larger_than_the_read_buffer_arrives_whole(upstream: OpenAIHTTPUpstream) -> None:
+    """Over the high-water mark the connection stops reading until the reader catches up."""
+    words = [f"w{i:06d} " for i in range(300_000)]  # ~2.7 MB of events, 10x the high-water mark
+    events = [chunk_event("".join(words[i:i + 100])) for i in range(0, len(words), 100)] + [b"data: [DONE]\n\n"]
+    server = await serve(chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", events))
+    try:
+        stream = await open_stream(upstream, server)
+        text, n = [], 0
+        async for chunk in stream:
+            text.append(chunk["choices"][0]["delta"]["content"])
+            n += 1
+            if n % 100 == 0:
+                await asyncio.sleep(0.01)  # a slow client: the upstream's bytes pile up meanwhile
+        assert "".join(text) == "".join(words)
+        assert await contents(await open_stream(upstream, server)) == "".join(words)
+        assert server.connections == 1
+    finally:
+        await server.stop()
+
+
+async def test_a_stream_holds_its_place_under_the_per_host_limit_until_it_ends() -> None:
+    upstream = OpenAIHTTPUpstream(max_connections_per_host=1)
+    server = await serve(SSE_HEAD + b"Content-Length: %d\r\n\r\n%b" % (len(b"".join(EVENTS)), b"".join(EVENTS)))
+    try:
+        first = await open_stream(upstream, server)
+        second = asyncio.ensure_future(open_stream(upstream, server))
+        await asyncio.sleep(0.1)
+        assert not second.done()  # waits for the one connection the limit allows
+        assert await contents(first) == "abc"
+        assert await contents(await asyncio.wait_for(second, 2)) == "abc"
+        assert server.connections == 1
+    finally:
+        await upstream.aclose()
+        await server.stop()
+
+
+async def test_a_stream_stopped_early_closes_its_connection_and_frees_its_place() -> None:
+    upstream = OpenAIHTTPUpstream(max_connections_per_host=1)
+    server = await serve(chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", EVENTS))
+    try:
+        stream = await open_stream(upstream, server)
+        assert (await anext(stream))["choices"][0]["delta"]["content"] == "a"
+        await stream.aclose()  # half read: the connection cannot be reused
+        assert await contents(await asyncio.wait_for(open_stream(upstream, server), 2)) == "abc"
+        assert server.connections == 2
+    finally:
+        await upstream.aclose()
+        await server.stop()
+
+
+async def test_a_stream_that_never_answers_times_out_and_frees_its_place() -> None:
+    upstream = OpenAIHTTPUpstream(max_connections_per_host=1)
+    hung = await serve(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Len")  # never completes its head
+    try:
+        spec = ModelSpec.model_validate({"id": "turnout-local", "litellm_model": "openai/org/model",
+                                         "api_base": hung.base_url, "timeouts": {"first_token": 0.2}})
+        for _ in range(2):  # the second would wait forever if the first kept the only place
+            with pytest.raises(TurnoutError) as caught:
+                request = UpstreamRequest(spec=spec, body={"messages": MSG}, stream=True)
+                await asyncio.wait_for(upstream.send(request), 2)
+            assert caught.value.code == "upstream_timeout"
+    finally:
+        await upstream.aclose()
+        await hung.stop()
+
+
+async def test_a_stream_cut_mid_body_is_a_stream_error_after_the_chunks_that_arrived(
+        upstream: OpenAIHTTPUpstream) -> None:
+    body = chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", EVENTS[:2])[:-5]  # no terminator, then closed
+    server = await serve(body, close_after=True)
+    try:
+        stream = await open_stream(upstream, server)
+        received = []
+        with pytest.raises(UpstreamError) as caught:
+            async for chunk in stream:
+                received.append(chunk["choices"][0]["delta"]["content"])
+        assert received == ["a", "b"]
+        assert caught.value.code == "upstream_stream_cut"
+    finally:
+        await server.stop()
+
+
+def test_streams_on_uvloop_pause_resume_and_reuse_as_on_asyncio() -> None:
+    words = [f"w{i:06d} " for i in range(200_000)]  # ~1.8 MB: the connection pauses and resumes reading
+    events = [chunk_event("".join(words[i:i + 100])) for i in range(0, len(words), 100)] + [b"data: [DONE]\n\n"]
+
+    async def scenario() -> tuple[bool, bool, int]:
+        upstream = OpenAIHTTPUpstream()
+        server = await serve(chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", events))
+        try:
+            stream = await open_stream(upstream, server)
+            parts, n = [], 0
+            async for chunk in stream:
+                parts.append(chunk["choices"][0]["delta"]["content"])
+                n += 1
+                if n % 100 == 0:
+                    await asyncio.sleep(0.01)
+            again = await contents(await open_stream(upstream, server))
+            return "".join(parts) == "".join(words), again == "".join(words), server.connections
+        finally:
+            await upstream.aclose()
+            await server.stop()
+
+    assert uvloop.run(scenario()) == (True, True, 1)
