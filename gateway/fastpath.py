@@ -67,7 +67,7 @@ class RequestIds:
 async def read_body(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
     """The request body, refusing more than `limit` bytes (413) before reading it all."""
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"request body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks: list[bytes] = []
     size = 0

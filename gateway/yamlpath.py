@@ -66,7 +66,7 @@ def _index_lines(node: yaml.Node, path: Path, out: dict[Path, int]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = key_node.value
-            sub = (*path, int(key) if isinstance(key, str) and key.isdigit() else key)
+            sub = (*path, int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else key)
             out[sub] = key_node.start_mark.line + 1
             _index_lines(value_node, sub, out)
             out[sub] = key_node.start_mark.line + 1

@@ -30,6 +30,6 @@ def parse_cache_control(header: str | None) -> CacheDirectives:
             no_store = True
         elif name == "max-age":
             value = value.strip().strip('"')
-            if value.isdigit():
+            if value.isascii() and value.isdigit():  # "²".isdigit() is True too
                 max_age = int(value) if max_age is None else min(max_age, int(value))
     return CacheDirectives(no_cache=no_cache, no_store=no_store, max_age=max_age)

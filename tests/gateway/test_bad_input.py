@@ -112,6 +112,12 @@ def test_oversized_body_is_413(gateway: GatewayProcess) -> None:
     _assert_openai_error(response, 413, "request_too_large")
 
 
+def test_a_cache_control_header_with_non_ascii_digits_is_ignored_not_a_500(gateway: GatewayProcess) -> None:
+    response = httpx.post(gateway.base_url + "/v1/chat/completions", json={"model": "auto", "messages": MSG},
+                          headers={"cache-control": b"max-age=\xb2"})  # "\u00b2".isdigit() is True; int() refuses it
+    assert response.status_code == 200, response.text
+
+
 def test_unknown_route_and_method(gateway: GatewayProcess) -> None:
     _assert_openai_error(httpx.get(gateway.base_url + "/v1/nothing-here"), 404, "not_found")
     _assert_openai_error(httpx.get(gateway.base_url + "/v1/models/gpt-nope"), 404, "model_not_found", "model")

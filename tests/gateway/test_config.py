@@ -61,6 +61,9 @@ def test_good_policy_loads_with_a_content_hash_version() -> None:
     (lambda t: t + "router: {}\n", "duplicate key 'router'"),
     (lambda t: t.replace("  aliases:", "  aliases:\n    a: {tiers: {1: [a]}}"), "alias 'a' shadows a model id"),
     (lambda t: t.replace("    api_base: http://127.0.0.1:1/v1\n", "    api_base: [oops\n"), "(line 5): expected"),
+    # a key of digits that are not ASCII ones ("²".isdigit() is True): an error with its path, not a crash
+    (lambda t: t.replace("1: [a]", "\u00b2: [a]"), "router.aliases.auto.tiers.\u00b2.[key] (line 13): Input should be"),
+    (lambda t: t.replace("  aliases:", "  \u00b2: 1\n  aliases:"), "router.\u00b2 (line 10): unknown key"),
 ])
 def test_bad_policies_name_path_and_line(edit: object, expected: str) -> None:
     errors = _errors(edit(GOOD))  # type: ignore[operator]

@@ -15,4 +15,5 @@ def test_directives_are_case_insensitive_and_combined() -> None:
 
 def test_malformed_and_unknown_directives_are_ignored() -> None:
     assert parse_cache_control("max-age=abc, private, x") == CacheDirectives()
+    assert parse_cache_control("max-age=\u00b2, max-age=\u0663") == CacheDirectives()  # digits, but not ASCII ones
     assert parse_cache_control('max-age="30", max-age=10').max_age == 10
