@@ -9,7 +9,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -207,11 +207,18 @@ def _route_match(policy: object, alias: str, prompt: str) -> tuple[Any, list[tup
     return match, index.nearest(vector, match.best) if match.best in index.names[:-1] else []
 
 
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from simulator.cli import main as simulate
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer from `low` to `high`, else a usage error naming the range."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}-{high}")
+        return value
 
-    code: int = simulate(args.rest)
-    return code
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,10 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the gateway (default: the embedded policy, simulated models)")
     serve.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=4000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--port", type=int_in(0, 65535), default=4000)
+    serve.add_argument("--workers", type=int_in(1, 64), default=1)
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
-    serve.add_argument("--graceful-timeout", type=int, default=30)
+    serve.add_argument("--graceful-timeout", type=int_in(0, 3600), default=30)
     serve.add_argument("--simulator", type=Path, default=None, metavar="FILE",
                        help="simulated upstreams to start (a simulator config; default: X.simulator.yaml "
                             "beside the policy X.yaml, when there is one)")
@@ -252,9 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--policy", type=Path, default=DEFAULT_POLICY)
     route.set_defaults(func=cmd_route)
 
-    simulate = sub.add_parser("simulate", help="run the upstream simulator", add_help=False)
-    simulate.add_argument("rest", nargs=argparse.REMAINDER)
-    simulate.set_defaults(func=cmd_simulate)
+    sub.add_parser("simulate", help="run the upstream simulator (`turnout simulate --help`)", add_help=False)
 
     from gateway.learning.cli import register as register_learning
 
@@ -270,8 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["simulate"]:  # its own parser takes the rest (argparse's REMAINDER drops leading options)
+        from simulator.cli import main as simulate
+
+        code: int = simulate(argv[1:])
+        return code
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    code = args.func(args)
     return code
 
 

@@ -27,11 +27,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--policy", type=Path,
                         help="Turnout policy file; the simulator config beside it (X.simulator.yaml) is used")
     parser.add_argument("--host", help="address to bind (default from config: 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to bind, 0 for a free one (default from config)")
+    parser.add_argument("--port", type=_port, help="port to bind, 0 for a free one (default from config)")
     parser.add_argument("--model", action="append", default=[], metavar="NAME", help="add a plain model")
     parser.add_argument("--seed", type=int, help="override the config seed")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: warning)")
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0-65535)")
+    return int(text)
 
 
 def beside(policy: Path) -> Path:

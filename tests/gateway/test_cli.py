@@ -1,10 +1,16 @@
-"""`turnout route --explain`: the decision for a person, without a gateway or a model call."""
+"""`turnout route --explain`: the decision for a person, without a gateway or a model call; `turnout serve`'s
+and `turnout simulate`'s arguments refused before anything starts."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+POLICY = Path(__file__).resolve().parents[2] / "policies" / "default.yaml"
 
 
 def _route(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,3 +46,44 @@ def test_route_without_explain_prints_the_decision_and_why_as_json() -> None:
 def test_route_rejects_a_model_that_is_not_an_alias() -> None:
     result = _route("--model", "nope", "hi")
     assert result.returncode == 2 and "'nope' is not an alias" in result.stderr
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["serve", "--port", "99999"], "99999 is outside 0-65535"),
+    (["serve", "--port", "http"], "'http' is not a whole number"),
+    (["serve", "--workers", "0"], "0 is outside 1-64"),
+    (["serve", "--graceful-timeout", "-5"], "-5 is outside 0-3600"),
+    (["simulate", "--port", "70000"], "'70000' is not a port (0-65535)"),
+])
+def test_serve_and_simulate_refuse_out_of_range_numbers_before_starting(args: list[str], says: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True,
+                          check=False, timeout=60)
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert "Uvicorn running" not in done.stderr + done.stdout
+
+
+def test_simulate_takes_its_documented_options_and_serves() -> None:
+    """`turnout simulate --policy FILE --port P` (README): the options reach the simulator's own parser."""
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "simulate", "--policy", str(POLICY),
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=2).json()
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stdout and process.stdout.read()
+                time.sleep(0.2)
+        assert "local-small" in {m["id"] for m in models["data"]}
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
