@@ -39,14 +39,20 @@ def _simulator(policy_path: Path, config: Path | None, enabled: bool) -> Iterato
         return
     import yaml
 
-    from simulator.process import start_simulator
+    from simulator.process import SimulatorError, start_simulator
 
     try:
         settings = load_file(path)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         print(f"turnout: simulator config {path}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    sim = start_simulator(settings, port=settings.port)
+    try:
+        sim = start_simulator(settings, port=settings.port)
+    except SimulatorError as exc:  # its own reason (e.g. "Address already in use") is printed above this
+        print(f"turnout: the simulated upstreams of {path.name} did not start on port {settings.port} ({exc}); "
+              "is another `turnout serve` running? Stop it, or start this one with --no-simulator",
+              file=sys.stderr)
+        raise SystemExit(2) from None
     print(f"turnout: simulated upstreams on {sim.base_url} "
           f"({', '.join(m.name for m in settings.models)}; {path.name})", file=sys.stderr)
     try:

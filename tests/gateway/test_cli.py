@@ -87,3 +87,22 @@ def test_simulate_takes_its_documented_options_and_serves() -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_serve_says_in_one_line_when_its_simulated_upstreams_cannot_start(tmp_path: Path) -> None:
+    """A second `make serve` beside a running one: the simulator's port is taken."""
+    import socket
+
+    with socket.socket() as taken, socket.socket() as free:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        free.bind(("127.0.0.1", 0))
+        config = tmp_path / "sim.yaml"
+        config.write_text(f"port: {taken.getsockname()[1]}\nmodels: [{{name: local-small}}]\n")
+        port = free.getsockname()[1]
+        free.close()
+        done = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--simulator", str(config),
+                               "--port", str(port)], capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "did not start" in done.stderr and "--no-simulator" in done.stderr
+    assert "Traceback" not in done.stderr
