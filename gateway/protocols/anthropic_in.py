@@ -154,8 +154,10 @@ def _check(body: Mapping[str, Any]) -> None:
     unknown = sorted(k for k in body if k not in KNOWN and k not in IGNORED)
     if unknown:
         raise _bad(unknown[0], f"unsupported parameter(s): {', '.join(unknown)}")
-    if not isinstance(body.get("max_tokens"), int) or isinstance(body["max_tokens"], bool) or body["max_tokens"] < 1:
-        raise _bad("max_tokens", "is required: a positive integer")
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise _bad("max_tokens", "is required: a positive integer" if max_tokens is None else
+                   f"must be a positive integer, not {orjson.dumps(max_tokens, default=str).decode()[:40]}")
     if not isinstance(body.get("messages"), list) or not body["messages"]:
         raise _bad("messages", "must be a non-empty list")
     stops = body.get("stop_sequences")

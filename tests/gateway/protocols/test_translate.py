@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,3 +88,17 @@ def test_parallel_function_calls_are_one_assistant_message() -> None:
     messages = responses.conversation({"input": items}, [])
     assert [m["role"] for m in messages] == ["user", "assistant", "tool", "tool"]
     assert [c["id"] for c in messages[1]["tool_calls"]] == ["c1", "c2"]
+
+
+def test_max_tokens_missing_and_max_tokens_wrong_are_told_apart() -> None:
+    user = [{"role": "user", "content": "hi"}]
+    for max_tokens, says in ((None, "max_tokens: is required: a positive integer"),
+                             ("10", "max_tokens: must be a positive integer, not \"10\""),
+                             (0, "max_tokens: must be a positive integer, not 0"),
+                             (True, "max_tokens: must be a positive integer, not true")):
+        body: dict[str, Any] = {"model": "auto", "messages": user}
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
+        with pytest.raises(RequestError) as caught:
+            anthropic_in.to_chat(body)
+        assert caught.value.message == says and caught.value.param == "max_tokens"
