@@ -124,7 +124,8 @@ def conversation(body: Mapping[str, Any], history: Sequence[dict[str, Any]]) -> 
         return [*history, {"role": "user", "content": raw}]
     if isinstance(raw, list) and raw:
         return [*history, *_items(raw)]
-    raise _bad("input", "is required: a string or a non-empty list of input items")
+    raise _bad("input", "is required: a string or a non-empty list of input items" if raw is None else
+               "must be a string or a non-empty list of input items")
 
 
 def check(body: Mapping[str, Any]) -> None:

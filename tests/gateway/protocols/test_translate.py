@@ -102,3 +102,11 @@ def test_max_tokens_missing_and_max_tokens_wrong_are_told_apart() -> None:
         with pytest.raises(RequestError) as caught:
             anthropic_in.to_chat(body)
         assert caught.value.message == says and caught.value.param == "max_tokens"
+
+
+def test_responses_input_missing_and_input_wrong_are_told_apart() -> None:
+    for body, says in (({"model": "auto"}, "input: is required"), ({"model": "auto", "input": 5}, "input: must be"),
+                       ({"model": "auto", "input": []}, "input: must be")):
+        with pytest.raises(RequestError) as caught:
+            responses.conversation(body, [])
+        assert caught.value.message.startswith(says) and caught.value.param == "input"
