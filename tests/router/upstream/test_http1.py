@@ -257,21 +257,30 @@ async def test_streams_are_read_as_they_arrive_and_their_connection_reused(
         await server.stop()
 
 
+def long_stream(words: int) -> tuple[str, bytes]:
+    """(its text, a chunked SSE answer carrying it in events of 100 words)."""
+    text = [f"w{i:06d} " for i in range(words)]
+    events = [chunk_event("".join(text[i:i + 100])) for i in range(0, words, 100)] + [b"data: [DONE]\n\n"]
+    return "".join(text), chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", events)
+
+
+async def read_slowly(stream: SSEStream) -> str:
+    """A slow client: it pauses every 100 chunks, so the upstream's bytes pile up meanwhile."""
+    parts: list[str] = []
+    async for chunk in stream:
+        parts.append(chunk["choices"][0]["delta"]["content"])
+        if len(parts) % 100 == 0:
+            await asyncio.sleep(0.01)
+    return "".join(parts)
+
+
 async def test_a_stream_far_larger_than_the_read_buffer_arrives_whole(upstream: OpenAIHTTPUpstream) -> None:
     """Over the high-water mark the connection stops reading until the reader catches up."""
-    words = [f"w{i:06d} " for i in range(300_000)]  # ~2.7 MB of events, 10x the high-water mark
-    events = [chunk_event("".join(words[i:i + 100])) for i in range(0, len(words), 100)] + [b"data: [DONE]\n\n"]
-    server = await serve(chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", events))
+    text, response = long_stream(300_000)  # ~2.7 MB of events, 10x the high-water mark
+    server = await serve(response)
     try:
-        stream = await open_stream(upstream, server)
-        text, n = [], 0
-        async for chunk in stream:
-            text.append(chunk["choices"][0]["delta"]["content"])
-            n += 1
-            if n % 100 == 0:
-                await asyncio.sleep(0.01)  # a slow client: the upstream's bytes pile up meanwhile
-        assert "".join(text) == "".join(words)
-        assert await contents(await open_stream(upstream, server)) == "".join(words)
+        assert await read_slowly(await open_stream(upstream, server)) == text
+        assert await contents(await open_stream(upstream, server)) == text
         assert server.connections == 1
     finally:
         await server.stop()
@@ -340,22 +349,15 @@ async def test_a_stream_cut_mid_body_is_a_stream_error_after_the_chunks_that_arr
 
 
 def test_streams_on_uvloop_pause_resume_and_reuse_as_on_asyncio() -> None:
-    words = [f"w{i:06d} " for i in range(200_000)]  # ~1.8 MB: the connection pauses and resumes reading
-    events = [chunk_event("".join(words[i:i + 100])) for i in range(0, len(words), 100)] + [b"data: [DONE]\n\n"]
+    text, response = long_stream(200_000)  # ~1.8 MB: the connection pauses and resumes reading
 
     async def scenario() -> tuple[bool, bool, int]:
         upstream = OpenAIHTTPUpstream()
-        server = await serve(chunked(SSE_HEAD + b"Transfer-Encoding: chunked\r\n\r\n", events))
+        server = await serve(response)
         try:
-            stream = await open_stream(upstream, server)
-            parts, n = [], 0
-            async for chunk in stream:
-                parts.append(chunk["choices"][0]["delta"]["content"])
-                n += 1
-                if n % 100 == 0:
-                    await asyncio.sleep(0.01)
+            first = await read_slowly(await open_stream(upstream, server))
             again = await contents(await open_stream(upstream, server))
-            return "".join(parts) == "".join(words), again == "".join(words), server.connections
+            return first == text, again == text, server.connections
         finally:
             await upstream.aclose()
             await server.stop()
