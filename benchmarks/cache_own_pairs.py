@@ -67,6 +67,8 @@ NEAR_MISSES: tuple[tuple[str, str], ...] = (
      "Who won the match between Nadal and Federer in 2009 at Wimbledon, Nadal or Federer?"),
     ("Copy the files from the server to my laptop", "Copy the files from my laptop to the server"),
     ("Is Mercury closer to the Sun than Venus?", "Is Venus closer to the Sun than Mercury?"),
+    ("Can biology graduates apply for computer science jobs?",
+     "Can computer science graduates apply for biology jobs?"),
 )
 
 PARAPHRASES: tuple[tuple[str, str], ...] = (

@@ -6,8 +6,8 @@ same order, the same quoted strings, the same negation (words, or a prefix: un-,
 -ful / -less), no word swapped for its opposite (inflections included: increasing / decreasing),
 the same units with the same numbers, the words both questions share in the same order around a
 directional word (to, from, than, into, vs, ...), no two entities trading places (Alice emails
-Bob / Bob emails Alice), no name swapped for another (each side naming something the other does
-not mention), and the same when/where/who.
+Bob / Bob emails Alice; chemistry graduates and software engineering), no name swapped for another
+(each side naming something the other does not mention), and the same when/where/who.
 """
 
 from __future__ import annotations
@@ -151,18 +151,31 @@ def _units_differ(a: _Facts, b: _Facts) -> bool:
     return set(named_a) != set(named_b) or sorted(quantities_a) != sorted(quantities_b)
 
 
+_MAX_SWAP_WORDS = 40
+"""Longer questions are not checked for runs trading places."""
+_MAX_RUN = 3
+
+
 def _entities_swapped(a: _Facts, b: _Facts) -> bool:
-    """Did Alice email Bob / Did Bob email Alice; the dog chased the cat / the cat chased the dog:
-    the same content words with two of them (not side by side) trading places."""
+    """Did Alice email Bob / Did Bob email Alice; can chemistry graduates apply for software engineering /
+    can software engineering graduates apply for chemistry: the same content words, with two short runs of them
+    (up to three words each, not side by side) trading places. Longer runs are clauses, and a clause
+    moved is how news sentences paraphrase ("X, said Y" / "Y said: X")."""
     if a.names == b.names and len(a.name_order) > 1 and a.name_order != b.name_order:
         return True  # class A from class B / class B from class A
     content_a = [w for w in a.words if w not in STOP]
     content_b = [w for w in b.words if w not in STOP]
-    if len(content_a) != len(content_b) or sorted(content_a) != sorted(content_b):
+    if content_a == content_b or len(content_a) > _MAX_SWAP_WORDS or sorted(content_a) != sorted(content_b):
         return False
-    moved = [i for i, (x, y) in enumerate(zip(content_a, content_b, strict=True)) if x != y]
-    return (len(moved) == 2 and moved[1] - moved[0] > 1
-            and content_a[moved[0]] == content_b[moved[1]] and content_a[moved[1]] == content_b[moved[0]])
+    start, end = 0, len(content_a)
+    while content_a[start] == content_b[start]:
+        start += 1
+    while content_a[end - 1] == content_b[end - 1]:
+        end -= 1
+    one, other = content_a[start:end], content_b[start:end]
+    n = len(one)
+    return any(one[:x] != one[n - y:] and other == one[n - y:] + one[x:n - y] + one[:x]
+               for x in range(1, min(n - 1, _MAX_RUN + 1)) for y in range(1, min(n - x, _MAX_RUN + 1)))
 
 
 def _neighbour(words: tuple[str, ...], start: int, step: int) -> str | None:

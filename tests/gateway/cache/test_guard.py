@@ -33,6 +33,9 @@ from gateway.cache.guard import Guard, guard_rejects
     ("What is 30 degrees Celsius in Fahrenheit?", "What is 30 degrees Fahrenheit in Celsius?", "units"),
     ("Did Alice call Bob?", "Did Bob call Alice?", "order"),
     ("Why does the dog chase the cat?", "Why does the cat chase the dog?", "order"),
+    ("Can chemistry graduates apply for software engineering?",
+     "Can software engineering graduates apply for chemistry?", "order"),  # runs of words trading places
+    ("Should I move from New York City to Paris?", "Should I move from Paris to New York City?", "order"),
     ("How does DNA split?", "Why does DNA split?", "question"),
     ("Is marriage important in life?", "Why is marriage important in life?", "question"),
     ("Where can I buy an Echo Dot in India?", "Where can I buy an Echo Dot in Delhi, India?", "names"),
@@ -57,6 +60,8 @@ def test_guard_rejects(query: str, cached: str, reason: str) -> None:
     ("How do I improve my sleep quality?", "How do I improve the quality of my sleep?"),
     ("Is it safe to eat raw eggs?", "Is eating raw eggs safe?"),
     ("Ahead of the meeting, what should I read?", "What should I read ahead of the meeting?"),
+    ("For beginners, which Python book is best?", "Which Python book is best for beginners?"),
+    ("Unifi official Rob O'Neill said: the gloves are off.", "The gloves are off, said Unifi official Rob O'Neill."),
 ])
 def test_guard_lets_paraphrases_through(query: str, cached: str) -> None:
     assert guard_rejects(query, cached) is None
