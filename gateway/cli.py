@@ -47,7 +47,7 @@ def _simulator(policy_path: Path, config: Path | None, enabled: bool) -> Iterato
         print(f"turnout: simulator config {path}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     try:
-        sim = start_simulator(settings, port=settings.port)
+        sim = start_simulator(settings, port=settings.port, exit_with_parent=True)
     except SimulatorError as exc:  # its own reason (e.g. "Address already in use") is printed above this
         print(f"turnout: the simulated upstreams of {path.name} did not start on port {settings.port} ({exc}); "
               "is another `turnout serve` running? Stop it, or start this one with --no-simulator",
@@ -93,8 +93,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        "TURNOUT_LOG_LEVEL": args.log_level})
     listener = logs.configure(args.log_level)
     settings = dataclasses.replace(Settings.from_env(), tune_gc=True)
-    print(f"turnout: OpenAI-compatible API on http://{args.host}:{args.port}/v1 (policy {args.policy})",
-          file=sys.stderr)
     common = {"host": args.host, "port": args.port, "log_config": None, "access_log": False,
               "timeout_graceful_shutdown": args.graceful_timeout}
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that unwind through `finally`,
@@ -102,6 +100,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         with _simulator(args.policy, args.simulator, not args.no_simulator):
+            print(f"turnout: OpenAI-compatible API on http://{args.host}:{args.port}/v1 (policy {args.policy})",
+                  file=sys.stderr)
             if args.workers > 1:
                 uvicorn.run("gateway.app:create_app_from_env", factory=True, workers=args.workers, **common)
             else:

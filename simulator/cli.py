@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", action="append", default=[], metavar="NAME", help="add a plain model")
     parser.add_argument("--seed", type=int, help="override the config seed")
     parser.add_argument("--log-level", default="warning", help="uvicorn log level (default: warning)")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop when the process that started this one ends (Linux; `turnout serve` sets it)")
     return parser
 
 
@@ -75,6 +77,11 @@ def load_config(args: argparse.Namespace) -> SimulatorConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.exit_with_parent:
+        from simulator.parent import end_with_parent
+
+        if not end_with_parent():
+            return 0
     try:
         config = load_config(args)
     except (OSError, ValueError, ValidationError, yaml.YAMLError) as exc:

@@ -67,14 +67,17 @@ class SimulatorProcess:
 
 
 def start_simulator(config: SimulatorConfig, port: int = 0, *, host: str | None = None,
-                    timeout: float = 15.0, log_level: str = "warning") -> SimulatorProcess:
-    """Start a simulator process on `port` (0: a free one) and wait until it answers `/health`."""
+                    timeout: float = 15.0, log_level: str = "warning",
+                    exit_with_parent: bool = False) -> SimulatorProcess:
+    """Start a simulator process on `port` (0: a free one) and wait until it answers `/health`.
+    `exit_with_parent`: it also ends when this process does, even killed (Linux; the kernel ties it
+    to the calling thread, so start it from a thread that lives as long as the process)."""
     fd, name = tempfile.mkstemp(prefix="turnout-sim-", suffix=".yaml")
     config_file = Path(name)
     with os.fdopen(fd, "w") as handle:
         yaml.safe_dump(config.model_dump(mode="json"), handle)
     command = [sys.executable, "-m", "simulator", "--config", str(config_file), "--port", str(port),
-               "--log-level", log_level]
+               "--log-level", log_level] + (["--exit-with-parent"] if exit_with_parent else [])
     if host is not None:
         command += ["--host", host]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

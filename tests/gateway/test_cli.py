@@ -106,3 +106,48 @@ def test_serve_says_in_one_line_when_its_simulated_upstreams_cannot_start(tmp_pa
     assert done.returncode == 2, done.stderr
     assert "did not start" in done.stderr and "--no-simulator" in done.stderr
     assert "Traceback" not in done.stderr
+    assert "OpenAI-compatible API on" not in done.stderr  # no claim to serve what never started
+
+
+def test_serve_killed_outright_takes_its_simulated_upstreams_with_it(tmp_path: Path) -> None:
+    """`kill -9` of `turnout serve` used to leave its simulator running (holding port 4010, so the next
+    `make serve` could not start); the simulator now ends with its parent."""
+    import signal
+    import socket
+    import time
+
+    import httpx
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    sim_port, port = ports
+    config = tmp_path / "sim.yaml"
+    config.write_text(f"port: {sim_port}\nmodels: [{{name: local-small}}]\n")
+    serve = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--simulator", str(config), "--port",
+                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def answers() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{sim_port}/health", timeout=1).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 60
+        while not answers():
+            assert serve.poll() is None and time.monotonic() < deadline, serve.stderr and serve.stderr.read()
+            time.sleep(0.2)
+        serve.send_signal(signal.SIGKILL)
+        serve.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while answers():
+            assert time.monotonic() < deadline, "the simulator outlived its killed gateway"
+            time.sleep(0.2)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        assert serve.stderr is not None
+        serve.stderr.close()
