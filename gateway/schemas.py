@@ -154,7 +154,7 @@ CHAT_FIELDS: dict[str, Callable[[str, Any], None]] = {
 
 def _part(where: str, part: Any) -> None:
     """One content part: a known type, and the field of that type with the right type."""
-    if not isinstance(part, dict) or part.get("type") not in PART_TYPES:
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str) or part["type"] not in PART_TYPES:
         raise _bad(f"{where}.type", f"must be a content part of type {', '.join(sorted(PART_TYPES))}")
     kind = part["type"]
     if kind in ("text", "refusal"):
@@ -168,13 +168,30 @@ def _part(where: str, part: Any) -> None:
         raise _bad(f"{where}.{kind}", "must be an object")
 
 
+def _tool_calls(where: str, calls: Any) -> None:
+    """An assistant's earlier tool calls, as the upstream will read them: id, function name, arguments."""
+    if not isinstance(calls, list):
+        raise _bad(where, "must be a list of tool calls")
+    for j, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(call, dict) or not isinstance(call.get("id"), str) or not isinstance(function, dict):
+            raise _bad(f"{where}[{j}]", "must be an object with an id and a function")
+        if not isinstance(function.get("name"), str) or not isinstance(function.get("arguments", ""), str):
+            raise _bad(f"{where}[{j}].function", "must have a name and arguments (a JSON string)")
+
+
 def _message(i: int, msg: Any) -> None:
     where = f"messages[{i}]"
     if not isinstance(msg, dict):
         raise _bad(where, "must be an object with a role and content")
     role = msg.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise _bad(f"{where}.role", f"must be one of {', '.join(sorted(ROLES))}")
+    if msg.get("tool_calls") is not None:
+        _tool_calls(f"{where}.tool_calls", msg["tool_calls"])
+    if msg.get("function_call") is not None and not (isinstance(msg["function_call"], dict)
+                                                     and isinstance(msg["function_call"].get("name"), str)):
+        raise _bad(f"{where}.function_call", "must be an object with a name")
     content = msg.get("content")
     if content is None:
         if role == "assistant" and (msg.get("tool_calls") or msg.get("function_call")):

@@ -45,7 +45,7 @@ def parse_feedback(body: Mapping[str, Any]) -> Feedback:
     score = _score(body["score"], "score") if "score" in body else None
     if "thumbs" in body:
         thumbs = body["thumbs"]
-        if thumbs not in _THUMBS:
+        if not isinstance(thumbs, str) or thumbs not in _THUMBS:
             raise RequestError("thumbs must be 'up' or 'down'", param="thumbs")
         score = _THUMBS[thumbs]
     raw = body.get("scores", {})

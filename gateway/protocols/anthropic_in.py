@@ -139,7 +139,7 @@ def _tools(tools: Any) -> list[dict[str, Any]]:
 
 
 def _tool_choice(choice: Any, chat: dict[str, Any]) -> None:
-    kind = choice.get("type") if isinstance(choice, dict) else None
+    kind = choice.get("type") if isinstance(choice, dict) and isinstance(choice.get("type"), str) else None
     mapped: dict[str, Callable[[], Any]] = {
         "auto": lambda: "auto", "any": lambda: "required", "none": lambda: "none",
         "tool": lambda: {"type": "function", "function": {"name": choice.get("name")}}}

@@ -47,6 +47,19 @@ CASES: list[tuple[str, Any, int, str, str | None]] = [
      + b'{"a": ' * 300 + b"1" + b"}" * 300 + b"}", 400, "invalid_request", "metadata"),
     ("logit_bias nested 1000 deep", b'{"model": "auto", "messages": [{"role": "user", "content": "x"}], '
      b'"logit_bias": {"1": ' + b"[" * 1000 + b"]" * 1000 + b"}}", 400, "invalid_request", "logit_bias"),
+    ("role a list", {"model": "auto", "messages": [{"role": ["user"], "content": "x"}]}, 400,
+     "invalid_request", "messages[0].role"),  # was a 500: a list hashed into the set of roles
+    ("part type an object", {"model": "auto", "messages": [{"role": "user", "content": [{"type": {}}]}]}, 400,
+     "invalid_request", "messages[0].content[0].type"),
+    ("tool_calls a number", {"model": "claude-sim", "messages": [MSG[0], {"role": "assistant", "content": None,
+                                                                           "tool_calls": -1e308}]}, 400,
+     "invalid_request", "messages[1].tool_calls"),  # was sent upstream: a 503 on the model's breaker
+    ("tool call without id", {"model": "auto", "messages": [MSG[0], {"role": "assistant", "content": None,
+                                                                      "tool_calls": [{"function": {"name": "f"}}]}]},
+     400, "invalid_request", "messages[1].tool_calls[0]"),
+    ("function_call a string", {"model": "auto", "messages": [MSG[0], {"role": "assistant", "content": None,
+                                                                        "function_call": "f"}]}, 400,
+     "invalid_request", "messages[1].function_call"),
     ("unknown model", {"model": "gpt-nope", "messages": MSG}, 404, "model_not_found", "model"),
     ("embeddings model for chat", {"model": "local-embed", "messages": MSG}, 400, "invalid_request", "model"),
 ]

@@ -16,7 +16,8 @@ def test_thumbs_become_scores() -> None:
     ({"score": 1}, "request_id"), ({"request_id": "r", "score": -0.1}, "score"),
     ({"request_id": "r", "score": True}, "score"), ({"request_id": "r", "score": float("nan")}, "score"),
     ({"request_id": "r", "score": 1, "thumbs": "up"}, "thumbs"), ({"request_id": "r", "scores": []}, "scores"),
-    ({"request_id": "r", "scores": {"m": 2}}, "scores.m"), ({"request_id": "r", "rating": 1}, "rating")])
+    ({"request_id": "r", "scores": {"m": 2}}, "scores.m"), ({"request_id": "r", "rating": 1}, "rating"),
+    ({"request_id": "r", "thumbs": ["up"]}, "thumbs")])
 def test_bad_bodies_name_the_field(body: dict[str, object], param: str) -> None:
     with pytest.raises(RequestError) as caught:
         parse_feedback(body)

@@ -107,6 +107,8 @@ def test_stream_cut_after_the_first_byte_ends_with_an_error_event(pgw: GatewayPr
      "messages[0].content[0].type"),
     ({"model": "local-small", "max_tokens": 5, "messages": USER, "frobnicate": 1}, "frobnicate"),
     ({"model": "local-small", "max_tokens": 5, "messages": USER, "stop_sequences": "x"}, "stop_sequences"),
+    ({"model": "local-small", "max_tokens": 5, "messages": USER, "tool_choice": {"type": ["auto"]}},
+     "tool_choice"),  # was a 500: a list hashed into the choices
 ])
 def test_bad_input_gets_anthropics_error_shape(pgw: GatewayProcess, body: dict[str, object], param: str) -> None:
     response = httpx.post(pgw.base_url + "/v1/messages", json=body, headers={"x-api-key": KEYS["acme"]}, timeout=30)

@@ -1,0 +1,134 @@
+"""Valid requests with one to three values changed anywhere inside (wrong types, huge numbers, NaN,
+lone surrogates, deep nesting, keys removed or added): every answer is a success or a 4xx in the
+endpoint's error shape, never a 5xx. A 5xx here is either a crash (a list where a string was
+expected, hashed into a set) or a client's garbage sent upstream, where the model's breaker would
+count it. `TURNOUT_FUZZ_SEED` and `TURNOUT_FUZZ_REQUESTS` widen the search; the defaults are the CI's."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import random
+from typing import Any
+
+import httpx
+
+from tests.conftest import GatewayProcess
+
+MESSAGES = [{"role": "user", "content": "hi there"}]
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+TARGETS: list[tuple[str, dict[str, Any]]] = [
+    ("/v1/chat/completions", {"model": "auto", "messages": MESSAGES, "max_tokens": 20, "temperature": 0.5,
+                              "tools": [TOOL], "tool_choice": "auto", "response_format": {"type": "json_object"},
+                              "stop": ["x"], "n": 1, "user": "u", "metadata": {"a": "b"}}),
+    ("/v1/chat/completions", {"model": "local-small", "messages": MESSAGES, "stream": True,
+                              "stream_options": {"include_usage": True}}),
+    ("/v1/chat/completions", {"model": "claude-sim", "messages": [
+        {"role": "system", "content": "s"},
+        {"role": "user", "content": [{"type": "text", "text": "hi"},
+                                     {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"}]}),
+    ("/v1/embeddings", {"model": "local-embed", "input": ["a", "b"], "encoding_format": "float"}),
+    ("/v1/responses", {"model": "auto", "instructions": "be brief", "max_output_tokens": 20,
+                       "input": [{"role": "user", "content": "hi"},
+                                 {"type": "function_call_output", "call_id": "c", "output": "x"}],
+                       "text": {"format": {"type": "json_object"}},
+                       "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}}]}),
+    ("/v1/messages", {"model": "auto", "max_tokens": 20, "system": [{"type": "text", "text": "s"}],
+                      "messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}],
+                      "stop_sequences": ["z"], "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+                      "tool_choice": {"type": "auto"}}),
+    ("/v1/messages", {"model": "local-small", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}],
+                      "stream": True}),
+    ("/v1/messages/count_tokens", {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}),
+    ("/v1/route", {"model": "auto", "messages": MESSAGES}),
+    ("/v1/feedback", {"request_id": "abc", "score": 0.5, "scores": {"local-small": 1.0}}),
+]
+DEEP = json.loads("[" * 40 + "1" + "]" * 40)
+ODD: list[Any] = [None, True, False, -1, 0, 2**64, -(2**63), 1e308, 0.5, "", "x" * 70_000, [], {}, [None],
+                  {"": None}, "\u00b2", "\u0000", DEEP, {"type": "text"}, ["a"] * 3000, {"role": "user"},
+                  [{"role": "user", "content": "x"}], "\u202e", -0.0]
+RAW = ["NaN", "Infinity", "-Infinity", '"\\ud800"', "1e999", "123456789012345678901234567890"]
+KEYS = ["api_base", "base_url", "api_key", "extra", "model", "stream", "type", "role"]
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        found += _paths(inner, (*prefix, key))
+    return found
+
+
+def mutate(body: dict[str, Any], rng: random.Random) -> str:
+    body = copy.deepcopy(body)
+    raw: list[str] = []
+    for _ in range(rng.choice((1, 1, 1, 2, 3))):
+        paths = _paths(body)
+        if not paths:
+            break
+        *parents, last = rng.choice(paths)
+        holder: Any = body
+        for key in parents:
+            holder = holder[key]
+        roll = rng.random()
+        if roll < 0.12:
+            del holder[last]
+        elif roll < 0.2 and isinstance(holder, dict):
+            holder[rng.choice(KEYS)] = copy.deepcopy(rng.choice(ODD))
+        elif roll < 0.35:
+            holder[last] = f"__raw{len(raw)}__"
+            raw.append(rng.choice(RAW))
+        else:
+            holder[last] = copy.deepcopy(rng.choice(ODD))
+    text = json.dumps(body)
+    for i, token in enumerate(raw):
+        text = text.replace(f'"__raw{i}__"', token)
+    return text
+
+
+def _shaped(path: str, response: httpx.Response) -> bool:
+    try:
+        data = response.json()
+    except ValueError:
+        return False
+    if path.startswith("/v1/messages"):
+        return (isinstance(data, dict) and data.get("type") == "error" and isinstance(data.get("error"), dict)
+                and {"type", "message"} <= data["error"].keys())
+    return isinstance(data, dict) and isinstance(data.get("error"), dict) and {"message", "type", "code"} <= data[
+        "error"].keys()
+
+
+async def _run(base_url: str, seed: int, count: int) -> list[str]:
+    rng = random.Random(seed)
+    cases = [(path, mutate(body, rng)) for path, body in (rng.choice(TARGETS) for _ in range(count))]
+    problems: list[str] = []
+    limit = asyncio.Semaphore(8)
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        async def one(path: str, text: str) -> None:
+            async with limit:
+                try:
+                    response = await client.post(path, content=text.encode("utf-8", "surrogatepass"),
+                                                 headers={"content-type": "application/json"})
+                except httpx.TransportError as exc:  # the server dropped the connection: it crashed
+                    problems.append(f"{type(exc).__name__} {path} {text[:300]}")
+                    return
+            if response.status_code >= 500:
+                problems.append(f"{response.status_code} {path} {text[:300]} -> {response.text[:200]}")
+            elif response.status_code >= 400 and not _shaped(path, response):
+                problems.append(f"unshaped {response.status_code} {path} {text[:300]} -> {response.text[:200]}")
+
+        await asyncio.gather(*(one(path, text) for path, text in cases))
+    return problems
+
+
+def test_mutated_requests_get_an_answer_or_a_shaped_4xx(gateway: GatewayProcess) -> None:
+    seed = int(os.environ.get("TURNOUT_FUZZ_SEED", "1"))
+    count = int(os.environ.get("TURNOUT_FUZZ_REQUESTS", "400"))
+    problems = asyncio.run(_run(gateway.base_url, seed, count))
+    assert not problems, "\n".join(problems[:10])
+    assert httpx.get(gateway.base_url + "/healthz", timeout=5).status_code == 200
