@@ -155,6 +155,14 @@ class _Proxy:
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
 
     def close(self) -> None:
+        """Cancel the connections still open (kept alive by the gateway), then stop the loop."""
+        async def cancel_connections() -> None:
+            others = asyncio.all_tasks() - {asyncio.current_task()}
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel_connections(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
 
