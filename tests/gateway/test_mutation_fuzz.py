@@ -11,11 +11,15 @@ import copy
 import json
 import os
 import random
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import pytest
 
-from tests.conftest import GatewayProcess
+from simulator.process import SimulatorProcess
+from tests.conftest import GatewayProcess, redis_prefix
+from tests.gateway.tenancy_harness import REDIS_URL, Secrets, gateway_env, tenancy_policy
 
 MESSAGES = [{"role": "user", "content": "hi there"}]
 TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
@@ -103,9 +107,19 @@ def _shaped(path: str, response: httpx.Response) -> bool:
         "error"].keys()
 
 
-async def _run(base_url: str, seed: int, count: int) -> list[str]:
+ADMIN_TARGETS: list[tuple[str, dict[str, Any]]] = [
+    ("/admin/keys", {"tenant": "acme", "name": "notebook", "max_tier": 2, "allowed_models": ["local-small"],
+                     "allowed_aliases": ["auto"], "limits": {"requests_per_minute": 5, "budget_usd_per_day": 1.5}}),
+    ("/admin/cache/purge", {"tenant": "acme", "route": "auto"}),
+    ("/admin/reload", {}),
+    ("/admin/keys/acme-1/rotate", {}),
+]
+
+
+async def _run(base_url: str, seed: int, count: int, targets: list[tuple[str, dict[str, Any]]] = TARGETS,
+               headers: dict[str, str] | None = None, issued: list[str] | None = None) -> list[str]:
     rng = random.Random(seed)
-    cases = [(path, mutate(body, rng)) for path, body in (rng.choice(TARGETS) for _ in range(count))]
+    cases = [(path, mutate(body, rng)) for path, body in (rng.choice(targets) for _ in range(count))]
     problems: list[str] = []
     limit = asyncio.Semaphore(8)
     async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
@@ -113,10 +127,12 @@ async def _run(base_url: str, seed: int, count: int) -> list[str]:
             async with limit:
                 try:
                     response = await client.post(path, content=text.encode("utf-8", "surrogatepass"),
-                                                 headers={"content-type": "application/json"})
+                                                 headers={"content-type": "application/json", **(headers or {})})
                 except httpx.TransportError as exc:  # the server dropped the connection: it crashed
                     problems.append(f"{type(exc).__name__} {path} {text[:300]}")
                     return
+            if response.status_code == 201 and issued is not None:
+                issued.append(response.json()["key"])
             if response.status_code >= 500:
                 problems.append(f"{response.status_code} {path} {text[:300]} -> {response.text[:200]}")
             elif response.status_code >= 400 and not _shaped(path, response):
@@ -132,3 +148,29 @@ def test_mutated_requests_get_an_answer_or_a_shaped_4xx(gateway: GatewayProcess)
     problems = asyncio.run(_run(gateway.base_url, seed, count))
     assert not problems, "\n".join(problems[:10])
     assert httpx.get(gateway.base_url + "/healthz", timeout=5).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def admin_gateway(sim: SimulatorProcess, gateway_factory: Callable[..., GatewayProcess]
+                  ) -> Iterator[tuple[GatewayProcess, Secrets]]:
+    for prefix in redis_prefix("fuzz", REDIS_URL):
+        keys = Secrets()
+        gw = gateway_factory(tenancy_policy(sim.base_url, prefix), env=gateway_env(keys))
+        yield gw, keys
+        gw.stop()  # before the prefix's keys are deleted
+
+
+def test_mutated_admin_requests_get_an_answer_or_a_shaped_4xx(admin_gateway: tuple[GatewayProcess, Secrets]
+                                                              ) -> None:
+    gw, keys = admin_gateway
+    seed = int(os.environ.get("TURNOUT_FUZZ_SEED", "1"))
+    count = int(os.environ.get("TURNOUT_FUZZ_REQUESTS", "400")) // 2
+    problems = asyncio.run(_run(gw.base_url, seed, count, ADMIN_TARGETS, {"authorization": f"Bearer {keys.master}"},
+                                keys.issued))
+    assert not problems, "\n".join(problems[:10])
+    for path in ("/admin/keys?tenant=%00", "/admin/spend?tenant=%ff", "/admin/spend?key=" + "x" * 5000):
+        response = httpx.get(gw.base_url + path, headers={"authorization": f"Bearer {keys.master}"}, timeout=10)
+        assert response.status_code < 500 and (response.status_code < 400 or _shaped(path, response)), path
+    assert keys.issued  # some mutated requests still create a key: their secrets are checked too
+    leaked = [secret for secret in keys.all() if secret in gw.logs()]
+    assert not leaked
