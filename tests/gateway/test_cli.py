@@ -151,3 +151,26 @@ def test_serve_killed_outright_takes_its_simulated_upstreams_with_it(tmp_path: P
             serve.kill()
         assert serve.stderr is not None
         serve.stderr.close()
+
+
+def test_serve_says_in_one_line_when_its_port_is_taken() -> None:
+    """A second `turnout serve` on the same port used to load the whole gateway, claim to serve, then
+    log the bind failure and exit 3."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        done = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--no-simulator", "--port",
+                               str(taken.getsockname()[1])], capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "cannot listen on 127.0.0.1:" in done.stderr, done.stderr
+    assert "Address already in use" in done.stderr and "--port" in done.stderr
+    assert "OpenAI-compatible API on" not in done.stderr
+
+
+def test_serve_names_a_host_it_cannot_resolve() -> None:
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--no-simulator", "--host",
+                           "no-such-host.invalid"], capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 2 and "cannot listen on no-such-host.invalid" in done.stderr, done.stderr
+    assert "--host" in done.stderr and "Traceback" not in done.stderr
