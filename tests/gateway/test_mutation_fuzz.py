@@ -48,6 +48,30 @@ TARGETS: list[tuple[str, dict[str, Any]]] = [
                       "tool_choice": {"type": "auto"}}),
     ("/v1/messages", {"model": "local-small", "max_tokens": 20, "messages": [{"role": "user", "content": "hi"}],
                       "stream": True}),
+    ("/v1/messages", {"model": "claude-sim", "max_tokens": 30, "temperature": 0.2, "top_k": 5, "messages": [
+        {"role": "user", "content": [{"type": "text", "text": "weather?"}, {"type": "image", "source": {
+            "type": "base64", "media_type": "image/png", "data": "AAAA"}}]},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "w", "input": {"city": "x"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "is_error": False,
+                                      "content": [{"type": "text", "text": "sunny"}]}]}],
+        "tools": [{"name": "w", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}],
+        "tool_choice": {"type": "tool", "name": "w", "disable_parallel_tool_use": True}}),
+    ("/v1/responses", {"model": "local-small", "stream": True, "store": False, "parallel_tool_calls": False, "input": [
+        {"type": "message", "role": "user", "content": [
+            {"type": "input_text", "text": "hi"}, {"type": "input_image", "image_url": "data:image/png;base64,AAAA"}]},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "r"},
+        {"role": "assistant", "content": [{"type": "output_text", "text": "ok"}]}],
+        "tool_choice": {"type": "function", "name": "f"},
+        "tools": [{"type": "function", "name": "f", "parameters": {"type": "object"}, "strict": True}],
+        "text": {"format": {"type": "json_schema", "name": "s", "schema": {"type": "object"}, "strict": True}}}),
+    ("/v1/chat/completions", {"model": "auto", "stream": True, "stream_options": {"include_usage": True},
+                              "messages": [{"role": "developer", "content": "d"}, {"role": "user", "content": "q"}],
+                              "response_format": {"type": "json_schema", "json_schema": {
+                                  "name": "s", "schema": {"type": "object"}, "strict": True}},
+                              "tools": [TOOL], "tool_choice": {"type": "function", "function": {"name": "f"}},
+                              "logit_bias": {"50256": -100}, "logprobs": True, "top_logprobs": 2, "seed": 1,
+                              "max_completion_tokens": 30, "parallel_tool_calls": False}),
     ("/v1/messages/count_tokens", {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}),
     ("/v1/route", {"model": "auto", "messages": MESSAGES}),
     ("/v1/feedback", {"request_id": "abc", "score": 0.5, "scores": {"local-small": 1.0}}),
