@@ -71,7 +71,7 @@ class GatewayService:
             decision, record.classifier_ms = await decide(
                 self.services, runtime, request, tier_cap=access.max_tier,
                 allows=principal.allows_model if principal.allowed_models is not None else None, embedding=embedding)
-            route = record.routed = RouteRecord(decision)
+            route = record.routed = RouteRecord(decision, prompt_estimate=request.prompt_tokens)
             if record.trace is not None:
                 route.trace_headers = record.trace.outbound
             called = time.perf_counter()

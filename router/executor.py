@@ -48,6 +48,7 @@ from router.record import RouteRecord
 from router.select import Decision
 from router.streaming import ChunkStream, Opened, StreamContext, open_first
 from router.upstream.base import Upstream, UpstreamRequest
+from router.usage import answer_chars, charged_usage
 
 T = TypeVar("T")
 CallFn = Callable[[ModelSpec, float], Awaitable[T]]
@@ -103,14 +104,13 @@ class Executor:
             return response.body
 
         result, spec, latency_ms = await self._walk(decision, record, attempt, stream=False)
-        usage = result.get("usage")
-        record.usage = {k: v for k, v in usage.items() if isinstance(v, int)} if isinstance(usage, dict) else {}
-        completion = record.usage.get("completion_tokens", 0)
+        record.usage = usage = charged_usage(result.get("usage"), prompt_estimate=record.prompt_estimate,
+                                             output_chars=answer_chars(result) if kind == "chat" else 0)
+        completion = usage["completion_tokens"]
         state = self._registry.get(spec.id)
         if state is not None:
             state.record(latency_ms=latency_ms, ok=True, completion_tokens=completion)
-        if record.usage:
-            record.cost_usd = spec.price.cost(record.usage.get("prompt_tokens", 0), completion)
+        record.cost_usd = spec.price.cost(usage["prompt_tokens"], completion)
         return result
 
     async def stream(self, decision: Decision, body: dict[str, Any], record: RouteRecord, *,

@@ -59,6 +59,8 @@ class RouteRecord:
     ttft_ms: float | None = None
     stream_error: str | None = None
     """Class of the error that cut a stream after its first chunk (the client got an SSE error event)."""
+    prompt_estimate: int = 0
+    """The request's prompt tokens as the gateway counted them: charged when an answer's usage lacks them."""
     trace_headers: dict[str, str] | None = None
     """Headers for OpenAI-compatible upstreams when the request is traced (W3C `traceparent`)."""
 

@@ -25,6 +25,7 @@ from router.breakers import ModelBreaker
 from router.errors import TurnoutError, UpstreamError, UpstreamTimeout
 from router.record import RouteRecord
 from router.upstream.base import Chunk
+from router.usage import charged_usage, sane_usage
 
 _CONTENT_KEYS = ("content", "tool_calls", "function_call", "refusal")
 _NONE: Any = object()
@@ -69,12 +70,6 @@ def streamed_chars(chunk: Chunk) -> int:
             if isinstance(fn, dict):
                 chars += sum(len(v) for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str))
     return chars
-
-
-def counted_tokens(chars: int) -> int:
-    """Completion tokens of `chars` streamed characters when the upstream sent no usage: about four
-    characters a token (the same rule as the prompt estimate), rounded up."""
-    return -(-chars // 4)
 
 
 @dataclass(slots=True)
@@ -145,20 +140,15 @@ def _meter(chunk: Chunk, ctx: StreamContext) -> bool:
         return True
     usage = chunk["usage"] if ctx.client_usage else chunk.pop("usage")
     if isinstance(usage, dict):
-        ctx.record.usage = {k: v for k, v in usage.items() if isinstance(v, int) and not isinstance(v, bool)}
+        ctx.record.usage = sane_usage(usage)
     return ctx.client_usage or bool(choices)
 
 
 def _charge(ctx: StreamContext) -> None:
     """The stream's usage: the upstream's, or the prompt estimate and the text actually streamed."""
-    usage = ctx.record.usage
-    if "completion_tokens" not in usage:
-        completion = counted_tokens(ctx.chars)
-        prompt = usage.get("prompt_tokens", ctx.prompt_tokens)
-        ctx.record.usage = usage = {"prompt_tokens": prompt, "completion_tokens": completion,
-                                    "total_tokens": prompt + completion}
-    prompt = usage.setdefault("prompt_tokens", ctx.prompt_tokens)
-    ctx.record.cost_usd = ctx.price_cost(prompt, usage["completion_tokens"])
+    ctx.record.usage = usage = charged_usage(ctx.record.usage, prompt_estimate=ctx.prompt_tokens,
+                                             output_chars=ctx.chars)
+    ctx.record.cost_usd = ctx.price_cost(usage["prompt_tokens"], usage["completion_tokens"])
 
 
 async def _settle(opened: Opened, ctx: StreamContext, ok: bool | None) -> None:

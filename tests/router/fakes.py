@@ -53,7 +53,15 @@ class Stream:
     delay: float = 0.0
 
 
-Step = Ok | Fail | Stream
+@dataclass(frozen=True)
+class Body:
+    """A plain answer with this body (an upstream's own usage figures, say)."""
+
+    body: dict[str, Any]
+    delay: float = 0.0
+
+
+Step = Ok | Fail | Stream | Body
 
 
 def text_stream(model: str, *words: str) -> Stream:
@@ -84,6 +92,8 @@ class ScriptedUpstream:
             raise step.error
         if isinstance(step, Stream):
             return UpstreamResponse(stream=self._stream(step.items))
+        if isinstance(step, Body):
+            return UpstreamResponse(body=step.body)
         return UpstreamResponse(body=answer(model))
 
     @staticmethod

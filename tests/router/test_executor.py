@@ -27,7 +27,7 @@ from router.features import RequestFeatures, Signals
 from router.policy import RouterPolicy
 from router.record import RouteRecord
 from router.select import Decision, select
-from tests.router.fakes import Fail, Ok, ScriptedUpstream, Step, policy, registry, spec, specs_map
+from tests.router.fakes import Body, Fail, Ok, ScriptedUpstream, Step, answer, policy, registry, spec, specs_map
 
 
 def setup(scripts: dict[str, list[Step]], *, tier: int = 1, pol: RouterPolicy | None = None,
@@ -279,3 +279,28 @@ async def test_a_suspect_failure_counts_once_another_model_answered() -> None:
         executor, decision, record, _, _, _ = setup({"small": [Fail(_suspect())]}, pol=pol, breakers=breakers)
         assert content(await executor.complete(decision, {}, record)) == "answer from medium"
     assert breakers.states()["small"] == "open"
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": -1_000_000, "completion_tokens": -5, "total_tokens": -1_000_005},  # would hand budget back
+    {"prompt_tokens": 10**15, "completion_tokens": 10**15, "total_tokens": 2 * 10**15},  # a month's budget at once
+    {"prompt_tokens": True, "completion_tokens": True, "total_tokens": 2},
+    {"prompt_tokens": "12", "completion_tokens": "3"},
+    None,  # no usage at all: was charged nothing
+])
+async def test_usage_that_cannot_be_true_is_replaced_by_the_estimate(usage: dict[str, Any] | None) -> None:
+    body = {**answer("small"), "usage": usage}
+    body["choices"][0]["message"]["content"] = "x" * 41  # 11 tokens at four characters a token
+    executor, decision, record, _, _, _ = setup({"small": [Body(body)]})
+    record.prompt_estimate = 30
+    await executor.complete(decision, {"messages": []}, record)
+    assert record.usage["prompt_tokens"] == 30 and record.usage["completion_tokens"] == 11
+    assert record.cost_usd == pytest.approx((30 * 0.05 + 11 * 0.1) / 1e6)
+
+
+async def test_usage_an_upstream_reports_sanely_is_charged_as_reported() -> None:
+    executor, decision, record, _, _, _ = setup({"small": [Body({**answer("small"), "usage": {
+        "prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10, "cached_tokens": 2}})]})
+    record.prompt_estimate = 30
+    await executor.complete(decision, {"messages": []}, record)
+    assert record.usage == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10, "cached_tokens": 2}

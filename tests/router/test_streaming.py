@@ -128,6 +128,18 @@ async def test_usage_from_the_last_chunk_fills_the_record() -> None:
     assert record.cost_usd == pytest.approx((10 * 0.05 + 2 * 0.1) / 1e6)
 
 
+@pytest.mark.parametrize("usage", [{"prompt_tokens": -1_000_000, "completion_tokens": -5},
+                                   {"prompt_tokens": 10**15, "completion_tokens": 10**15},
+                                   {"prompt_tokens": False, "completion_tokens": True}])
+async def test_stream_usage_that_cannot_be_true_is_replaced_by_the_estimate(usage: dict[str, object]) -> None:
+    final = {**chunk("small"), "choices": [], "usage": usage}
+    words = Stream([chunk("small", "x" * 9), chunk("small", finish=True), final])
+    executor, record, _, _, _ = build({"small": [words]})
+    await drain(await executor.stream(record.decision, {}, record, prompt_tokens=10))
+    assert record.usage == {"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13}
+    assert record.cost_usd == pytest.approx((10 * 0.05 + 3 * 0.1) / 1e6)
+
+
 async def test_cancelling_the_consumer_mid_stream_settles_state() -> None:
     slow = Stream([chunk("small", "a"), 5.0, chunk("small", "b")])
     executor, record, _, reg, breakers = build({"small": [slow]})
