@@ -25,7 +25,7 @@ from router.breakers import ModelBreaker
 from router.errors import TurnoutError, UpstreamError, UpstreamTimeout
 from router.record import RouteRecord
 from router.upstream.base import Chunk
-from router.usage import charged_usage, sane_usage
+from router.usage import charged_usage, output_chars, sane_usage
 
 _CONTENT_KEYS = ("content", "tool_calls", "function_call", "refusal")
 _NONE: Any = object()
@@ -57,19 +57,7 @@ def has_content(chunk: Chunk, model: str = "upstream") -> bool:
 
 def streamed_chars(chunk: Chunk) -> int:
     """Characters of output in a (checked) chunk: text, refusals and tool-call arguments."""
-    chars = 0
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") or {}
-        for key in ("content", "refusal"):
-            value = delta.get(key)
-            if isinstance(value, str):
-                chars += len(value)
-        calls = delta.get("tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            fn = call.get("function") if isinstance(call, dict) else None
-            if isinstance(fn, dict):
-                chars += sum(len(v) for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str))
-    return chars
+    return sum(output_chars(choice.get("delta") or {}) for choice in chunk.get("choices") or ())
 
 
 @dataclass(slots=True)

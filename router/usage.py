@@ -27,24 +27,27 @@ def counted_tokens(chars: int) -> int:
     return -(-chars // 4)
 
 
-def answer_chars(body: dict[str, Any]) -> int:
-    """Characters of output in a plain answer: text, refusals, tool calls' names and arguments."""
+def output_chars(message: dict[str, Any]) -> int:
+    """Characters of output in a message or a stream's delta: text, refusals, tool calls' names and
+    arguments."""
     chars = 0
-    choices = body.get("choices")
-    for choice in choices if isinstance(choices, list) else ():
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if not isinstance(message, dict):
-            continue
-        for key in ("content", "refusal"):
-            value = message.get(key)
-            if isinstance(value, str):
-                chars += len(value)
-        calls = message.get("tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            fn = call.get("function") if isinstance(call, dict) else None
-            if isinstance(fn, dict):
-                chars += sum(len(v) for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str))
+    for key in ("content", "refusal"):
+        value = message.get(key)
+        if isinstance(value, str):
+            chars += len(value)
+    calls = message.get("tool_calls")
+    for call in calls if isinstance(calls, list) else ():
+        fn = call.get("function") if isinstance(call, dict) else None
+        if isinstance(fn, dict):
+            chars += sum(len(v) for v in (fn.get("name"), fn.get("arguments")) if isinstance(v, str))
     return chars
+
+
+def answer_chars(body: dict[str, Any]) -> int:
+    """Characters of output in a plain answer, over its choices' messages."""
+    choices = body.get("choices")
+    return sum(output_chars(c["message"]) for c in (choices if isinstance(choices, list) else ())
+               if isinstance(c, dict) and isinstance(c.get("message"), dict))
 
 
 def charged_usage(usage: object, *, prompt_estimate: int, output_chars: int) -> dict[str, int]:
