@@ -22,7 +22,10 @@ async def main(key, start):
     time.sleep(max(0.0, start - time.time()))
     quota = [Quota(key, "requests", 100, 1)]
     allowed = 0
-    for _ in range(30):  # waves of 10: each a pipeline, the two processes' waves interleave in Redis
+    for wave in range(30):  # waves of 10, each a pipeline; a Redis barrier starts each wave in both processes
+        await client.incr(f"{key}:wave{wave}")  # together, so neither can take the whole limit alone first
+        while int(await client.get(f"{key}:wave{wave}") or 0) < 2:
+            await asyncio.sleep(0.001)
         allowed += sum(r.allowed for r in await asyncio.gather(*(limiter.check(quota) for _ in range(10))))
     print(allowed)
     await client.aclose()
@@ -41,6 +44,6 @@ def test_two_processes_never_admit_more_than_the_limit(prefix: str) -> None:
         out, _ = p.communicate(timeout=30)
         assert p.returncode == 0
         counts.append(int(out.strip()))
-    redis.Redis.from_url(REDIS_URL).delete(key)
+    redis.Redis.from_url(REDIS_URL).delete(key, *(f"{key}:wave{w}" for w in range(30)))
     assert sum(counts) == 100
     assert all(c > 0 for c in counts), counts
