@@ -131,7 +131,13 @@ def policy_json_schema() -> str:
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise ConfigError(str(path), [ConfigIssue((), None, f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte {exc.start} is {raw[exc.start]:#04x}); save the file as UTF-8"
+        raise ConfigError(str(path), [ConfigIssue((), line, message)]) from None
     return parse_policy(text, str(path))

@@ -89,6 +89,9 @@ class PolicyHolder:
                 policy = await asyncio.to_thread(load_policy, self.path)
             except ConfigError as exc:
                 return self._refused(reason, tuple(exc.render().splitlines()))
+            except Exception as exc:  # whatever else reading it raised: refused too, so the watch goes on
+                log.exception("policy reload (%s): reading the new policy failed", reason)
+                return self._refused(reason, (f"the new policy could not be read: {type(exc).__name__}: {exc}",))
             changed = changed_sections(old.policy, policy)
             if not changed:
                 return ReloadResult(True, old.version, False)

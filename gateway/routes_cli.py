@@ -32,17 +32,24 @@ def cmd_routes_test(args: argparse.Namespace) -> int:
     if alias is None or not alias.routes:
         print(f"{args.alias!r} is not an alias with routes in {args.policy}", file=sys.stderr)
         return 2
+    try:
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{args.file}: cannot read ({exc.strerror if isinstance(exc, OSError) else exc})", file=sys.stderr)
+        return 1
     embedder = StaticEmbedder.load()
     index = build_route_indexes(policy, embedder)[args.alias]
     confusion = Confusion(labels=list(index.names))
-    for n, line in enumerate(Path(args.file).read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row: dict[str, Any] = json.loads(line)
             messages = row.get("messages") or [{"role": "user", "content": row["text"]}]
             label = str(row["route"])
-        except (ValueError, KeyError, TypeError) as exc:
+            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+                raise TypeError("`messages` must be a list of messages")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             print(f"{args.file}:{n}: not a labelled request ({exc})", file=sys.stderr)
             return 1
         turns = sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user")

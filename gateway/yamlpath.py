@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -43,6 +43,9 @@ def format_path(path: Path) -> str:
     return out
 
 
+_MERGE = "tag:yaml.org,2002:merge"
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that rejects duplicate mapping keys (YAML would silently keep the last)."""
 
@@ -50,6 +53,8 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        if key_node.tag == _MERGE:  # `<<: *anchor`: its keys may be overridden, by design
+            continue
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
@@ -61,18 +66,46 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode, deep: bool =
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _index_lines(node: yaml.Node, path: Path, out: dict[Path, int]) -> None:
-    out[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            key = key_node.value
-            sub = (*path, int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else key)
-            out[sub] = key_node.start_mark.line + 1
-            _index_lines(value_node, sub, out)
-            out[sub] = key_node.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), out)
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+
+
+@dataclass(slots=True)
+class _Index:
+    """Each node's line by its path, walked once; refuses what would make the walk (and validation) run
+    away: a recursive alias, nesting deeper than `MAX_DEPTH`, or aliases expanding past `MAX_NODES`."""
+
+    source: str
+    lines: dict[Path, int] = field(default_factory=dict)
+    nodes: int = 0
+    open: set[int] = field(default_factory=set)
+
+    def walk(self, node: yaml.Node, path: Path) -> None:
+        line = self.lines.get(path) or node.start_mark.line + 1
+        if id(node) in self.open:
+            self._refuse(path, line, "a recursive alias (it refers to a node that contains it)")
+        if len(path) > MAX_DEPTH:
+            self._refuse(path, line, f"nested deeper than {MAX_DEPTH} levels")
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self._refuse(path, line, f"more than {MAX_NODES:,} values once its aliases are expanded")
+        self.lines[path] = line
+        if not isinstance(node, yaml.CollectionNode):
+            return
+        self.open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                key = key_node.value
+                sub = (*path, int(key) if isinstance(key, str) and key.isascii() and key.isdigit() else key)
+                self.lines[sub] = key_node.start_mark.line + 1
+                self.walk(value_node, sub)
+        else:
+            for i, item in enumerate(node.value):
+                self.walk(item, (*path, i))
+        self.open.discard(id(node))
+
+    def _refuse(self, path: Path, line: int, message: str) -> None:
+        raise ConfigError(self.source, [ConfigIssue(path, line, message)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,19 +123,23 @@ class LoadedYaml:
 
 
 def load_yaml(text: str, source: str) -> LoadedYaml:
+    loader, index = _LineLoader(text), _Index(source)
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        node = loader.get_single_node()
+        if node is not None:
+            index.walk(node, ())  # before constructing: a recursive or exploding alias is refused here
+        data = loader.construct_document(node) if node is not None else None
+    except RecursionError:  # PyYAML's composer recurses once per level
+        raise ConfigError(source, [ConfigIssue((), None, f"nested deeper than {MAX_DEPTH} levels")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(source, [ConfigIssue((), line, f"{exc.problem or exc.context}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError(source, [ConfigIssue((), None, str(exc))]) from None
-    lines: dict[Path, int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
-    return LoadedYaml(data, lines)
+    finally:
+        loader.dispose()
+    return LoadedYaml(data, index.lines)
 
 
 def issues_from_validation(error: ValidationError, loaded: LoadedYaml) -> list[ConfigIssue]:

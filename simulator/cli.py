@@ -84,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     try:
         config = load_config(args)
-    except (OSError, ValueError, ValidationError, yaml.YAMLError) as exc:
+    except RecursionError:  # PyYAML's composer recurses once per level of nesting
+        print("turnout simulate: the config nests too deeply to read", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, ValidationError, yaml.YAMLError) as exc:  # UnicodeDecodeError is a ValueError
         print(f"turnout simulate: {exc}", file=sys.stderr)
         return 2
     names = ", ".join(m.name for m in config.models) or "none; pattern names only"

@@ -64,10 +64,33 @@ def test_good_policy_loads_with_a_content_hash_version() -> None:
     # a key of digits that are not ASCII ones ("²".isdigit() is True): an error with its path, not a crash
     (lambda t: t.replace("1: [a]", "\u00b2: [a]"), "router.aliases.auto.tiers.\u00b2.[key] (line 13): Input should be"),
     (lambda t: t.replace("  aliases:", "  \u00b2: 1\n  aliases:"), "router.\u00b2 (line 10): unknown key"),
+    # YAML that would make loading run away: refused with a path, never a RecursionError or a hang
+    (lambda t: t + "x: &x [*x]\n", "x[0] (line 15): a recursive alias"),
+    (lambda t: t + "x: " + "[" * 70 + "]" * 70 + "\n", "(line 15): nested deeper than 64 levels"),
+    (lambda t: t + "x: " + "[" * 3000 + "]" * 3000 + "\n", "<root>: nested deeper than 64 levels"),
+    (lambda t: t + "l0: &l0 [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]\n" + "".join(
+        f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 7)),
+     "more than 100,000 values once its aliases are expanded"),
 ])
 def test_bad_policies_name_path_and_line(edit: object, expected: str) -> None:
     errors = _errors(edit(GOOD))  # type: ignore[operator]
     assert any(expected in e for e in errors), errors
+
+
+def test_anchors_and_merge_keys_still_load() -> None:
+    text = GOOD.replace("models:\n  - id: a\n", "models:\n  - &a\n    id: a\n").replace(
+        "  - id: b\n", "  - <<: *a\n    id: b\n    api_base: null\n")
+    assert [m.id for m in parse_policy(text).models] == ["a", "b"]
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(GOOD.replace("router:", "# caf\xe9\nrouter:").encode("latin-1"))
+    with pytest.raises(ConfigError) as caught:
+        load_policy(path)
+    at = GOOD.index("router:") + len("# caf")
+    expected = f"<root> (line 8): not UTF-8 text (byte {at} is 0xe9); save the file as UTF-8"
+    assert caught.value.render() == f"{path}: {expected}"
 
 
 def test_all_problems_are_reported_together() -> None:

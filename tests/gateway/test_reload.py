@@ -105,3 +105,35 @@ def test_sighup_reloads(sim: SimulatorProcess, gateway_factory: Callable[..., Ga
     raw = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "auto", "messages": MSG})
     assert raw.headers["x-turnout-policy-version"] == "h2"
     assert raw.headers["x-turnout-model"] == "local-medium"
+
+
+def test_unreadable_edits_are_refused_and_the_watch_goes_on(sim: SimulatorProcess,
+                                                            gateway_factory: Callable[..., GatewayProcess],
+                                                            tmp_path: Path) -> None:
+    """A file saved as Latin-1, a recursive alias or runaway nesting is refused like any bad edit (the
+    watch kept running, a 422 naming the problem, never a 500), and the next good edit is served."""
+    path = tmp_path / "policy.yaml"
+    _write(path, _policy(sim, "u1", "local-small"))
+    gw = gateway_factory(path, env={"TURNOUT_POLICY_WATCH_S": "0.2"})
+    good = yaml.safe_dump(_policy(sim, "u-bad", "local-small"), sort_keys=False)
+    edits = [((good + "# caf\u00e9\n").encode("latin-1"), "not UTF-8 text"),
+             ((good + "x: &x [*x]\n").encode(), "x[0] (line"),
+             ((good + "x: " + "[" * 3000 + "]" * 3000 + "\n").encode(), "nested deeper than 64 levels")]
+    for n, (raw, expected) in enumerate(edits, 1):
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(raw)
+        tmp.replace(path)
+        deadline = time.monotonic() + 10
+        while gw.logs().count("policy reload (file changed) rejected") < n:
+            assert time.monotonic() < deadline, gw.logs()[-2000:]
+            time.sleep(0.1)
+        reply = httpx.post(gw.base_url + "/admin/reload", timeout=30)
+        assert reply.status_code == 422 and expected in reply.json()["errors"][0], reply.text
+    _write(path, _policy(sim, "u2", "claude-sim"))
+    deadline = time.monotonic() + 10
+    while httpx.get(gw.base_url + "/readyz").json()["checks"]["policy"]["version"] != "u2":
+        assert time.monotonic() < deadline, "the watch stopped: the good edit was never served"
+        time.sleep(0.1)
+    raw = httpx.post(gw.base_url + "/v1/chat/completions", json={"model": "auto", "messages": MSG})
+    assert raw.headers["x-turnout-model"] == "claude-sim"
+    assert "Traceback" not in gw.logs()

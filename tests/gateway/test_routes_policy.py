@@ -81,7 +81,13 @@ def test_routes_test_prints_a_confusion_table(tmp_path: Path, capsys: pytest.Cap
     assert main(["routes", "test", str(labelled), "--policy", str(policy)]) == 0
     out = capsys.readouterr().out
     assert "top-1 accuracy 1.000 on 3 requests" in out
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "no label"}\n')
-    assert main(["routes", "test", str(bad), "--policy", str(policy)]) == 1
-    assert "bad.jsonl:1: not a labelled request" in capsys.readouterr().err
+    for n, raw in enumerate([b'{"text": "no label"}\n', b'{"messages": "hi", "route": "code"}\n', b'[1]\n']):
+        bad = tmp_path / f"bad{n}.jsonl"
+        bad.write_bytes(raw)
+        assert main(["routes", "test", str(bad), "--policy", str(policy)]) == 1
+        assert f"bad{n}.jsonl:1: not a labelled request" in capsys.readouterr().err
+    latin1 = tmp_path / "latin1.jsonl"
+    latin1.write_bytes(b'{"text": "caf\xe9", "route": "code"}\n')
+    for path in (latin1, tmp_path / "missing.jsonl"):
+        assert main(["routes", "test", str(path), "--policy", str(policy)]) == 1
+        assert capsys.readouterr().err.startswith(f"{path}: cannot read (")

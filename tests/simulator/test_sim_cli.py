@@ -32,11 +32,17 @@ def test_policy_section_config_file_models_and_seed_combine(tmp_path: Path) -> N
     assert "claude-sim" in {m.name for m in from_policy.models}
 
 
-def test_bad_config_exits_with_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b"models:\n  - {name: x, latency_ms: -1}\n", "latency_ms"),
+    (b"seed: 1 # caf\xe9\n", "can't decode byte 0xe9"),
+    (b"models: " + b"[" * 3000 + b"]" * 3000 + b"\n", "nests too deeply"),
+])
+def test_bad_config_exits_with_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], raw: bytes,
+                                 expected: str) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("models:\n  - {name: x, latency_ms: -1}\n")
+    bad.write_bytes(raw)
     assert main(["--config", str(bad)]) == 2
-    assert "latency_ms" in capsys.readouterr().err
+    assert expected in capsys.readouterr().err
 
 
 def test_module_prints_its_ready_line_and_serves_the_policy_models() -> None:
