@@ -14,8 +14,11 @@ REQUEST_FIELDS = ("prompt", "messages", "tools", "response_format")
 
 
 def _count_lines(path: Path) -> int:
-    with open_text(path) as handle:
-        return sum(1 for line in handle if line.strip())
+    try:
+        with open_text(path) as handle:
+            return sum(1 for line in handle if line.strip())
+    except (UnicodeDecodeError, EOFError):
+        return 0  # reading the rows names the problem and its line
 
 
 def classify_file(classifier: Classifier, source: Path, target: Path, *, uncertainty_margin: float = 0.5,

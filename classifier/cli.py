@@ -115,15 +115,16 @@ def cmd_neighbours(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
+    from classifier.artifact import ArtifactError
     from classifier.batch import classify_file
     from classifier.dataset import DatasetError
     from classifier.model import Classifier
 
-    classifier = Classifier.from_file(args.artifact, expected_sha256=args.sha256)
     start = time.monotonic()
     try:
+        classifier = Classifier.from_file(args.artifact, expected_sha256=args.sha256)
         count = classify_file(classifier, args.input, args.output, uncertainty_margin=args.margin)
-    except (DatasetError, OSError) as exc:
+    except (ArtifactError, DatasetError, OSError) as exc:
         print(f"classify: {exc}", file=sys.stderr)
         return 2
     print(f"classified {count} requests in {time.monotonic() - start:.1f}s -> {args.output}", file=sys.stderr)

@@ -80,12 +80,13 @@ def tier_from_outcomes(ladder: Sequence[float | None]) -> int:
 
 def messages_of(row: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...]:
     """The conversation of a row: its `messages`, or its `prompt` as one user turn."""
-    if isinstance(row.get("messages"), list) and row["messages"]:
-        return tuple(row["messages"])
+    messages = row.get("messages")
+    if isinstance(messages, list) and messages and all(isinstance(m, Mapping) for m in messages):
+        return tuple(messages)
     prompt = row.get("prompt")
     if isinstance(prompt, str):
         return ({"role": "user", "content": prompt},)
-    raise DatasetError("needs a `prompt` string or a non-empty `messages` list")
+    raise DatasetError("needs a `prompt` string or a non-empty `messages` list of objects")
 
 
 def example_from_row(row: Mapping[str, Any], *, ladder: Sequence[str] | None = None,
@@ -123,13 +124,23 @@ def open_text(path: Path, mode: str = "rt") -> TextIO:
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for each non-blank line of a JSONL or JSONL.gz file."""
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
+    number = 0
+    with gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb") as handle:
+        try:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
                 try:
-                    yield number, json.loads(line)
+                    row = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise DatasetError(f"{path}:{number}: not UTF-8 text ({exc.reason})") from exc
                 except json.JSONDecodeError as exc:
                     raise DatasetError(f"{path}:{number}: not JSON ({exc.msg})") from exc
+                if not isinstance(row, dict):
+                    raise DatasetError(f"{path}:{number}: not a JSON object")
+                yield number, row
+        except EOFError as exc:  # a .gz file cut short
+            raise DatasetError(f"{path}:{number + 1}: the file ends too early ({exc})") from exc
 
 
 def read_examples(path: Path, *, ladder: Sequence[str] | None = None, weight: float = 1.0) -> list[Example]:

@@ -53,11 +53,28 @@ def test_classify_file_keeps_ids_and_writes_one_result_per_line(tmp_path: Path) 
         assert isinstance(result["task"], str) and isinstance(result["uncertain"], bool)
 
 
-def test_classify_reports_a_bad_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("raw", "expected"), [
+    (json.dumps({"id": 1, "text": "no prompt field"}).encode() + b"\n", "bad.jsonl:1: needs a `prompt`"),
+    (b'{"prompt": "fine"}\n{"prompt": "caf\xe9"}\n', "bad.jsonl:2: not UTF-8 text"),
+    (b'{"prompt": "fine"}\n[1, 2]\n', "bad.jsonl:2: not a JSON object"),
+    (b'{"messages": [5]}\n', "bad.jsonl:1: needs a `prompt` string or a non-empty `messages` list of objects"),
+])
+def test_classify_reports_a_bad_line(tmp_path: Path, raw: bytes, expected: str) -> None:
     source = tmp_path / "bad.jsonl"
-    source.write_text(json.dumps({"id": 1, "text": "no prompt field"}) + "\n")
+    source.write_bytes(raw)
     done = subprocess.run([sys.executable, "-m", "classifier", "classify", "--input", str(source), "--output",
                            str(tmp_path / "out.jsonl")], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           check=False)
-    assert done.returncode != 0
-    assert "bad.jsonl:1" in done.stderr
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"classify: {tmp_path}/{expected}"), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_classify_reports_a_missing_artifact_in_one_line(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"prompt": "hi"}\n')
+    done = subprocess.run([sys.executable, "-m", "classifier", "classify", "--input", str(source), "--output",
+                           str(tmp_path / "out.jsonl"), "--artifact", str(tmp_path / "nope.npz")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stderr.startswith("classify: cannot read classifier artifact"), done.stderr
+    assert len(done.stderr.splitlines()) == 1
