@@ -38,7 +38,11 @@ def cmd_policy_schema(args: argparse.Namespace) -> int:
     if args.output is None:
         print(text, end="")
     else:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            print(f"{args.output}: cannot write ({exc.strerror})", file=sys.stderr)
+            return 1
         print(f"wrote {args.output}")
     return 0
 

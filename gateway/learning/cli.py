@@ -20,8 +20,12 @@ from gateway.learning.rows import OutcomeRow
 async def _read_store(policy_path: Path, alias: str) -> list[OutcomeRow]:
     from gateway.config import load_policy
     from gateway.learning.store import RedisStore
+    from gateway.yamlpath import ConfigError
 
-    policy = load_policy(policy_path)
+    try:
+        policy = load_policy(policy_path)
+    except ConfigError as exc:
+        raise SystemExit(exc.render()) from None
     url = os.environ.get(policy.redis.url_env, "") if policy.redis is not None else ""
     if not url:
         raise SystemExit("outcome rows live in Redis: the policy names none, or its url variable is not set")
@@ -55,7 +59,10 @@ def _export_line(row: OutcomeRow) -> dict[str, Any]:
 def cmd_export(args: argparse.Namespace) -> int:
     rows = asyncio.run(_read_store(args.policy, args.alias))
     lines = [orjson.dumps(_export_line(r)) for r in rows]
-    args.output.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
+    try:
+        args.output.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
+    except OSError as exc:
+        raise SystemExit(f"{args.output}: cannot write ({exc.strerror})") from None
     with_prompt = sum(r.prompt is not None for r in rows)
     print(f"{len(rows)} outcome rows of {args.alias!r} written to {args.output} ({with_prompt} with their prompt); "
           f"retrain the classifier on them: turnout classifier train --outcomes {args.output} --output DIR")
@@ -63,9 +70,28 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _rows(args: argparse.Namespace) -> list[OutcomeRow]:
-    if args.input is not None:
-        return [OutcomeRow.loads(line) for line in args.input.read_bytes().splitlines() if line.strip()]
-    return asyncio.run(_read_store(args.policy, args.alias))
+    if args.input is None:
+        return asyncio.run(_read_store(args.policy, args.alias))
+    try:
+        lines = args.input.read_bytes().splitlines()
+    except OSError as exc:
+        raise SystemExit(f"{args.input}: cannot read ({exc.strerror})") from None
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(OutcomeRow.loads(line))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:  # orjson's error is a ValueError
+            raise SystemExit(f"{args.input}:{number}: not an outcome row of `turnout learning export` "
+                             f"({type(exc).__name__}: {exc})") from None
+    return rows
+
+
+def _positive(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def cmd_apgr(args: argparse.Namespace) -> int:
@@ -117,7 +143,7 @@ def register(sub: Any) -> None:
     export.add_argument("--output", type=Path, required=True)
     apgr = commands.add_parser("apgr", help="the router's APGR on recent outcome rows, per time window")
     apgr.add_argument("--input", type=Path, help="exported rows instead of the policy's Redis")
-    apgr.add_argument("--windows", type=int, default=10)
+    apgr.add_argument("--windows", type=_positive, default=10)
     apgr.add_argument("--plot", type=Path, help="also write the curve as a PNG")
     for command in (export, apgr):
         command.add_argument("--policy", type=Path, default=DEFAULT_POLICY)

@@ -124,6 +124,10 @@ def test_policy_check_cli(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert f"{bad}: models[0].apibase (line 4): unknown key" in result.stderr
     assert "Traceback" not in result.stderr
+    unwritable = tmp_path / "missing-dir" / "schema.json"
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "policy", "schema", "--output", str(unwritable)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and result.stderr == f"{unwritable}: cannot write (No such file or directory)\n"
 
 
 def test_models_cli_reports_missing_keys(tmp_path: Path) -> None:
