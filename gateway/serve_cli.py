@@ -108,8 +108,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.update({"TURNOUT_POLICY": str(args.policy), "TURNOUT_HOST": args.host,
                        "TURNOUT_PORT": str(args.port), "TURNOUT_WORKERS": str(args.workers),
                        "TURNOUT_LOG_LEVEL": args.log_level})
+    try:
+        settings = dataclasses.replace(Settings.from_env(), tune_gc=True)
+    except ValueError as exc:
+        print(f"turnout serve: {exc}", file=sys.stderr)
+        return 2
     listener = logs.configure(args.log_level)
-    settings = dataclasses.replace(Settings.from_env(), tune_gc=True)
     common = {"host": args.host, "port": args.port, "log_config": None, "access_log": False,
               "timeout_graceful_shutdown": args.graceful_timeout}
     # uvicorn re-raises SIGTERM after its graceful shutdown: make that unwind through `finally`,

@@ -4,6 +4,7 @@ and `turnout simulate`'s arguments refused before anything starts."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,15 @@ def test_serve_killed_outright_takes_its_simulated_upstreams_with_it(tmp_path: P
             serve.kill()
         assert serve.stderr is not None
         serve.stderr.close()
+
+
+@pytest.mark.parametrize("value", ["abc", "nan", "-1"])
+def test_serve_names_a_watch_interval_that_is_not_one(value: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--no-simulator", "--port", "0"],
+                          capture_output=True, text=True, check=False, timeout=60,
+                          env={**os.environ, "TURNOUT_POLICY_WATCH_S": value})
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == f"turnout serve: TURNOUT_POLICY_WATCH_S={value!r} is not a number >= 0\n"
 
 
 def test_serve_says_in_one_line_when_its_port_is_taken() -> None:
