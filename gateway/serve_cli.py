@@ -39,7 +39,7 @@ def _simulator(policy_path: Path, config: Path | None, enabled: bool) -> Iterato
 
     try:
         settings = load_file(path)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    except (OSError, ValueError, yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested too deeply
         print(f"turnout: simulator config {path}: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     try:

@@ -154,6 +154,20 @@ def test_serve_killed_outright_takes_its_simulated_upstreams_with_it(tmp_path: P
         serve.stderr.close()
 
 
+@pytest.mark.parametrize(("raw", "says"), [
+    (b"models: [\xff]\n", "can't decode byte 0xff"),
+    (b"models: " + b"[" * 3000 + b"]" * 3000 + b"\n", "maximum recursion depth"),
+    (b"models: 5\n", "Input should be a valid tuple"),
+])
+def test_serve_names_a_simulator_config_it_cannot_read(tmp_path: Path, raw: bytes, says: str) -> None:
+    config = tmp_path / "sim.yaml"
+    config.write_bytes(raw)
+    done = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--simulator", str(config), "--port", "0"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 2 and done.stderr.startswith(f"turnout: simulator config {config}: "), done.stderr
+    assert says in done.stderr and "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("value", ["abc", "nan", "-1"])
 def test_serve_names_a_watch_interval_that_is_not_one(value: str) -> None:
     done = subprocess.run([sys.executable, "-m", "gateway.cli", "serve", "--no-simulator", "--port", "0"],
