@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class ClassifierPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     artifact: Path | None = Field(None, description="A classifier artifact (.npz, `turnout classifier train "
                                   "--output`) to serve instead of the shipped one; relative to the policy file.")

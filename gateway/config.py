@@ -28,7 +28,7 @@ from router.reachability import check_reachability
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ServerPolicy(_Frozen):

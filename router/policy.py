@@ -19,7 +19,7 @@ ALL_HINTS: tuple[HintName, ...] = ("max_tier", "max_cost_usd", "latency_class", 
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LatencyTarget(_Frozen):
@@ -183,7 +183,8 @@ class BreakerPolicy(_Frozen):
     """One circuit breaker per model (per replica, in memory unless `shared`)."""
 
     fail_max: int = Field(5, ge=1, description="Consecutive failures that open the breaker.")
-    reset_timeout_s: float = Field(30.0, gt=0, description="Seconds open before one probe is let through.")
+    reset_timeout_s: float = Field(30.0, gt=0, le=86_400, description="Seconds open before one probe is let "
+                                                                       "through (at most a day).")
     shared: bool = Field(
         False, description="Share openings across replicas through the policy's Redis (each replica probes alone).")
     sync_interval_s: float = Field(1.0, gt=0, description="How often a replica exchanges openings with Redis.")

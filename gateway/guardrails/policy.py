@@ -17,7 +17,7 @@ Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PiiGuard(_Frozen):

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class TracingPolicy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     enabled: bool | None = Field(
         None, description="Export OpenTelemetry traces. Unset: on exactly when OTEL_EXPORTER_OTLP_ENDPOINT (or "

@@ -64,6 +64,14 @@ def test_good_policy_loads_with_a_content_hash_version() -> None:
     # a key of digits that are not ASCII ones ("²".isdigit() is True): an error with its path, not a crash
     (lambda t: t.replace("1: [a]", "\u00b2: [a]"), "router.aliases.auto.tiers.\u00b2.[key] (line 13): Input should be"),
     (lambda t: t.replace("  aliases:", "  \u00b2: 1\n  aliases:"), "router.\u00b2 (line 10): unknown key"),
+    # numbers no part can use: an open breaker's timer overflowed at .inf or 1e12 (500s once it opened)
+    (lambda t: t.replace("  default_model: b", "  default_model: b\n  breaker: {reset_timeout_s: .inf}"),
+     "router.breaker.reset_timeout_s (line 10): Input should be a finite number"),
+    (lambda t: t.replace("  default_model: b", "  default_model: b\n  breaker: {reset_timeout_s: 1.0e+12}"),
+     "router.breaker.reset_timeout_s (line 10): Input should be less than or equal to 86400"),
+    (lambda t: t.replace("    api_base: http://127.0.0.1:1/v1\n",
+                         "    api_base: http://127.0.0.1:1/v1\n    price: {input_per_mtok: .nan}\n"),
+     "models[0].price.input_per_mtok (line 5): Input should be a finite number"),
     # YAML that would make loading run away: refused with a path, never a RecursionError or a hang
     (lambda t: t + "x: &x [*x]\n", "x[0] (line 15): a recursive alias"),
     (lambda t: t + "x: " + "[" * 70 + "]" * 70 + "\n", "(line 15): nested deeper than 64 levels"),
