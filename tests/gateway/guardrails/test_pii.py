@@ -57,6 +57,28 @@ def test_only_the_configured_kinds() -> None:
     assert redact(text, find_pii(text, ["email", "card"])) == "mail [REDACTED_EMAIL], card [REDACTED_CARD], ip 8.8.8.8"
 
 
+PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----"
+
+
+def test_pem_private_keys_from_begin_to_the_first_end() -> None:
+    text = f"a {PEM} b {PEM.replace('RSA ', '')} c -----BEGIN EC PRIVATE KEY----- cut short, no END"
+    assert redact(text, find_pii(text)) == \
+        "a [REDACTED_SECRET] b [REDACTED_SECRET] c -----BEGIN EC PRIVATE KEY----- cut short, no END"
+    nested = "-----BEGIN PRIVATE KEY-----\n" + PEM
+    assert [(s.start, s.end) for s in find_pii(nested)] == [(0, len(nested))]
+
+
+def test_many_begin_lines_without_an_end_take_linear_time() -> None:
+    """One lazy regex scanned from each BEGIN to the end of the text: 7.4 s for 200 KB of BEGIN lines, a
+    request that held the event loop (every tenant's requests) for minutes at the 4 MB body limit."""
+    import time
+
+    text = "-----BEGIN RSA PRIVATE KEY-----\n" * 12_500  # 400 KB
+    started = time.perf_counter()
+    assert find_pii(text) == []
+    assert time.perf_counter() - started < 3.0  # ~0.15 s; the quadratic scan took ~30 s
+
+
 def test_overlaps_resolve_to_one_span() -> None:
     text = "ping admin@10.0.0.1.example.com or sk-" + "9" * 24
     kinds = [s.kind for s in find_pii(text)]
