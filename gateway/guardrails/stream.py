@@ -21,18 +21,23 @@ class StreamRedactor:
         self._kinds = tuple(kinds)
         self._window = window
         self._buffer = ""
+        self._scan_at = 0
         self.found: list[PiiKind] = []
 
     def feed(self, text: str) -> str:
         """Add `text`; return what can be sent now (redacted)."""
         self._buffer += text
         cut = len(self._buffer) - self._window
-        if cut < _STEP:
+        if cut < _STEP or len(self._buffer) < self._scan_at:
             return ""
         spans = find_pii(self._buffer, self._kinds)
         for span in spans:
             if span.start < cut < span.end or (span.start < cut and span.end >= len(self._buffer)):
                 cut = span.start
+                if cut == 0 and span.end - span.start > self._window:
+                    # a match longer than the window still running (a secret's characters without end):
+                    # scan again once half as much more has come, not every step (quadratic in its length)
+                    self._scan_at = len(self._buffer) + len(self._buffer) // 2
                 break
         return self._emit(cut, [s for s in spans if s.end <= cut])
 
