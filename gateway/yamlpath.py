@@ -122,23 +122,30 @@ class LoadedYaml:
         return None
 
 
-def load_yaml(text: str, source: str) -> LoadedYaml:
-    loader, index = _LineLoader(text), _Index(source)
+def _read(text: str, index: _Index) -> Any:
+    loader = _LineLoader(text)  # its reader refuses control characters here
     try:
         node = loader.get_single_node()
-        if node is not None:
-            index.walk(node, ())  # before constructing: a recursive or exploding alias is refused here
-        data = loader.construct_document(node) if node is not None else None
+        if node is None:
+            return None
+        index.walk(node, ())  # before constructing: a recursive or exploding alias is refused here
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def load_yaml(text: str, source: str) -> LoadedYaml:
+    index = _Index(source)
+    try:
+        data = _read(text, index)
     except RecursionError:  # PyYAML's composer recurses once per level
         raise ConfigError(source, [ConfigIssue((), None, f"nested deeper than {MAX_DEPTH} levels")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(source, [ConfigIssue((), line, f"{exc.problem or exc.context}")]) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [ConfigIssue((), None, str(exc))]) from None
-    finally:
-        loader.dispose()
+    except yaml.YAMLError as exc:  # e.g. a control character: one line, its position included
+        raise ConfigError(source, [ConfigIssue((), None, " ".join(str(exc).split()))]) from None
     return LoadedYaml(data, index.lines)
 
 

@@ -72,6 +72,8 @@ def test_good_policy_loads_with_a_content_hash_version() -> None:
     (lambda t: t.replace("    api_base: http://127.0.0.1:1/v1\n",
                          "    api_base: http://127.0.0.1:1/v1\n    price: {input_per_mtok: .nan}\n"),
      "models[0].price.input_per_mtok (line 5): Input should be a finite number"),
+    (lambda t: "\x1f" + t, '<root>: unacceptable character #x001f: special characters are not allowed in '
+                           '"<unicode string>", position 0'),
     # YAML that would make loading run away: refused with a path, never a RecursionError or a hang
     (lambda t: t + "x: &x [*x]\n", "x[0] (line 15): a recursive alias"),
     (lambda t: t + "x: " + "[" * 70 + "]" * 70 + "\n", "(line 15): nested deeper than 64 levels"),
