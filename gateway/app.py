@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, *, upstream: Upstream | None = 
     async def json_body(request: Request) -> dict[str, Any]:
         check_open_mode(service(request), request.scope)
         limit = request.app.state.holder.current.policy.server.max_body_bytes
-        return schemas.parse_json_object(await read_body(request.receive, request.headers, limit))
+        return await schemas.read_json_object(await read_body(request.receive, request.headers, limit))
 
     # Served by `FastPath` in front of FastAPI; declared here for the OpenAPI document. A request
     # reaches these handlers only before the lifespan has built the service.

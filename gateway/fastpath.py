@@ -204,7 +204,7 @@ class FastPath:
         try:
             check_open_mode(service, scope)
             limit = service.holder.current.policy.server.max_body_bytes
-            body = schemas.parse_json_object(await read_body(receive, headers, limit))
+            body = await schemas.read_json_object(await read_body(receive, headers, limit))
             answer: Answer | None = None
             async with _CancelledOnDisconnect(receive, after_s=_WATCH_AFTER_S):  # a client that hangs up
                 answer = await handler(service, body, headers, rid)
