@@ -17,33 +17,31 @@ TEXT = ("Contact jane.roe@example.org or +44 20 7946 0958 about card 4111-1111-1
         "Token ghp_" + "Q" * 36 + " and host 192.168.0.17 are internal. " + "Plain words follow here. " * 6)
 
 
+LONG = "Key sk-" + "x9" * 400 + " then words, mail a@b.io and " + "tk-" + "Z" * 3000 + " end. " + "More text. " * 20
+
+
+def _streamed(text: str, sizes: list[int]) -> str:
+    """`text` fed to a redactor in pieces of `sizes` (cycled), then flushed."""
+    redactor = StreamRedactor(window=64)
+    out, pos, i = [], 0, 0
+    while pos < len(text):
+        n = sizes[i % len(sizes)]
+        out.append(redactor.feed(text[pos:pos + n]))
+        pos, i = pos + n, i + 1
+    out.append(redactor.flush())
+    return "".join(out)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=80))
 def test_any_split_redacts_like_the_whole_text(sizes: list[int]) -> None:
-    redactor = StreamRedactor(window=64)
-    out, pos, i = [], 0, 0
-    while pos < len(TEXT):
-        n = sizes[i % len(sizes)]
-        out.append(redactor.feed(TEXT[pos:pos + n]))
-        pos, i = pos + n, i + 1
-    out.append(redactor.flush())
-    assert "".join(out) == redact(TEXT, find_pii(TEXT))
-
-
-LONG = "Key sk-" + "x9" * 400 + " then words, mail a@b.io and " + "tk-" + "Z" * 3000 + " end. " + "More text. " * 20
+    assert _streamed(TEXT, sizes) == redact(TEXT, find_pii(TEXT))
 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=40))
 def test_any_split_of_secrets_longer_than_the_window_redacts_like_the_whole_text(sizes: list[int]) -> None:
-    redactor = StreamRedactor(window=64)
-    out, pos, i = [], 0, 0
-    while pos < len(LONG):
-        n = sizes[i % len(sizes)]
-        out.append(redactor.feed(LONG[pos:pos + n]))
-        pos, i = pos + n, i + 1
-    out.append(redactor.flush())
-    assert "".join(out) == redact(LONG, find_pii(LONG))
+    assert _streamed(LONG, sizes) == redact(LONG, find_pii(LONG))
 
 
 def test_a_secret_running_on_for_pages_is_not_scanned_again_every_step() -> None:
